@@ -1,0 +1,166 @@
+import { z } from 'zod';
+import { ConfigError } from './errors';
+
+/** Dimensions an event series key can be built from. */
+export const KEY_DIMENSIONS = ['service', 'model', 'provider', 'user', 'apiKeyId', 'route'] as const;
+export type KeyDimension = (typeof KEY_DIMENSIONS)[number];
+
+/** One configured API key. Read-only keys may only call GET endpoints. */
+export interface ApiKey {
+  key: string;
+  readOnly: boolean;
+}
+
+/** Validated, frozen service configuration. Read once at start by {@link loadConfig}. */
+export interface Config {
+  /** @default "127.0.0.1" (SENTINEL_HOST) */
+  host: string;
+  /** @default 8080 (SENTINEL_PORT; 0 picks a free port) */
+  port: number;
+  /** @default "./data" (SENTINEL_DATA_DIR) */
+  dataDir: string;
+  /** SENTINEL_API_KEYS: comma-separated; a `:ro` suffix marks a read-only key. Empty: no auth. */
+  apiKeys: ApiKey[];
+  /** Window length in ms. @default 60000 (SENTINEL_WINDOW, e.g. "1m", "30s", "5m") */
+  windowMs: number;
+  /** How long after a window's end late events are still accepted. @default 10000 (SENTINEL_LATENESS) */
+  latenessMs: number;
+  /** Dimensions of the event series key. @default ["service","model"] (SENTINEL_SERIES_KEY) */
+  seriesKey: KeyDimension[];
+  /** Upper bound on live series; more are rejected with reason series_limit. @default 10000 */
+  maxSeries: number;
+  /** Windows a series must see before it may alert. @default 10 (SENTINEL_WARMUP_WINDOWS) */
+  warmupWindows: number;
+  /** Detector sensitivity in (0, 1); higher finds more. @default 0.5 (SENTINEL_SENSITIVITY) */
+  sensitivity: number;
+  /** Normal patterns kept per series (oldest pruned). @default 10000 (SENTINEL_MAX_PATTERNS) */
+  maxPatternsPerSeries: number;
+  /** Largest request body in bytes. @default 10485760 (SENTINEL_BODY_LIMIT) */
+  bodyLimitBytes: number;
+  /** Requests per second allowed per API key (or per client address without keys). @default 200 */
+  rateLimitPerSec: number;
+  qdrantUrl?: string;
+  qdrantApiKey?: string;
+  llmBaseUrl?: string;
+  llmApiKey?: string;
+  llmModel?: string;
+  webhookUrls: string[];
+  amqpUrl?: string;
+  /** pino level. @default "info" (SENTINEL_LOG_LEVEL) */
+  logLevel: string;
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses "500ms", "30s", "1m", "2h" (or a bare number of ms). */
+export function parseDuration(text: string): number | undefined {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) return Number(t);
+  const m = DURATION.exec(t);
+  return m ? Math.round(Number(m[1]) * UNIT_MS[m[2]]) : undefined;
+}
+
+const duration = (min: number) =>
+  z
+    .string()
+    .transform((s, ctx) => {
+      const ms = parseDuration(s);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration like 30s, 1m or 5m` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .pipe(z.number().min(min, `must be at least ${min} ms`));
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const url = z.string().url();
+const list = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+/** Each variable, its parser and default. Names are a contract (ARCHITECTURE.md). */
+const SCHEMA = {
+  SENTINEL_HOST: z.string().min(1).default('127.0.0.1'),
+  SENTINEL_PORT: int(0, 65535).default(8080),
+  SENTINEL_DATA_DIR: z.string().min(1).default('./data'),
+  SENTINEL_API_KEYS: list.default([]),
+  SENTINEL_WINDOW: duration(1000).default(60_000),
+  SENTINEL_LATENESS: duration(0).default(10_000),
+  SENTINEL_SERIES_KEY: list.pipe(z.array(z.enum(KEY_DIMENSIONS)).min(1)).default(['service', 'model']),
+  SENTINEL_MAX_SERIES: int(1, 10_000_000).default(10_000),
+  SENTINEL_WARMUP_WINDOWS: int(1, 100_000).default(10),
+  SENTINEL_SENSITIVITY: z.coerce.number().gt(0).lt(1).default(0.5),
+  SENTINEL_MAX_PATTERNS: int(10, 10_000_000).default(10_000),
+  SENTINEL_BODY_LIMIT: int(1024, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
+  SENTINEL_RATE_LIMIT: int(1, 1_000_000).default(200),
+  SENTINEL_QDRANT_URL: url.optional(),
+  SENTINEL_QDRANT_API_KEY: z.string().min(1).optional(),
+  SENTINEL_LLM_BASE_URL: url.optional(),
+  SENTINEL_LLM_API_KEY: z.string().min(1).optional(),
+  SENTINEL_LLM_MODEL: z.string().min(1).optional(),
+  SENTINEL_WEBHOOK_URLS: list.pipe(z.array(url)).default([]),
+  SENTINEL_AMQP_URL: z.string().regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL').optional(),
+  SENTINEL_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+} as const;
+
+/** Variables that only tune behaviour: a malformed value warns and falls back to the default. */
+const OPTIONAL_TUNING = new Set(['SENTINEL_LOG_LEVEL', 'SENTINEL_RATE_LIMIT']);
+
+type Parsed = { [K in keyof typeof SCHEMA]: z.output<(typeof SCHEMA)[K]> };
+
+/**
+ * Reads and validates the SENTINEL_* variables once. A bad value stops the start with a ConfigError
+ * naming the variable; a malformed tuning-only value is reported through `warn` and defaulted.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  warn: (msg: string) => void = (m) => process.emitWarning(m),
+): Readonly<Config> {
+  const out: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(SCHEMA)) {
+    const raw = env[name];
+    const value = raw === undefined || raw === '' ? undefined : raw;
+    const r = (schema as z.ZodType).safeParse(value);
+    if (r.success) {
+      out[name] = r.data;
+      continue;
+    }
+    const message = r.error.issues.map((i) => i.message).join('; ');
+    if (OPTIONAL_TUNING.has(name)) {
+      warn(`${name}: ${message}; using the default`);
+      out[name] = (schema as z.ZodType).parse(undefined);
+    } else {
+      throw new ConfigError(name, message);
+    }
+  }
+  const p = out as Parsed;
+  const keys = p.SENTINEL_API_KEYS.map((k) =>
+    k.endsWith(':ro') ? { key: k.slice(0, -3), readOnly: true } : { key: k, readOnly: false },
+  );
+  if (keys.some((k) => k.key.length < 8)) throw new ConfigError('SENTINEL_API_KEYS', 'every key needs at least 8 characters');
+  return Object.freeze({
+    host: p.SENTINEL_HOST,
+    port: p.SENTINEL_PORT,
+    dataDir: p.SENTINEL_DATA_DIR,
+    apiKeys: keys,
+    windowMs: p.SENTINEL_WINDOW,
+    latenessMs: p.SENTINEL_LATENESS,
+    seriesKey: p.SENTINEL_SERIES_KEY,
+    maxSeries: p.SENTINEL_MAX_SERIES,
+    warmupWindows: p.SENTINEL_WARMUP_WINDOWS,
+    sensitivity: p.SENTINEL_SENSITIVITY,
+    maxPatternsPerSeries: p.SENTINEL_MAX_PATTERNS,
+    bodyLimitBytes: p.SENTINEL_BODY_LIMIT,
+    rateLimitPerSec: p.SENTINEL_RATE_LIMIT,
+    qdrantUrl: p.SENTINEL_QDRANT_URL,
+    qdrantApiKey: p.SENTINEL_QDRANT_API_KEY,
+    llmBaseUrl: p.SENTINEL_LLM_BASE_URL,
+    llmApiKey: p.SENTINEL_LLM_API_KEY,
+    llmModel: p.SENTINEL_LLM_MODEL,
+    webhookUrls: p.SENTINEL_WEBHOOK_URLS,
+    amqpUrl: p.SENTINEL_AMQP_URL,
+    logLevel: p.SENTINEL_LOG_LEVEL,
+  });
+}

@@ -1,0 +1,49 @@
+import type { Detector, DetectionInput, DetectorOutput } from './types';
+
+/** Smoothing of the exponentially weighted mean and variance (about a 20-window memory). */
+const ALPHA = 0.1;
+/** Updates are winsorised at this many standard deviations so a spike does not drag the baseline. */
+const CLIP = 3;
+
+interface Moments {
+  mean: Float64Array;
+  variance: Float64Array;
+  n: number;
+}
+
+/**
+ * EWMA control chart per feature: z = (x - mean) / sd with exponentially weighted moments, sd floored by
+ * the feature's minimum scale. Adapts faster than the median baseline after legitimate level changes.
+ */
+export const ewmaDetector: Detector = {
+  name: 'ewma',
+  floor: 4,
+  appliesTo: () => true,
+  detect({ state, features }: DetectionInput): DetectorOutput | null {
+    const m = state.state<Moments | null>('ewma', () => null);
+    if (!m || m.n < 5) return null;
+    const z = new Float64Array(features.length);
+    let max = 0;
+    for (let j = 0; j < features.length; j++) {
+      const sd = Math.max(Math.sqrt(m.variance[j]), state.minScale[j]);
+      z[j] = (features[j] - m.mean[j]) / sd;
+      if (Math.abs(z[j]) > max) max = Math.abs(z[j]);
+    }
+    return { raw: max, featureZ: z };
+  },
+  update({ state, features }: DetectionInput): void {
+    let m = state.state<Moments | null>('ewma', () => null);
+    if (!m) {
+      m = { mean: Float64Array.from(features), variance: new Float64Array(features.length), n: 1 };
+      state.detectorState.set('ewma', m);
+      return;
+    }
+    for (let j = 0; j < features.length; j++) {
+      const sd = Math.max(Math.sqrt(m.variance[j]), state.minScale[j]);
+      const d = Math.max(-CLIP * sd, Math.min(CLIP * sd, features[j] - m.mean[j]));
+      m.mean[j] += ALPHA * d;
+      m.variance[j] = (1 - ALPHA) * (m.variance[j] + ALPHA * d * d);
+    }
+    m.n++;
+  },
+};

@@ -1,0 +1,11 @@
+import { ewmaDetector } from './ewma';
+import { knnDetector } from './knn';
+import { llmRulesDetector } from './llm-rules';
+import { robustZDetector } from './robust-z';
+import { seasonalDetector } from './seasonal';
+import type { Detector } from './types';
+
+/** The detector registry: one line per detector. Order is the order of evaluation and of ties. */
+export const DEFAULT_DETECTORS: readonly Detector[] = [robustZDetector, ewmaDetector, seasonalDetector, knnDetector, llmRulesDetector];
+
+export type { Detector, DetectionInput, DetectorOutput, FeatureBaseline } from './types';

@@ -1,0 +1,107 @@
+import type { AnomalyType } from '../domain/types';
+import { FEATURE_INDEX as F } from '../windowing/features';
+import type { Detector, DetectionInput, DetectorOutput } from './types';
+
+/**
+ * A rule: fires when `value` exceeds both `ratio` times the series' usual level (its median) and an
+ * absolute minimum, so that tiny series do not alert on 1 -> 3 requests. Score = how far past the
+ * boundary: min(value / (ratio * usual), value / minimum), so 1 is the boundary, as calibrated scores are.
+ */
+interface Rule {
+  type: AnomalyType;
+  ratio: number;
+  minimum: number;
+  value: (input: DetectionInput) => number;
+  usual: (input: DetectionInput) => number;
+  /** Extra condition (e.g. one key holds most of the tokens). */
+  when?: (input: DetectionInput) => boolean;
+  reason: (input: DetectionInput, value: number, usual: number) => string;
+  culprit?: (input: DetectionInput) => Record<string, string> | undefined;
+}
+
+const center = (i: DetectionInput, f: number) => i.baseline.center[f];
+const fmt = (x: number) => (Math.abs(x) >= 100 ? Math.round(x).toString() : x.toFixed(2).replace(/\.?0+$/, ''));
+
+/** Thresholds are documented product behaviour (docs/DETECTION.md), the same for every data set. */
+const RULES: Rule[] = [
+  {
+    type: 'token_abuse',
+    ratio: 5,
+    minimum: 20_000,
+    value: (i) => i.extras?.topKey?.tokens ?? 0,
+    // Usual tokens of the heaviest key: the window's token total times the usual top-key share.
+    usual: (i) => (center(i, F.input_tokens_sum) + center(i, F.output_tokens_sum)) * Math.max(center(i, F.top_key_token_share), 0.05),
+    when: (i) => i.features[F.top_key_token_share] >= 0.3,
+    reason: (i, v, u) =>
+      `${i.extras!.topKey!.kind} ${i.extras!.topKey!.id} used ${fmt(v)} tokens in one window ` +
+      `(${fmt(100 * i.features[F.top_key_token_share])}% of all tokens; the heaviest key usually uses ~${fmt(u)})`,
+    culprit: (i) => (i.extras?.topKey ? { [i.extras.topKey.kind]: i.extras.topKey.id } : undefined),
+  },
+  {
+    type: 'traffic_spike',
+    ratio: 4,
+    minimum: 30,
+    value: (i) => i.features[F.request_count],
+    usual: (i) => center(i, F.request_count),
+    reason: (_i, v, u) => `${fmt(v)} requests in the window, usually ~${fmt(u)}`,
+  },
+  {
+    type: 'output_blowup',
+    ratio: 4,
+    minimum: 2_000,
+    value: (i) => i.features[F.output_tokens_mean],
+    usual: (i) => center(i, F.output_tokens_mean),
+    when: (i) => i.features[F.request_count] >= 3,
+    reason: (_i, v, u) => `mean output of ${fmt(v)} tokens per request, usually ~${fmt(u)}`,
+  },
+  {
+    type: 'error_rate',
+    ratio: 5,
+    minimum: 0.2,
+    value: (i) => (i.features[F.request_count] >= 5 ? i.features[F.error_rate] : 0),
+    usual: (i) => Math.max(center(i, F.error_rate), 0.01),
+    reason: (i, v, u) =>
+      `error rate ${fmt(100 * v)}% (usually ${fmt(100 * u)}%): ` +
+      Object.entries(i.extras?.errorsByType ?? {})
+        .map(([t, n]) => `${t} x${n}`)
+        .join(', '),
+  },
+  {
+    type: 'security_pattern',
+    ratio: 3,
+    minimum: 3,
+    value: (i) => i.features[F.security_events],
+    usual: (i) => Math.max(center(i, F.security_events), 1),
+    reason: (i, v) =>
+      `${fmt(v)} security events: ` +
+      Object.entries(i.extras?.securityByType ?? {})
+        .map(([t, n]) => `${t} x${n}`)
+        .join(', '),
+    culprit: (i) => (i.extras?.topKey ? { [i.extras.topKey.kind]: i.extras.topKey.id } : undefined),
+  },
+];
+
+/**
+ * LLM-specific rules on event windows: token abuse by one key or user, request-rate spike, output
+ * blow-up, error burst and security-event burst. Already calibrated (1 = the rule's boundary); the
+ * strongest rule decides the type.
+ */
+export const llmRulesDetector: Detector = {
+  name: 'llm_rules',
+  floor: 1,
+  appliesTo: (kind) => kind === 'events',
+  detect(input: DetectionInput): DetectorOutput | null {
+    if (input.baseline.samples < 3) return null;
+    let best: DetectorOutput | null = null;
+    for (const rule of RULES) {
+      const value = rule.value(input);
+      if (!(value > 0) || (rule.when && !rule.when(input))) continue;
+      const usual = Math.max(rule.usual(input), Number.MIN_VALUE);
+      const score = Math.min(value / (rule.ratio * usual), value / rule.minimum);
+      if (!best || score > best.raw) {
+        best = { raw: score, calibrated: true, type: rule.type, reason: rule.reason(input, value, usual), culprit: rule.culprit?.(input) };
+      }
+    }
+    return best;
+  },
+};

@@ -1,0 +1,84 @@
+import type { Logger } from '../logger';
+import type { AnomalyType } from '../domain/types';
+import { calibratedThreshold, type ScoreReservoir } from './calibration';
+import type { Detector, DetectionInput, DetectorOutput } from './types';
+
+/** One detector's contribution after calibration. */
+export interface DetectorScore {
+  name: string;
+  output: DetectorOutput;
+  /** Raw score divided by the calibrated threshold: 1 is the boundary of normal. */
+  score: number;
+  threshold: number;
+}
+
+/** Pooled score reservoirs per detector and series kind, the calibration prior of young series. */
+export type PooledCalibration = Map<string, ScoreReservoir>;
+
+/**
+ * Runs every applicable detector on one window. Each is isolated: one that throws or returns garbage is
+ * logged (at most once a minute per detector) and contributes nothing; the others still score.
+ */
+export class DetectorRunner {
+  private readonly lastError = new Map<string, number>();
+
+  constructor(
+    readonly detectors: readonly Detector[],
+    private readonly log: Logger,
+    private readonly sensitivity: number,
+    private readonly pooled: PooledCalibration,
+    private readonly onError: (detector: string) => void = () => {},
+  ) {}
+
+  async run(input: DetectionInput): Promise<DetectorScore[]> {
+    const out: DetectorScore[] = [];
+    for (const d of this.detectors) {
+      if (!d.appliesTo(input.state.kind)) continue;
+      let output: DetectorOutput | null;
+      try {
+        output = await d.detect(input);
+      } catch (err) {
+        this.fail(d.name, err);
+        continue;
+      }
+      if (!output || !Number.isFinite(output.raw) || output.raw < 0) continue;
+      const threshold = output.calibrated
+        ? 1
+        : calibratedThreshold(input.state.calibration.get(d.name), this.pooled.get(`${input.state.kind}:${d.name}`), d.floor, this.sensitivity);
+      out.push({ name: d.name, output, score: output.raw / threshold, threshold });
+    }
+    return out;
+  }
+
+  /** Lets stateful detectors learn from the verdict; isolated like `run`. */
+  update(input: DetectionInput, anomalous: boolean): void {
+    for (const d of this.detectors) {
+      if (!d.update || !d.appliesTo(input.state.kind)) continue;
+      try {
+        d.update(input, anomalous);
+      } catch (err) {
+        this.fail(d.name, err);
+      }
+    }
+  }
+
+  private fail(name: string, err: unknown): void {
+    this.onError(name);
+    const now = Date.now();
+    if (now - (this.lastError.get(name) ?? 0) < 60_000) return;
+    this.lastError.set(name, now);
+    this.log.warn({ detector: name, err }, 'detector failed; its score is left out');
+  }
+}
+
+/** Feature name -> anomaly type, for statistical detectors that only know which features moved. */
+export function typeForFeature(feature: string): AnomalyType {
+  if (feature.startsWith('latency') || feature.startsWith('ttft')) return 'latency_spike';
+  if (feature.startsWith('error')) return 'error_rate';
+  if (feature === 'top_key_token_share') return 'token_abuse';
+  if (feature.startsWith('cost')) return 'cost_spike';
+  if (feature === 'request_count' || feature === 'distinct_users' || feature.endsWith('_sum')) return 'traffic_spike';
+  if (feature.startsWith('output')) return 'output_blowup';
+  if (feature.startsWith('security')) return 'security_pattern';
+  return 'other';
+}

@@ -1,0 +1,71 @@
+import type { z } from 'zod';
+import { ValidationError } from '../errors';
+
+/** Why one record of a batch was not accepted. */
+export interface Rejection {
+  index: number;
+  field: string;
+  message: string;
+}
+
+/** Outcome of validating a batch: the good records are kept even when others are bad. */
+export interface BatchResult<T> {
+  records: T[];
+  rejected: Rejection[];
+}
+
+/**
+ * Splits a request body into records: a JSON object, a JSON array, or NDJSON (one object per line).
+ * `body` is what the HTTP layer parsed: already an object/array for JSON, the raw string for NDJSON.
+ * A line of NDJSON that is not JSON becomes a rejection of that line, not a failure of the batch.
+ */
+export function splitBody(body: unknown): { items: unknown[]; rejected: Rejection[] } {
+  if (Array.isArray(body)) return { items: body, rejected: [] };
+  if (typeof body !== 'string') return { items: [body], rejected: [] };
+  const items: unknown[] = [];
+  const rejected: Rejection[] = [];
+  const lines = body.split('\n');
+  let index = 0;
+  for (const line of lines) {
+    const text = line.trim();
+    if (!text) continue;
+    try {
+      items[index] = JSON.parse(text);
+    } catch {
+      items[index] = undefined;
+      rejected.push({ index, field: '(line)', message: 'not valid JSON' });
+    }
+    index++;
+  }
+  return { items, rejected };
+}
+
+/** Dotted path of a zod issue, "(record)" for the record itself. */
+export function issuePath(path: ReadonlyArray<PropertyKey>): string {
+  return path.length ? path.map(String).join('.') : '(record)';
+}
+
+/** Validates every item against `schema`; bad ones are reported with index and field. */
+export function validateBatch<T>(schema: z.ZodType<T, unknown>, body: unknown, maxRecords: number): BatchResult<T> {
+  const { items, rejected } = splitBody(body);
+  if (items.length > maxRecords) {
+    throw new ValidationError(`a batch holds at most ${maxRecords} records, got ${items.length}`, { field: '(body)' });
+  }
+  const badLines = new Set(rejected.map((r) => r.index));
+  const records: T[] = [];
+  for (let i = 0; i < items.length; i++) {
+    if (badLines.has(i)) continue;
+    const r = schema.safeParse(items[i]);
+    if (r.success) {
+      records.push(r.data);
+      continue;
+    }
+    const issue = r.error.issues[0];
+    const field =
+      issue.code === 'unrecognized_keys' ? (issue.keys ?? []).join(',') : issuePath(issue.path);
+    const message = issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
+    rejected.push({ index: i, field, message });
+  }
+  rejected.sort((a, b) => a.index - b.index);
+  return { records, rejected };
+}

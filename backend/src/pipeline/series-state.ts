@@ -1,0 +1,88 @@
+import type { AnomalyType, SeriesLabels } from '../domain/types';
+import { ScoreReservoir } from '../detectors/calibration';
+import { RingMatrix } from './ring';
+
+/** Event windows or plain metric points. */
+export type SeriesKind = 'events' | 'points';
+
+/** One entry of a series' score timeline (served by GET /api/v1/scores). */
+export interface TimelinePoint {
+  t: number;
+  score: number;
+  anomalous: boolean;
+  /** Per feature: value, expected, lower, upper (4 entries per feature). */
+  bands: Float32Array;
+}
+
+/** The open incident of a series, merged into while anomalous windows keep coming. */
+export interface OpenIncident {
+  anomalyId: string;
+  lastAnomalousEnd: number;
+  quietWindows: number;
+}
+
+/**
+ * Everything the service keeps in memory about one series: its recent feature history (the baselines),
+ * per-detector state and calibration, the open incident and the score timeline.
+ */
+export class SeriesState {
+  readonly history: RingMatrix;
+  windowsSeen = 0;
+  lastSeen = 0;
+  lastScore = 0;
+  lastType: AnomalyType | null = null;
+  incident: OpenIncident | null = null;
+  /** Opaque per-detector state (EWMA moments, seasonal model...), keyed by detector name. */
+  readonly detectorState = new Map<string, unknown>();
+  readonly calibration = new Map<string, ScoreReservoir>();
+  private readonly timeline: (TimelinePoint | undefined)[];
+  private tlHead = 0;
+  private tlSize = 0;
+
+  constructor(
+    readonly key: string,
+    readonly labels: SeriesLabels,
+    readonly kind: SeriesKind,
+    readonly featureNames: readonly string[],
+    readonly minScale: Float64Array,
+    historyCapacity: number,
+    readonly timelineCapacity = 720,
+  ) {
+    this.history = new RingMatrix(historyCapacity, featureNames.length);
+    this.timeline = new Array(timelineCapacity);
+  }
+
+  reservoir(detector: string): ScoreReservoir {
+    let r = this.calibration.get(detector);
+    if (!r) {
+      r = new ScoreReservoir();
+      this.calibration.set(detector, r);
+    }
+    return r;
+  }
+
+  state<T>(detector: string, init: () => T): T {
+    let s = this.detectorState.get(detector) as T | undefined;
+    if (s === undefined) {
+      s = init();
+      this.detectorState.set(detector, s);
+    }
+    return s;
+  }
+
+  pushTimeline(p: TimelinePoint): void {
+    this.timeline[this.tlHead] = p;
+    this.tlHead = (this.tlHead + 1) % this.timelineCapacity;
+    if (this.tlSize < this.timelineCapacity) this.tlSize++;
+  }
+
+  /** Timeline points in [from, to], oldest first. */
+  timelineBetween(from: number, to: number): TimelinePoint[] {
+    const out: TimelinePoint[] = [];
+    for (let i = 0; i < this.tlSize; i++) {
+      const p = this.timeline[(this.tlHead - this.tlSize + i + this.timelineCapacity) % this.timelineCapacity]!;
+      if (p.t >= from && p.t <= to) out.push(p);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,285 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import * as sqliteVec from 'sqlite-vec';
+import type { AnomalyPage, AnomalyQuery, AnomalyRecord, Feedback, Neighbour, Pattern, PatternKind, PatternMeta } from '../domain/types';
+import { NotFoundError, StoreError, ValidationError } from '../errors';
+import { decodeCursor, encodeCursor } from './cursor';
+import type { StoreHealth, VectorStore } from './vector-store';
+
+type Db = Database.Database;
+
+/**
+ * Embedded store: one SQLite file (WAL) with sqlite-vec. Patterns live in one vec0 virtual table per
+ * vector dimension, partitioned by series key so a search only scans its own series; their metadata in
+ * an ordinary table. Anomaly records are JSON with indexed columns for the API filters.
+ *
+ * better-sqlite3 is synchronous; the methods are async only to satisfy the shared interface.
+ */
+export class SqliteStore implements VectorStore {
+  readonly kind = 'sqlite';
+  private db: Db;
+  private readonly vecTables = new Set<number>();
+  private readonly stmts = new Map<string, Database.Statement>();
+
+  /** `path` is a file path or ":memory:". */
+  constructor(readonly path: string) {
+    try {
+      this.db = new Database(path);
+      sqliteVec.load(this.db);
+    } catch (err) {
+      throw new StoreError(`cannot open SQLite store at ${path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Store under `dataDir` (created if missing): `<dataDir>/sentinel.db`. */
+  static inDataDir(dataDir: string): SqliteStore {
+    mkdirSync(dataDir, { recursive: true });
+    return new SqliteStore(join(dataDir, 'sentinel.db'));
+  }
+
+  async init(): Promise<void> {
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS patterns (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        series_key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        dim INTEGER NOT NULL,
+        meta TEXT
+      );
+      CREATE INDEX IF NOT EXISTS patterns_series_ts ON patterns(series_key, kind, ts);
+      CREATE TABLE IF NOT EXISTS anomalies (
+        id TEXT PRIMARY KEY,
+        series_key TEXT NOT NULL,
+        service TEXT,
+        start_ms INTEGER NOT NULL,
+        severity TEXT NOT NULL,
+        type TEXT NOT NULL,
+        record TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS anomalies_start ON anomalies(start_ms DESC, id DESC);
+      CREATE TABLE IF NOT EXISTS feedback (
+        anomaly_id TEXT PRIMARY KEY,
+        verdict TEXT NOT NULL,
+        note TEXT,
+        at TEXT NOT NULL
+      );
+    `);
+    for (const row of this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'patterns_vec_%'").all() as { name: string }[]) {
+      const dim = Number(/^patterns_vec_(\d+)$/.exec(row.name)?.[1]);
+      if (dim > 0) this.vecTables.add(dim);
+    }
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  private vecTable(dim: number): string {
+    if (!Number.isInteger(dim) || dim <= 0 || dim > 8192) throw new ValidationError(`vector dimension ${dim} is out of range`, { field: 'vector' });
+    const name = `patterns_vec_${dim}`;
+    if (!this.vecTables.has(dim)) {
+      this.db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${name} USING vec0(series_key TEXT PARTITION KEY, kind TEXT, embedding float[${dim}])`);
+      this.vecTables.add(dim);
+    }
+    return name;
+  }
+
+  async upsertPatterns(patterns: Pattern[]): Promise<void> {
+    if (patterns.length === 0) return;
+    const tx = this.db.transaction((batch: Pattern[]) => {
+      for (const p of batch) {
+        const table = this.vecTable(p.vector.length);
+        const old = this.stmt('SELECT rowid, dim FROM patterns WHERE id = ?').get(p.id) as { rowid: number; dim: number } | undefined;
+        if (old) {
+          this.stmt(`DELETE FROM ${this.vecTable(old.dim)} WHERE rowid = ?`).run(BigInt(old.rowid));
+          this.stmt('DELETE FROM patterns WHERE rowid = ?').run(old.rowid);
+        }
+        const info = this.stmt('INSERT INTO patterns (id, series_key, kind, ts, dim, meta) VALUES (?, ?, ?, ?, ?, ?)').run(
+          p.id,
+          p.seriesKey,
+          p.kind,
+          Math.round(p.timestamp),
+          p.vector.length,
+          p.meta ? JSON.stringify(p.meta) : null,
+        );
+        this.stmt(`INSERT INTO ${table} (rowid, series_key, kind, embedding) VALUES (?, ?, ?, ?)`).run(
+          BigInt(info.lastInsertRowid),
+          p.seriesKey,
+          p.kind,
+          Buffer.from(p.vector.buffer, p.vector.byteOffset, p.vector.byteLength),
+        );
+      }
+    });
+    tx(patterns);
+  }
+
+  async searchPatterns(seriesKey: string, vector: Float32Array, k: number, kind: PatternKind = 'normal'): Promise<Neighbour[]> {
+    const dim = vector.length;
+    if (!this.vecTables.has(dim) || k <= 0) return [];
+    const rows = this.stmt(
+      `SELECT p.id, p.ts, p.kind, p.meta, v.distance FROM (
+         SELECT rowid, distance FROM patterns_vec_${dim}
+         WHERE embedding MATCH ? AND series_key = ? AND kind = ? AND k = ?
+       ) v JOIN patterns p ON p.rowid = v.rowid ORDER BY v.distance`,
+    ).all(Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength), seriesKey, kind, Math.min(k, 4096)) as {
+      id: string;
+      ts: number;
+      kind: PatternKind;
+      meta: string | null;
+      distance: number;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      distance: r.distance,
+      timestamp: r.ts,
+      kind: r.kind,
+      ...(r.meta ? { meta: JSON.parse(r.meta) as PatternMeta } : {}),
+    }));
+  }
+
+  async countPatterns(filter: { seriesKey?: string; kind?: PatternKind } = {}): Promise<number> {
+    const where: string[] = [];
+    const args: string[] = [];
+    if (filter.seriesKey !== undefined) (where.push('series_key = ?'), args.push(filter.seriesKey));
+    if (filter.kind !== undefined) (where.push('kind = ?'), args.push(filter.kind));
+    const sql = `SELECT count(*) AS n FROM patterns${where.length ? ' WHERE ' + where.join(' AND ') : ''}`;
+    return (this.stmt(sql).get(...args) as { n: number }).n;
+  }
+
+  async prunePatterns(seriesKey: string, kind: PatternKind, keep: number): Promise<number> {
+    const victims = this.stmt(
+      'SELECT rowid, dim FROM patterns WHERE series_key = ? AND kind = ? ORDER BY ts DESC, rowid DESC LIMIT -1 OFFSET ?',
+    ).all(seriesKey, kind, keep) as { rowid: number; dim: number }[];
+    if (victims.length === 0) return 0;
+    const tx = this.db.transaction(() => {
+      for (const v of victims) {
+        this.stmt(`DELETE FROM ${this.vecTable(v.dim)} WHERE rowid = ?`).run(BigInt(v.rowid));
+        this.stmt('DELETE FROM patterns WHERE rowid = ?').run(v.rowid);
+      }
+    });
+    tx();
+    return victims.length;
+  }
+
+  async *scanPatterns(batchSize: number): AsyncIterable<Pattern[]> {
+    let after = 0;
+    for (;;) {
+      const rows = this.stmt('SELECT rowid, id, series_key, kind, ts, dim, meta FROM patterns WHERE rowid > ? ORDER BY rowid LIMIT ?').all(after, batchSize) as {
+        rowid: number;
+        id: string;
+        series_key: string;
+        kind: PatternKind;
+        ts: number;
+        dim: number;
+        meta: string | null;
+      }[];
+      if (rows.length === 0) return;
+      const batch: Pattern[] = rows.map((r) => {
+        const v = this.stmt(`SELECT embedding FROM ${this.vecTable(r.dim)} WHERE rowid = ?`).get(BigInt(r.rowid)) as { embedding: Buffer };
+        const bytes = Uint8Array.from(v.embedding);
+        return {
+          id: r.id,
+          seriesKey: r.series_key,
+          kind: r.kind,
+          timestamp: r.ts,
+          vector: new Float32Array(bytes.buffer, 0, r.dim),
+          ...(r.meta ? { meta: JSON.parse(r.meta) as PatternMeta } : {}),
+        };
+      });
+      after = rows[rows.length - 1].rowid;
+      yield batch;
+    }
+  }
+
+  async saveAnomaly(record: AnomalyRecord): Promise<void> {
+    this.stmt(
+      `INSERT INTO anomalies (id, series_key, service, start_ms, severity, type, record) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET severity = excluded.severity, type = excluded.type, record = excluded.record`,
+    ).run(record.id, record.seriesKey, record.labels.service ?? null, Date.parse(record.start), record.severity, record.type, JSON.stringify(record));
+  }
+
+  async getAnomaly(id: string): Promise<AnomalyRecord | null> {
+    const row = this.stmt('SELECT record FROM anomalies WHERE id = ?').get(id) as { record: string } | undefined;
+    return row ? (JSON.parse(row.record) as AnomalyRecord) : null;
+  }
+
+  async listAnomalies(q: AnomalyQuery): Promise<AnomalyPage> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.from !== undefined) (where.push('start_ms >= ?'), args.push(q.from));
+    if (q.to !== undefined) (where.push('start_ms <= ?'), args.push(q.to));
+    if (q.severity?.length) (where.push(`severity IN (${q.severity.map(() => '?').join(',')})`), args.push(...q.severity));
+    if (q.service !== undefined) (where.push('service = ?'), args.push(q.service));
+    if (q.type !== undefined) (where.push('type = ?'), args.push(q.type));
+    if (q.seriesKey !== undefined) (where.push('series_key = ?'), args.push(q.seriesKey));
+    if (q.cursor !== undefined) {
+      const c = decodeCursor(q.cursor);
+      where.push('(start_ms < ? OR (start_ms = ? AND id < ?))');
+      args.push(c.t, c.t, c.id);
+    }
+    const sql = `SELECT id, start_ms, record FROM anomalies${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY start_ms DESC, id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...args, q.limit + 1) as { id: string; start_ms: number; record: string }[];
+    const more = rows.length > q.limit;
+    const page = more ? rows.slice(0, q.limit) : rows;
+    const last = page[page.length - 1];
+    return {
+      items: page.map((r) => JSON.parse(r.record) as AnomalyRecord),
+      nextCursor: more && last ? encodeCursor({ t: last.start_ms, id: last.id }) : null,
+    };
+  }
+
+  async *scanAnomalies(batchSize: number): AsyncIterable<AnomalyRecord[]> {
+    let after = '';
+    for (;;) {
+      const rows = this.stmt('SELECT id, record FROM anomalies WHERE id > ? ORDER BY id LIMIT ?').all(after, batchSize) as { id: string; record: string }[];
+      if (rows.length === 0) return;
+      after = rows[rows.length - 1].id;
+      yield rows.map((r) => JSON.parse(r.record) as AnomalyRecord);
+    }
+  }
+
+  async saveFeedback(anomalyId: string, feedback: Feedback): Promise<AnomalyRecord> {
+    const record = await this.getAnomaly(anomalyId);
+    if (!record) throw new NotFoundError(`no anomaly with id ${anomalyId}`);
+    const updated: AnomalyRecord = { ...record, feedback };
+    const tx = this.db.transaction(() => {
+      this.stmt(
+        'INSERT INTO feedback (anomaly_id, verdict, note, at) VALUES (?, ?, ?, ?) ON CONFLICT(anomaly_id) DO UPDATE SET verdict = excluded.verdict, note = excluded.note, at = excluded.at',
+      ).run(anomalyId, feedback.verdict, feedback.note ?? null, feedback.at);
+      this.stmt('UPDATE anomalies SET record = ? WHERE id = ?').run(JSON.stringify(updated), anomalyId);
+    });
+    tx();
+    return updated;
+  }
+
+  async feedbackCounts(): Promise<{ true_positive: number; false_positive: number }> {
+    const rows = this.stmt('SELECT verdict, count(*) AS n FROM feedback GROUP BY verdict').all() as { verdict: string; n: number }[];
+    const out = { true_positive: 0, false_positive: 0 };
+    for (const r of rows) if (r.verdict === 'true_positive' || r.verdict === 'false_positive') out[r.verdict] = r.n;
+    return out;
+  }
+
+  async health(): Promise<StoreHealth> {
+    const t0 = performance.now();
+    try {
+      this.stmt('SELECT 1').get();
+      return { kind: this.kind, ok: true, latencyMs: performance.now() - t0 };
+    } catch (err) {
+      return { kind: this.kind, ok: false, latencyMs: performance.now() - t0, detail: (err as Error).message };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

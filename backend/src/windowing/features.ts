@@ -1,0 +1,212 @@
+import type { LlmEvent } from '../domain/types';
+
+/**
+ * Features of an event window, in vector order. Each has a floor on its robust scale, so a feature that
+ * is constant in normal traffic (0 errors, 0 security events) does not turn one occurrence into an
+ * infinite z-score: the floor says how large a change is worth noticing at all.
+ */
+export const EVENT_FEATURES = [
+  { name: 'request_count', minScale: 2 },
+  { name: 'input_tokens_sum', minScale: 200 },
+  { name: 'output_tokens_sum', minScale: 100 },
+  { name: 'input_tokens_mean', minScale: 20 },
+  { name: 'output_tokens_mean', minScale: 10 },
+  { name: 'output_input_ratio', minScale: 0.05 },
+  { name: 'latency_p50_ms', minScale: 20 },
+  { name: 'latency_p95_ms', minScale: 40 },
+  { name: 'latency_p99_ms', minScale: 60 },
+  { name: 'ttft_p95_ms', minScale: 20 },
+  { name: 'error_rate', minScale: 0.02 },
+  { name: 'cost_usd', minScale: 0.01 },
+  { name: 'distinct_users', minScale: 1 },
+  { name: 'security_events', minScale: 0.5 },
+  { name: 'cache_hit_rate', minScale: 0.05 },
+  { name: 'top_key_token_share', minScale: 0.05 },
+] as const;
+
+export type EventFeatureName = (typeof EVENT_FEATURES)[number]['name'];
+export const EVENT_FEATURE_NAMES: readonly string[] = EVENT_FEATURES.map((f) => f.name);
+export const EVENT_FEATURE_MIN_SCALE = Float64Array.from(EVENT_FEATURES.map((f) => f.minScale));
+export const FEATURE_INDEX: Readonly<Record<EventFeatureName, number>> = Object.freeze(
+  Object.fromEntries(EVENT_FEATURES.map((f, i) => [f.name, i])) as Record<EventFeatureName, number>,
+);
+
+/** Bounds on per-window maps so a hostile label set cannot grow memory without limit. */
+const MAX_USERS = 4096;
+const MAX_KEYS = 4096;
+const MAX_TYPES = 32;
+/** Latency samples kept per window; beyond this, reservoir sampling keeps quantiles unbiased. */
+const MAX_SAMPLES = 4096;
+
+/** Facts of a window that are not features but serve rules and explanations. */
+export interface WindowExtras {
+  errorsByType: Record<string, number>;
+  securityByType: Record<string, number>;
+  /** The principal (apiKeyId, else user) with the most tokens in this window. */
+  topKey?: { id: string; kind: 'apiKeyId' | 'user'; tokens: number; requests: number };
+  requestCount: number;
+}
+
+/**
+ * Accumulates the events of one window of one series. Memory is bounded whatever arrives (see the
+ * MAX_* constants); the features are computed once when the window closes.
+ */
+export class WindowAccumulator {
+  count = 0;
+  inputTokens = 0;
+  outputTokens = 0;
+  errors = 0;
+  cost = 0;
+  cacheHits = 0;
+  cacheKnown = 0;
+  security = 0;
+  private latencies = new Float64Array(64);
+  private latencyN = 0;
+  private latencySeen = 0;
+  private ttfts = new Float64Array(16);
+  private ttftN = 0;
+  private ttftSeen = 0;
+  private users = new Set<string>();
+  private keyTokens = new Map<string, { tokens: number; requests: number; kind: 'apiKeyId' | 'user' }>();
+  private errorsByType = new Map<string, number>();
+  private securityByType = new Map<string, number>();
+  /** Deterministic reservoir sampling (replays must give identical results). */
+  private rng = 0x9e3779b9;
+
+  add(e: LlmEvent): void {
+    this.count++;
+    this.inputTokens += e.inputTokens;
+    this.outputTokens += e.outputTokens;
+    this.cost += e.costUsd;
+    this.addLatency(e.latencyMs);
+    if (e.ttftMs !== undefined) this.addTtft(e.ttftMs);
+    if (e.status === 'error') {
+      this.errors++;
+      bump(this.errorsByType, e.errorType ?? 'unknown', MAX_TYPES);
+    }
+    if (e.cacheHit !== undefined) {
+      this.cacheKnown++;
+      if (e.cacheHit) this.cacheHits++;
+    }
+    if (e.securityEvents) {
+      for (const s of e.securityEvents) {
+        this.security++;
+        bump(this.securityByType, s, MAX_TYPES);
+      }
+    }
+    if (e.user !== undefined && this.users.size < MAX_USERS) this.users.add(e.user);
+    const principal = e.apiKeyId ?? e.user;
+    if (principal !== undefined) {
+      const kind = e.apiKeyId !== undefined ? 'apiKeyId' : 'user';
+      const slot = this.keyTokens.get(principal);
+      if (slot) {
+        slot.tokens += e.inputTokens + e.outputTokens;
+        slot.requests++;
+      } else if (this.keyTokens.size < MAX_KEYS) {
+        this.keyTokens.set(principal, { tokens: e.inputTokens + e.outputTokens, requests: 1, kind });
+      }
+    }
+  }
+
+  private nextRandom(): number {
+    // xorshift32: tiny, fast, seeded.
+    let x = this.rng;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.rng = x >>> 0;
+    return this.rng / 4294967296;
+  }
+
+  private addLatency(v: number): void {
+    this.latencySeen++;
+    if (this.latencyN < MAX_SAMPLES) {
+      if (this.latencyN === this.latencies.length) this.latencies = grow(this.latencies);
+      this.latencies[this.latencyN++] = v;
+    } else {
+      const j = Math.floor(this.nextRandom() * this.latencySeen);
+      if (j < MAX_SAMPLES) this.latencies[j] = v;
+    }
+  }
+
+  private addTtft(v: number): void {
+    this.ttftSeen++;
+    if (this.ttftN < MAX_SAMPLES) {
+      if (this.ttftN === this.ttfts.length) this.ttfts = grow(this.ttfts);
+      this.ttfts[this.ttftN++] = v;
+    } else {
+      const j = Math.floor(this.nextRandom() * this.ttftSeen);
+      if (j < MAX_SAMPLES) this.ttfts[j] = v;
+    }
+  }
+
+  /** Feature vector in EVENT_FEATURES order. An empty window is all zeros. */
+  features(): Float64Array {
+    const f = new Float64Array(EVENT_FEATURES.length);
+    const n = this.count;
+    if (n === 0) return f;
+    const lat = this.latencies.subarray(0, this.latencyN).sort();
+    const ttft = this.ttfts.subarray(0, this.ttftN).sort();
+    const top = this.topKey();
+    const totalTokens = this.inputTokens + this.outputTokens;
+    f[FEATURE_INDEX.request_count] = n;
+    f[FEATURE_INDEX.input_tokens_sum] = this.inputTokens;
+    f[FEATURE_INDEX.output_tokens_sum] = this.outputTokens;
+    f[FEATURE_INDEX.input_tokens_mean] = this.inputTokens / n;
+    f[FEATURE_INDEX.output_tokens_mean] = this.outputTokens / n;
+    f[FEATURE_INDEX.output_input_ratio] = this.outputTokens / Math.max(1, this.inputTokens);
+    f[FEATURE_INDEX.latency_p50_ms] = quantileSorted(lat, 0.5);
+    f[FEATURE_INDEX.latency_p95_ms] = quantileSorted(lat, 0.95);
+    f[FEATURE_INDEX.latency_p99_ms] = quantileSorted(lat, 0.99);
+    f[FEATURE_INDEX.ttft_p95_ms] = quantileSorted(ttft, 0.95);
+    f[FEATURE_INDEX.error_rate] = this.errors / n;
+    f[FEATURE_INDEX.cost_usd] = this.cost;
+    f[FEATURE_INDEX.distinct_users] = this.users.size;
+    f[FEATURE_INDEX.security_events] = this.security;
+    f[FEATURE_INDEX.cache_hit_rate] = this.cacheKnown ? this.cacheHits / this.cacheKnown : 0;
+    f[FEATURE_INDEX.top_key_token_share] = top && totalTokens > 0 ? top.tokens / totalTokens : 0;
+    return f;
+  }
+
+  private topKey(): WindowExtras['topKey'] {
+    let best: WindowExtras['topKey'];
+    for (const [id, v] of this.keyTokens) {
+      if (!best || v.tokens > best.tokens || (v.tokens === best.tokens && id < best.id)) {
+        best = { id, kind: v.kind, tokens: v.tokens, requests: v.requests };
+      }
+    }
+    return best;
+  }
+
+  extras(): WindowExtras {
+    return {
+      errorsByType: Object.fromEntries(this.errorsByType),
+      securityByType: Object.fromEntries(this.securityByType),
+      topKey: this.topKey(),
+      requestCount: this.count,
+    };
+  }
+}
+
+function bump(map: Map<string, number>, key: string, cap: number): void {
+  const v = map.get(key);
+  if (v !== undefined) map.set(key, v + 1);
+  else if (map.size < cap) map.set(key, 1);
+  else map.set('other', (map.get('other') ?? 0) + 1);
+}
+
+function grow(a: Float64Array): Float64Array {
+  const b = new Float64Array(Math.min(a.length * 2, MAX_SAMPLES));
+  b.set(a);
+  return b;
+}
+
+/** Linear-interpolated quantile of sorted values (type 7, as numpy and Prometheus do). */
+export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
+  const n = sorted.length;
+  if (n === 0) return 0;
+  const pos = (n - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.min(n - 1, lo + 1);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
