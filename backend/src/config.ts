@@ -29,7 +29,7 @@ export interface Config {
   seriesKey: KeyDimension[];
   /** Upper bound on live series; more are rejected with reason series_limit. @default 10000 */
   maxSeries: number;
-  /** Windows a series must see before it may alert. @default 10 (SENTINEL_WARMUP_WINDOWS) */
+  /** Windows a series must see before it may alert. @default 20 (SENTINEL_WARMUP_WINDOWS) */
   warmupWindows: number;
   /** Detector sensitivity in (0, 1); higher finds more. @default 0.5 (SENTINEL_SENSITIVITY) */
   sensitivity: number;
@@ -90,7 +90,7 @@ const SCHEMA = {
   SENTINEL_LATENESS: duration(0).default(10_000),
   SENTINEL_SERIES_KEY: list.pipe(z.array(z.enum(KEY_DIMENSIONS)).min(1)).default(['service', 'model']),
   SENTINEL_MAX_SERIES: int(1, 10_000_000).default(10_000),
-  SENTINEL_WARMUP_WINDOWS: int(1, 100_000).default(10),
+  SENTINEL_WARMUP_WINDOWS: int(1, 100_000).default(20),
   SENTINEL_SENSITIVITY: z.coerce.number().gt(0).lt(1).default(0.5),
   SENTINEL_MAX_PATTERNS: int(10, 10_000_000).default(10_000),
   SENTINEL_BODY_LIMIT: int(1024, 1024 * 1024 * 1024).default(10 * 1024 * 1024),

@@ -5,18 +5,20 @@
  * threshold = max(floor, q_hi + spread * (q_hi - q_mid)), with q_hi the 98th and q_mid the 50th percentile
  * of recent normal raw scores: the tail of what this series normally does, plus a margin proportional to
  * its spread. `spread` comes from the one sensitivity knob. While a series has too few samples, a pooled
- * reservoir over all series of the same kind stands in; with none at all, twice the floor.
+ * reservoir over all series of the same kind stands in; with neither, the detector abstains.
+ *
+ * Per-feature detectors (robust z, EWMA, seasonal) are calibrated per feature: one heavy-tailed feature
+ * must not widen the band of all the others.
  */
 export class ScoreReservoir {
-  private readonly buf: Float64Array;
+  private readonly buf: Float32Array;
   private n = 0;
   private head = 0;
   private cached = NaN;
-  private readonly scratch: Float64Array;
+  private addsSinceCompute = 0;
 
-  constructor(readonly capacity = 256) {
-    this.buf = new Float64Array(capacity);
-    this.scratch = new Float64Array(capacity);
+  constructor(readonly capacity = 128) {
+    this.buf = new Float32Array(capacity);
   }
 
   get size(): number {
@@ -28,43 +30,62 @@ export class ScoreReservoir {
     this.buf[this.head] = raw;
     this.head = (this.head + 1) % this.capacity;
     if (this.n < this.capacity) this.n++;
-    this.cached = NaN;
+    this.addsSinceCompute++;
   }
 
-  /** [q_mid, q_hi] of the kept scores; cached until the next add. */
+  /** [q_mid, q_hi] of the kept scores. */
   quantiles(): [number, number] {
     if (this.n === 0) return [0, 0];
-    this.scratch.set(this.buf.subarray(0, this.n));
-    const s = this.scratch.subarray(0, this.n).sort();
+    const s = SCRATCH.subarray(0, this.n);
+    s.set(this.buf.subarray(0, this.n));
+    s.sort();
     const at = (q: number) => s[Math.min(this.n - 1, Math.floor(q * (this.n - 1) + 0.5))];
     return [at(0.5), at(0.98)];
   }
 
+  /**
+   * The threshold, recomputed once the reservoir has changed by about 1/16 (or at every add while small):
+   * quantiles drift slowly, and sorting per feature per window would dominate the scoring cost.
+   */
   threshold(floor: number, spread: number): number {
-    if (!Number.isNaN(this.cached)) return this.cached;
+    if (!Number.isNaN(this.cached) && this.addsSinceCompute < Math.max(1, this.n >> 4)) return this.cached;
     const [mid, hi] = this.quantiles();
     this.cached = Math.max(floor, hi + spread * (hi - mid));
+    this.addsSinceCompute = 0;
     return this.cached;
   }
 }
 
-/** Fewest samples for a series' own reservoir to be trusted over the pooled one. */
-export const MIN_OWN_SAMPLES = 30;
+/** Shared sort buffer: scoring is single-threaded, and one buffer beats one per reservoir. */
+const SCRATCH = new Float32Array(4096);
+
+/**
+ * Fewest samples for a series' own reservoir to be trusted over the pooled one. With few samples the 98th
+ * percentile is the maximum, so the threshold is conservative: max + margin * (max - median).
+ */
+export const MIN_OWN_SAMPLES = 8;
 
 /** Maps sensitivity in (0, 1) to the margin above the 98th percentile (0.5 -> 1.5, 0.9 -> 0.7). */
 export function spreadFor(sensitivity: number): number {
   return 0.5 + 2 * (1 - sensitivity);
 }
 
-/** The calibrated threshold of one detector on one series. */
+/**
+ * The calibrated threshold of one detector (or one feature of it) on one series, or undefined while
+ * neither the series nor the pool has seen enough normal scores: without a distribution there is no
+ * calibrated opinion, and the detector abstains (its raw scores still feed the reservoirs).
+ */
 export function calibratedThreshold(
   own: ScoreReservoir | undefined,
   pooled: ScoreReservoir | undefined,
   floor: number,
   sensitivity: number,
-): number {
+): number | undefined {
   const spread = spreadFor(sensitivity);
   if (own && own.size >= MIN_OWN_SAMPLES) return own.threshold(floor, spread);
   if (pooled && pooled.size >= MIN_OWN_SAMPLES) return pooled.threshold(floor, spread);
-  return 2 * floor;
+  return undefined;
 }
+
+/** Reservoir key of feature j of a per-feature detector. */
+export const featureKey = (detector: string, j: number) => `${detector}#${j}`;

@@ -4,6 +4,8 @@ import type { Detector, DetectionInput, DetectorOutput } from './types';
 const ALPHA = 0.1;
 /** Updates are winsorised at this many standard deviations so a spike does not drag the baseline. */
 const CLIP = 3;
+/** Windows averaged exactly (Welford) before switching to exponential weights: no tiny early variance. */
+const INIT = 10;
 
 interface Moments {
   mean: Float64Array;
@@ -21,7 +23,7 @@ export const ewmaDetector: Detector = {
   appliesTo: () => true,
   detect({ state, features }: DetectionInput): DetectorOutput | null {
     const m = state.state<Moments | null>('ewma', () => null);
-    if (!m || m.n < 5) return null;
+    if (!m || m.n < INIT) return null;
     const z = new Float64Array(features.length);
     let max = 0;
     for (let j = 0; j < features.length; j++) {
@@ -38,12 +40,21 @@ export const ewmaDetector: Detector = {
       state.detectorState.set('ewma', m);
       return;
     }
+    m.n++;
+    if (m.n <= INIT) {
+      // Welford: exact running mean and (population) variance of the first windows.
+      for (let j = 0; j < features.length; j++) {
+        const d = features[j] - m.mean[j];
+        m.mean[j] += d / m.n;
+        m.variance[j] += (d * (features[j] - m.mean[j]) - m.variance[j]) / m.n;
+      }
+      return;
+    }
     for (let j = 0; j < features.length; j++) {
       const sd = Math.max(Math.sqrt(m.variance[j]), state.minScale[j]);
       const d = Math.max(-CLIP * sd, Math.min(CLIP * sd, features[j] - m.mean[j]));
       m.mean[j] += ALPHA * d;
       m.variance[j] = (1 - ALPHA) * (m.variance[j] + ALPHA * d * d);
     }
-    m.n++;
   },
 };

@@ -2,6 +2,8 @@ import type { Detector, DetectionInput, DetectorOutput } from './types';
 
 /** Neighbours averaged for the score: a single close outlier pattern should not vouch for a window. */
 const K = 5;
+/** Patterns a series needs before its nearest-neighbour distances mean anything. */
+const MIN_PATTERNS = 10;
 /** Incident patterns looked up for "seen before". */
 const K_INCIDENTS = 3;
 
@@ -17,6 +19,7 @@ export const knnDetector: Detector = {
   async detect({ state, vector, store }: DetectionInput): Promise<DetectorOutput | null> {
     const neighbours = await store.searchPatterns(state.key, vector, K, 'normal');
     if (neighbours.length < K) return null;
+    if ((await store.countPatterns({ seriesKey: state.key, kind: 'normal' })) < MIN_PATTERNS) return null;
     let sum = 0;
     for (const n of neighbours) sum += n.distance;
     const incidents = await store.searchPatterns(state.key, vector, K_INCIDENTS, 'incident');

@@ -20,6 +20,11 @@ interface Rule {
 }
 
 const center = (i: DetectionInput, f: number) => i.baseline.center[f];
+/**
+ * Upper edge of a feature's normal level (median + 3 robust sigma): bursty series (LLM traffic swings
+ * 10x minute to minute) must not fire a rule on an ordinary burst, so ratios apply on top of this.
+ */
+const upper = (i: DetectionInput, f: number) => i.baseline.center[f] + 3 * i.baseline.scale[f];
 const fmt = (x: number) => (Math.abs(x) >= 100 ? Math.round(x).toString() : x.toFixed(2).replace(/\.?0+$/, ''));
 
 /** Thresholds are documented product behaviour (docs/DETECTION.md), the same for every data set. */
@@ -30,7 +35,7 @@ const RULES: Rule[] = [
     minimum: 20_000,
     value: (i) => i.extras?.topKey?.tokens ?? 0,
     // Usual tokens of the heaviest key: the window's token total times the usual top-key share.
-    usual: (i) => (center(i, F.input_tokens_sum) + center(i, F.output_tokens_sum)) * Math.max(center(i, F.top_key_token_share), 0.05),
+    usual: (i) => (upper(i, F.input_tokens_sum) + upper(i, F.output_tokens_sum)) * Math.max(center(i, F.top_key_token_share), 0.05),
     when: (i) => i.features[F.top_key_token_share] >= 0.3,
     reason: (i, v, u) =>
       `${i.extras!.topKey!.kind} ${i.extras!.topKey!.id} used ${fmt(v)} tokens in one window ` +
@@ -39,29 +44,29 @@ const RULES: Rule[] = [
   },
   {
     type: 'traffic_spike',
-    ratio: 4,
+    ratio: 2,
     minimum: 30,
     value: (i) => i.features[F.request_count],
-    usual: (i) => center(i, F.request_count),
-    reason: (_i, v, u) => `${fmt(v)} requests in the window, usually ~${fmt(u)}`,
+    usual: (i) => upper(i, F.request_count),
+    reason: (_i, v, u) => `${fmt(v)} requests in the window, normal up to ~${fmt(u)}`,
   },
   {
     type: 'output_blowup',
-    ratio: 4,
+    ratio: 3,
     minimum: 2_000,
     value: (i) => i.features[F.output_tokens_mean],
-    usual: (i) => center(i, F.output_tokens_mean),
+    usual: (i) => upper(i, F.output_tokens_mean),
     when: (i) => i.features[F.request_count] >= 3,
-    reason: (_i, v, u) => `mean output of ${fmt(v)} tokens per request, usually ~${fmt(u)}`,
+    reason: (_i, v, u) => `mean output of ${fmt(v)} tokens per request, normal up to ~${fmt(u)}`,
   },
   {
     type: 'error_rate',
-    ratio: 5,
+    ratio: 3,
     minimum: 0.2,
     value: (i) => (i.features[F.request_count] >= 5 ? i.features[F.error_rate] : 0),
-    usual: (i) => Math.max(center(i, F.error_rate), 0.01),
+    usual: (i) => Math.max(upper(i, F.error_rate), 0.01),
     reason: (i, v, u) =>
-      `error rate ${fmt(100 * v)}% (usually ${fmt(100 * u)}%): ` +
+      `error rate ${fmt(100 * v)}% (normal up to ${fmt(100 * u)}%): ` +
       Object.entries(i.extras?.errorsByType ?? {})
         .map(([t, n]) => `${t} x${n}`)
         .join(', '),
@@ -71,7 +76,7 @@ const RULES: Rule[] = [
     ratio: 3,
     minimum: 3,
     value: (i) => i.features[F.security_events],
-    usual: (i) => Math.max(center(i, F.security_events), 1),
+    usual: (i) => Math.max(upper(i, F.security_events), 1),
     reason: (i, v) =>
       `${fmt(v)} security events: ` +
       Object.entries(i.extras?.securityByType ?? {})
@@ -91,7 +96,7 @@ export const llmRulesDetector: Detector = {
   floor: 1,
   appliesTo: (kind) => kind === 'events',
   detect(input: DetectionInput): DetectorOutput | null {
-    if (input.baseline.samples < 3) return null;
+    if (input.baseline.samples < 5) return null;
     let best: DetectorOutput | null = null;
     for (const rule of RULES) {
       const value = rule.value(input);

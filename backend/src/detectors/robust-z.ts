@@ -1,5 +1,8 @@
 import type { Detector, DetectionInput, DetectorOutput } from './types';
 
+/** A median and MAD of fewer windows are too noisy to score against. */
+const MIN_SAMPLES = 10;
+
 /**
  * Robust z-score per feature against the series' recent history (median and MAD-scale, floored per
  * feature). Raw score: the largest |z|. Gives the per-feature attributions the explanations use.
@@ -9,7 +12,7 @@ export const robustZDetector: Detector = {
   floor: 4,
   appliesTo: () => true,
   detect({ features, baseline }: DetectionInput): DetectorOutput | null {
-    if (baseline.samples < 3) return null;
+    if (baseline.samples < MIN_SAMPLES) return null;
     const z = new Float64Array(features.length);
     let max = 0;
     for (let j = 0; j < features.length; j++) {

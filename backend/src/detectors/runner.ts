@@ -1,15 +1,18 @@
 import type { Logger } from '../logger';
 import type { AnomalyType } from '../domain/types';
-import { calibratedThreshold, type ScoreReservoir } from './calibration';
+import { calibratedThreshold, featureKey, type ScoreReservoir } from './calibration';
 import type { Detector, DetectionInput, DetectorOutput } from './types';
 
 /** One detector's contribution after calibration. */
 export interface DetectorScore {
   name: string;
   output: DetectorOutput;
-  /** Raw score divided by the calibrated threshold: 1 is the boundary of normal. */
+  /** Raw score divided by the calibrated threshold: 1 is the boundary of normal; 0 while uncalibrated. */
   score: number;
+  /** NaN while the detector is not calibrated yet; 1 for per-feature and rule detectors. */
   threshold: number;
+  /** Per-feature detectors: the calibrated |z| threshold of each feature (NaN where not calibrated). */
+  featureThresholds?: Float64Array;
 }
 
 /** Pooled score reservoirs per detector and series kind, the calibration prior of young series. */
@@ -42,12 +45,36 @@ export class DetectorRunner {
         continue;
       }
       if (!output || !Number.isFinite(output.raw) || output.raw < 0) continue;
+      if (!output.calibrated && output.featureZ) {
+        out.push(this.perFeature(d, output, input));
+        continue;
+      }
       const threshold = output.calibrated
         ? 1
         : calibratedThreshold(input.state.calibration.get(d.name), this.pooled.get(`${input.state.kind}:${d.name}`), d.floor, this.sensitivity);
-      out.push({ name: d.name, output, score: output.raw / threshold, threshold });
+      // Uncalibrated: keep the raw score (it feeds calibration) but give no opinion (score 0).
+      out.push({ name: d.name, output, score: threshold === undefined ? 0 : output.raw / threshold, threshold: threshold ?? NaN });
     }
     return out;
+  }
+
+  /** Score of a per-feature detector: the largest |z_j| / T_j over features calibrated so far. */
+  private perFeature(d: Detector, output: DetectorOutput, input: DetectionInput): DetectorScore {
+    const z = output.featureZ!;
+    const thresholds = new Float64Array(z.length);
+    const { state } = input;
+    let best = 0;
+    let calibrated = false;
+    for (let j = 0; j < z.length; j++) {
+      const key = featureKey(d.name, j);
+      const t = calibratedThreshold(state.calibration.get(key), this.pooled.get(`${state.kind}:${key}`), d.floor, this.sensitivity);
+      thresholds[j] = t ?? NaN;
+      if (t === undefined) continue;
+      calibrated = true;
+      const s = Math.abs(z[j]) / t;
+      if (s > best) best = s;
+    }
+    return { name: d.name, output, score: best, threshold: calibrated ? 1 : NaN, featureThresholds: thresholds };
   }
 
   /** Lets stateful detectors learn from the verdict; isolated like `run`. */

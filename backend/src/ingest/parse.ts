@@ -11,6 +11,8 @@ export interface Rejection {
 /** Outcome of validating a batch: the good records are kept even when others are bad. */
 export interface BatchResult<T> {
   records: T[];
+  /** Position of each record in the submitted batch (for rejections found later, e.g. late events). */
+  indexes: number[];
   rejected: Rejection[];
 }
 
@@ -53,11 +55,13 @@ export function validateBatch<T>(schema: z.ZodType<T, unknown>, body: unknown, m
   }
   const badLines = new Set(rejected.map((r) => r.index));
   const records: T[] = [];
+  const indexes: number[] = [];
   for (let i = 0; i < items.length; i++) {
     if (badLines.has(i)) continue;
     const r = schema.safeParse(items[i]);
     if (r.success) {
       records.push(r.data);
+      indexes.push(i);
       continue;
     }
     const issue = r.error.issues[0];
@@ -67,5 +71,5 @@ export function validateBatch<T>(schema: z.ZodType<T, unknown>, body: unknown, m
     rejected.push({ index: i, field, message });
   }
   rejected.sort((a, b) => a.index - b.index);
-  return { records, rejected };
+  return { records, indexes, rejected };
 }

@@ -1,0 +1,221 @@
+import { z } from 'zod';
+import type { FastifyInstance } from 'fastify';
+import { ANOMALY_TYPES, SEVERITIES, type AnomalyType, type Severity } from '../domain/types';
+import { NotFoundError, ValidationError } from '../errors';
+import { evidenceExplanation } from '../explain/evidence';
+import { eventSchema, pointSchema, timestampSchema } from '../ingest/schema';
+import { validateBatch } from '../ingest/parse';
+import type { Pipeline } from '../pipeline/pipeline';
+import type { Detection } from '../pipeline/scorer';
+import type { SentinelMetrics } from '../metrics';
+import { parseOr400 } from './validate';
+
+/** Largest number of records in one ingest request. */
+export const MAX_BATCH = 100_000;
+
+const optionalTime = timestampSchema.optional();
+const anomaliesQuery = z
+  .object({
+    from: optionalTime,
+    to: optionalTime,
+    severity: z
+      .string()
+      .transform((s) => s.split(',').map((x) => x.trim()))
+      .pipe(z.array(z.enum(SEVERITIES)))
+      .optional(),
+    service: z.string().min(1).optional(),
+    type: z.enum(ANOMALY_TYPES).optional(),
+    series: z.string().min(1).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    cursor: z.string().min(1).max(512).optional(),
+  })
+  .strict();
+
+const scoresQuery = z
+  .object({
+    series: z.string().min(1).optional(),
+    service: z.string().min(1).optional(),
+    model: z.string().min(1).optional(),
+    feature: z.string().min(1).optional(),
+    from: optionalTime,
+    to: optionalTime,
+    limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+  })
+  .strict();
+
+const feedbackBody = z
+  .object({
+    anomalyId: z.string().min(1).max(200),
+    verdict: z.enum(['true_positive', 'false_positive']),
+    note: z.string().max(2000).optional(),
+  })
+  .strict();
+
+const detectBody = z.union([
+  z.object({ events: z.array(eventSchema).min(1).max(MAX_BATCH) }).strict(),
+  pointSchema,
+]);
+
+const iso = (t: number) => new Date(t).toISOString();
+
+/** The detection response of POST /detect (snake_case `is_anomaly` is fixed by the seed schema). */
+function detectionBody(d: Detection) {
+  const labels = { ...d.state.labels, ...(d.culprit ?? {}) };
+  return {
+    is_anomaly: d.score > 1,
+    score: Math.round(d.score * 1000) / 1000,
+    severity: d.score > 1 ? d.severity : null,
+    type: d.score > 1 ? d.type : null,
+    seriesKey: d.state.key,
+    labels,
+    warm: d.warm,
+    start: iso(d.observation.start),
+    end: iso(d.observation.end),
+    attributions: d.attributions,
+    detectors: d.detectors,
+    explanation: evidenceExplanation(d, labels),
+  };
+}
+
+/** Registers the /api/v1 routes and /metrics. */
+export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics: SentinelMetrics, version: string): void {
+  const started = Date.now();
+
+  const ingestReply = (accepted: number, rejected: { index: number; field: string; message: string }[], total: number) => {
+    if (total > 0 && accepted === 0) {
+      throw new ValidationError(`all ${total} records were rejected; first: ${rejected[0]?.field}: ${rejected[0]?.message}`, {
+        field: rejected[0]?.field,
+        index: rejected[0]?.index,
+        details: { accepted, rejected: rejected.slice(0, 1000) },
+      });
+    }
+    return { accepted, rejected: rejected.slice(0, 1000), ...(rejected.length > 1000 ? { rejectedTotal: rejected.length } : {}) };
+  };
+
+  app.post('/api/v1/events', async (req, reply) => {
+    const batch = validateBatch(eventSchema, req.body, MAX_BATCH);
+    metrics.eventsRejected.inc({ reason: 'invalid' }, batch.rejected.length);
+    const r = pipeline.ingestEvents(batch.records, batch.indexes);
+    const rejected = [...batch.rejected, ...r.rejected].sort((a, b) => a.index - b.index);
+    const body = ingestReply(r.accepted, rejected, batch.records.length + batch.rejected.length);
+    return reply.code(rejected.length ? 200 : 202).send(body);
+  });
+
+  app.post('/api/v1/series', async (req, reply) => {
+    const batch = validateBatch(pointSchema, req.body, MAX_BATCH);
+    metrics.eventsRejected.inc({ reason: 'invalid' }, batch.rejected.length);
+    const r = pipeline.ingestPoints(batch.records, batch.indexes);
+    const rejected = [...batch.rejected, ...r.rejected].sort((a, b) => a.index - b.index);
+    const body = ingestReply(r.accepted, rejected, batch.records.length + batch.rejected.length);
+    return reply.code(rejected.length ? 200 : 202).send(body);
+  });
+
+  app.post('/api/v1/detect', async (req) => {
+    const body = parseOr400(detectBody, req.body, 'detect');
+    const t0 = performance.now();
+    const d = 'events' in body ? await pipeline.detectEvents(body.events) : await pipeline.detectPoint(body);
+    return { ...detectionBody(d), latencyMs: Math.round((performance.now() - t0) * 1000) / 1000 };
+  });
+
+  app.get('/api/v1/anomalies', async (req) => {
+    const q = parseOr400(anomaliesQuery, req.query, 'query');
+    return pipeline.store.listAnomalies({
+      from: q.from,
+      to: q.to,
+      severity: q.severity as Severity[] | undefined,
+      service: q.service,
+      type: q.type as AnomalyType | undefined,
+      seriesKey: q.series,
+      limit: q.limit,
+      cursor: q.cursor,
+    });
+  });
+
+  app.get<{ Params: { id: string } }>('/api/v1/anomalies/:id', async (req) => {
+    const rec = await pipeline.store.getAnomaly(req.params.id);
+    if (!rec) throw new NotFoundError(`no anomaly with id ${req.params.id}`);
+    const { vector: _vector, ...rest } = rec;
+    return rest;
+  });
+
+  app.post('/api/v1/feedback', async (req) => {
+    const body = parseOr400(feedbackBody, req.body, 'feedback');
+    const { record, patternsAdded } = await pipeline.feedback(body.anomalyId, body.verdict, body.note);
+    metrics.feedback.inc({ verdict: body.verdict });
+    return { anomalyId: record.id, verdict: body.verdict, patternsAdded };
+  });
+
+  app.get('/api/v1/scores', async (req) => {
+    const q = parseOr400(scoresQuery, req.query, 'query');
+    const from = q.from ?? -Infinity;
+    const to = q.to ?? Infinity;
+    const items = [];
+    for (const s of pipeline.scorer.states.values()) {
+      if (q.series !== undefined && s.key !== q.series) continue;
+      if (q.service !== undefined && s.labels.service !== q.service) continue;
+      if (q.model !== undefined && s.labels.model !== q.model) continue;
+      const feature = q.feature ?? s.featureNames[0];
+      const j = s.featureNames.indexOf(feature);
+      if (j < 0) {
+        if (q.series !== undefined) throw new ValidationError(`series has no feature ${feature}; it has ${s.featureNames.join(', ')}`, { field: 'feature' });
+        continue;
+      }
+      const points = s
+        .timelineBetween(from, to)
+        .slice(-q.limit)
+        .map((p) => ({
+          timestamp: iso(p.t),
+          score: round(p.score),
+          value: round(p.bands[j * 4]),
+          expected: round(p.bands[j * 4 + 1]),
+          lower: round(p.bands[j * 4 + 2]),
+          upper: round(p.bands[j * 4 + 3]),
+          isAnomaly: p.anomalous,
+        }));
+      items.push({ seriesKey: s.key, labels: s.labels, feature, points });
+    }
+    if (q.series !== undefined && items.length === 0) throw new NotFoundError(`no series ${q.series}`);
+    return { items };
+  });
+
+  app.get('/api/v1/series', async () => ({
+    items: [...pipeline.scorer.states.values()].map((s) => ({
+      seriesKey: s.key,
+      labels: s.labels,
+      kind: s.kind,
+      features: s.featureNames,
+      windows: s.windowsSeen,
+      lastSeen: s.lastSeen ? iso(s.lastSeen) : null,
+      lastScore: round(s.lastScore),
+      warm: s.windowsSeen >= pipeline.warmupWindows,
+    })),
+  }));
+
+  app.get('/api/v1/health', async (_req, reply) => {
+    const store = await pipeline.store.health();
+    return reply.code(store.ok ? 200 : 503).send({
+      status: store.ok ? 'ok' : 'degraded',
+      version,
+      uptimeSeconds: Math.round((Date.now() - started) / 1000),
+      store: { ...store, latencyMs: round(store.latencyMs) },
+      series: pipeline.scorer.states.size,
+      openWindows: pipeline.windower.openWindowCount,
+      scoringFailures: pipeline.failureCount,
+    });
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    const fb = await pipeline.store.feedbackCounts();
+    const total = fb.true_positive + fb.false_positive;
+    metrics.falsePositiveRate.set(total ? fb.false_positive / total : 0);
+    let events = 0;
+    let points = 0;
+    for (const s of pipeline.scorer.states.values()) s.kind === 'events' ? events++ : points++;
+    metrics.activeSeries.set({ kind: 'events' }, events);
+    metrics.activeSeries.set({ kind: 'points' }, points);
+    metrics.openWindows.set(pipeline.windower.openWindowCount);
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+}
+
+const round = (x: number) => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : 0);

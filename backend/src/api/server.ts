@@ -1,0 +1,104 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyError } from 'fastify';
+import type { Config } from '../config';
+import { SentinelError, ValidationError, RateLimitedError } from '../errors';
+import type { Logger } from '../logger';
+import type { SentinelMetrics } from '../metrics';
+import type { Pipeline } from '../pipeline/pipeline';
+import { KeyChecker, RateLimiter, presentedKey } from './auth';
+import { registerRoutes } from './routes';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Decodes a body as strict UTF-8: invalid bytes are a 400 naming the body, not silent U+FFFD. */
+function decodeUtf8(buf: Buffer): string {
+  try {
+    return utf8.decode(buf);
+  } catch {
+    throw new ValidationError('request body is not valid UTF-8', { field: '(body)' });
+  }
+}
+
+/** Paths reachable without a key even when keys are configured: probes and the Prometheus scrape. */
+const OPEN_PATHS = new Set(['/api/v1/health', '/metrics']);
+
+/** Options of {@link buildServer}. */
+export interface ServerOptions {
+  config: Readonly<Config>;
+  log: Logger;
+  pipeline: Pipeline;
+  metrics: SentinelMetrics;
+  version: string;
+  /** Extra routes (e.g. OTLP receivers, explain) registered by other modules. */
+  plugins?: ((app: FastifyInstance) => void | Promise<void>)[];
+}
+
+/**
+ * The HTTP server: strict body parsing (JSON, NDJSON; strict UTF-8; size limit), API keys and per-key
+ * rate limits, the v1 routes, and one error handler that maps every error to `{error: {...}}`.
+ */
+export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
+  const { config, log } = opts;
+  const app = Fastify({
+    loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger,
+    bodyLimit: config.bodyLimitBytes,
+    disableRequestLogging: true,
+    trustProxy: false,
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(['application/json'], { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
+    try {
+      const text = decodeUtf8(body);
+      done(null, text.trim() === '' ? undefined : JSON.parse(text));
+    } catch (err) {
+      done(err instanceof SentinelError ? err : new ValidationError(`body is not valid JSON: ${(err as Error).message}`, { field: '(body)' }), undefined);
+    }
+  });
+  app.addContentTypeParser(['application/x-ndjson', 'application/jsonl', 'text/plain'], { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
+    try {
+      done(null, decodeUtf8(body));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  const keys = new KeyChecker(config.apiKeys);
+  const limiter = new RateLimiter(config.rateLimitPerSec);
+  app.addHook('onRequest', async (req) => {
+    const path = req.url.split('?')[0];
+    if (OPEN_PATHS.has(path)) return;
+    const write = req.method !== 'GET' && req.method !== 'HEAD';
+    const principal = keys.enabled ? keys.check(presentedKey(req.headers), write) : { id: `ip:${req.ip}`, readOnly: false };
+    limiter.take(principal.id);
+  });
+
+  app.setErrorHandler((err: FastifyError | SentinelError | Error, req, reply) => {
+    if (err instanceof SentinelError) {
+      if (err instanceof RateLimitedError) reply.header('retry-after', Math.ceil(err.retryAfterMs / 1000));
+      if (err.status >= 500) req.log.error({ err }, 'request failed');
+      const v = err instanceof ValidationError ? err : undefined;
+      const details = v?.details;
+      return reply.code(err.status).send({
+        error: { code: err.code, message: err.message, ...(v?.field ? { field: v.field } : {}), ...(v?.index !== undefined ? { index: v.index } : {}), ...(details ? { details } : {}) },
+        // Partial-ingest bodies keep their shape so clients can read `rejected` either way.
+        ...(details && typeof details === 'object' && 'rejected' in details ? (details as object) : {}),
+      });
+    }
+    const fe = err as FastifyError;
+    const status = fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500 ? fe.statusCode : 500;
+    if (status === 413) {
+      return reply.code(413).send({ error: { code: 'body_too_large', message: `request body exceeds ${config.bodyLimitBytes} bytes (SENTINEL_BODY_LIMIT)`, field: '(body)' } });
+    }
+    if (status === 415) {
+      return reply.code(415).send({ error: { code: 'unsupported_media_type', message: 'use application/json or application/x-ndjson', field: 'content-type' } });
+    }
+    if (status < 500) return reply.code(status).send({ error: { code: fe.code ?? 'bad_request', message: fe.message } });
+    req.log.error({ err }, 'unexpected error');
+    return reply.code(500).send({ error: { code: 'internal', message: 'internal error' } });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } }));
+
+  registerRoutes(app, opts.pipeline, opts.metrics, opts.version);
+  for (const p of opts.plugins ?? []) await p(app);
+  return app;
+}

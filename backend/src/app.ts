@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config';
+import type { Logger } from './logger';
+import { SentinelMetrics } from './metrics';
+import { Pipeline } from './pipeline/pipeline';
+import { buildServer } from './api/server';
+import { createStore } from './store';
+import type { VectorStore } from './store/vector-store';
+
+/** Service version, from backend/package.json. */
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** The assembled service: what `serve` runs and what tests start in-process. */
+export interface App {
+  config: Readonly<Config>;
+  log: Logger;
+  store: VectorStore;
+  metrics: SentinelMetrics;
+  pipeline: Pipeline;
+  http: FastifyInstance;
+  /** Closes windows, scores them, flushes and closes the store (nothing accepted is lost). */
+  close(): Promise<void>;
+}
+
+/**
+ * Composition root: one store, one metrics Registry, one pipeline, one HTTP server, wired here and
+ * nowhere else.
+ */
+export async function createApp(config: Readonly<Config>, log: Logger, deps: { store?: VectorStore; now?: () => number } = {}): Promise<App> {
+  const store = deps.store ?? (await createStore(config, log));
+  const metrics = new SentinelMetrics();
+  const pipeline = new Pipeline({ config, store, log, metrics, now: deps.now });
+  const http = await buildServer({ config, log, pipeline, metrics, version: VERSION });
+  const tick = setInterval(() => pipeline.tick(), 1000);
+  tick.unref();
+  let closed = false;
+  return {
+    config,
+    log,
+    store,
+    metrics,
+    pipeline,
+    http,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(tick);
+      await http.close();
+      await pipeline.shutdown();
+      await store.close();
+    },
+  };
+}

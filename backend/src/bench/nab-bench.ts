@@ -1,0 +1,46 @@
+import { main as nabMain } from '../../bench/nab/main';
+import type { StreamingDetectorFactory } from '../../bench/nab/harness';
+import { loadConfig } from '../config';
+import { createLogger } from '../logger';
+import { Pipeline } from '../pipeline/pipeline';
+import { SqliteStore } from '../store/sqlite-store';
+
+/**
+ * The NAB detector: the production pipeline itself, fed one point at a time through the series path
+ * (ingestPoints -> scorer -> embeddings -> detectors -> ensemble), with an in-memory embedded store per
+ * file. One configuration for every file: the service defaults. The score NAB sees is the calibrated
+ * anomaly score (> 1 anomalous); NAB sweeps its own threshold over it.
+ *
+ * NAB files repeat or step back a timestamp in a few places; the series path refuses non-increasing
+ * points, so such a row is fed 1 ms after its predecessor (the value is untouched).
+ */
+export const pipelineNabFactory: StreamingDetectorFactory = (fileId) => {
+  const log = createLogger('silent');
+  const config = loadConfig({}, () => {});
+  const store = new SqliteStore(':memory:');
+  let ready: Promise<void> | null = store.init();
+  const pipeline = new Pipeline({ config, store, log, maxFutureMs: Infinity });
+  let last = -Infinity;
+  const series = fileId;
+  return {
+    async score(timestampMs: number, value: number): Promise<number> {
+      if (ready) {
+        await ready;
+        ready = null;
+      }
+      const t = timestampMs > last ? timestampMs : last + 1;
+      last = t;
+      pipeline.ingestPoints([{ series, labels: {}, timestamp: t, value }]);
+      await pipeline.idle();
+      return pipeline.scorer.states.values().next().value!.lastScore;
+    },
+    async close() {
+      await store.close();
+    },
+  };
+};
+
+/** `sentinel bench nab` / `npm run bench:nab`. */
+export function nabCommand(argv: string[]): Promise<number> {
+  return nabMain(argv, pipelineNabFactory);
+}

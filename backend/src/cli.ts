@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+import { loadConfig } from './config';
+import { SentinelError } from './errors';
+
+const USAGE = `usage: sentinel <command> [options]
+
+commands:
+  serve                               run the service (configuration from SENTINEL_* variables)
+  replay --input FILE [--out FILE]    score recorded events (NDJSON or CSV) offline, in event time;
+                                      prints one anomaly per line as JSON
+  bench nab [options]                 run the NAB benchmark (see bench nab --help)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'serve':
+      return (await import('./serve')).serve();
+    case 'replay':
+      return (await import('./replay')).replayCommand(rest);
+    case 'bench': {
+      const [which, ...args] = rest;
+      if (which === 'nab') return (await import('./bench/nab-bench')).nabCommand(args);
+      process.stderr.write('usage: sentinel bench nab [options]\n');
+      return 2;
+    }
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE);
+      return cmd ? 0 : 2;
+    default:
+      process.stderr.write(`unknown command: ${cmd}\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== -1) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof SentinelError) process.stderr.write(`sentinel: ${err.message}\n`);
+    else process.stderr.write(`sentinel: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
+
+export { loadConfig };

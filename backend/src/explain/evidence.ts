@@ -1,0 +1,81 @@
+import type { Attribution, Explanation, Neighbour, SeriesLabels } from '../domain/types';
+import type { Detection } from '../pipeline/scorer';
+
+const TYPE_WORDS: Record<string, string> = {
+  latency_spike: 'Latency spike',
+  error_rate: 'Error burst',
+  token_abuse: 'Token abuse',
+  cost_spike: 'Cost spike',
+  traffic_spike: 'Traffic change',
+  output_blowup: 'Output blow-up',
+  security_pattern: 'Security-event burst',
+  other: 'Unusual behaviour',
+};
+
+const iso = (t: number) => new Date(t).toISOString();
+const num = (x: number) => (Math.abs(x) >= 100 ? Math.round(x).toLocaleString('en-US') : String(Math.round(x * 1000) / 1000));
+/** Markdown-escapes text that came from telemetry (labels, error types) so it renders as text. */
+export const mdText = (s: string) => s.replace(/[\\`*_{}[\]()#+!|<>]/g, (c) => '\\' + c);
+
+export function labelText(labels: SeriesLabels): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+}
+
+function movedLine(a: Attribution): string {
+  const dir = a.actual >= a.expected ? 'up' : 'down';
+  return `${a.feature} ${dir} to ${num(a.actual)} (expected ~${num(a.expected)}, normal ${num(a.lower)} to ${num(a.upper)}, z ${num(a.z)})`;
+}
+
+/**
+ * Explanation built from evidence only (no LLM): the features that moved against their expected band, the
+ * rule that fired, the nearest normal windows compared and similar confirmed incidents.
+ */
+export function evidenceExplanation(d: Detection, labels: SeriesLabels): Explanation {
+  const title = TYPE_WORDS[d.type] ?? TYPE_WORDS.other;
+  const who = labelText(labels);
+  const lead = d.reasons[0] ?? (d.attributions[0] ? movedLine(d.attributions[0]) : `score ${num(d.score)}`);
+  const summary = `${title} on ${who}: ${lead}`;
+  const md: string[] = [`**${mdText(title)}** on \`${who.replace(/`/g, "'")}\`, score ${num(d.score)} (above 1 is anomalous).`];
+  if (d.reasons.length) {
+    md.push('', '### Rules that fired');
+    for (const r of d.reasons) md.push(`- ${mdText(r)}`);
+  }
+  if (d.attributions.length) {
+    md.push('', '### What moved');
+    for (const a of d.attributions) md.push(`- ${mdText(movedLine(a))}`);
+  }
+  md.push('', '### Compared with');
+  md.push(neighboursLine(d.neighbours));
+  if (d.similarIncidents.length) {
+    md.push('', '### Seen before');
+    for (const n of d.similarIncidents) {
+      md.push(`- ${n.meta?.type ?? 'incident'} at ${iso(n.timestamp)}${n.meta?.cause ? `: ${mdText(n.meta.cause)}` : ''} (distance ${num(n.distance)})`);
+    }
+  }
+  return {
+    summary,
+    source: 'evidence',
+    markdown: md.join('\n'),
+    evidence: {
+      features: d.attributions,
+      nearestNormal: d.neighbours.map((n) => ({ id: n.id, distance: round(n.distance), timestamp: iso(n.timestamp) })),
+      similarIncidents: d.similarIncidents.map((n) => ({
+        anomalyId: n.meta?.anomalyId ?? n.id,
+        distance: round(n.distance),
+        type: n.meta?.type ?? 'other',
+        ...(n.meta?.cause ? { cause: n.meta.cause } : {}),
+        timestamp: iso(n.timestamp),
+      })),
+    },
+  };
+}
+
+function neighboursLine(ns: Neighbour[]): string {
+  if (!ns.length) return '- no stored normal patterns for this series yet (statistical baselines only)';
+  const mean = ns.reduce((s, n) => s + n.distance, 0) / ns.length;
+  return `- the ${ns.length} nearest normal windows of this series (mean distance ${num(mean)}; nearest from ${iso(ns[0].timestamp)}, distance ${num(ns[0].distance)})`;
+}
+
+const round = (x: number) => Math.round(x * 1e4) / 1e4;

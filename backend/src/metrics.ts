@@ -1,0 +1,88 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The service's Prometheus metrics, registered on one Registry created at the composition root (never
+ * the prom-client global). Names and labels are a contract (ARCHITECTURE.md); every label has a bounded
+ * set of values: no user ids, keys or anomaly ids.
+ */
+export class SentinelMetrics {
+  readonly registry: Registry;
+  readonly anomalyScore: Gauge<'service' | 'model' | 'signal'>;
+  readonly anomaliesDetected: Counter<'severity' | 'type'>;
+  readonly detectionLatency: Histogram;
+  readonly falsePositiveRate: Gauge;
+  readonly feedback: Counter<'verdict'>;
+  readonly eventsIngested: Counter;
+  readonly eventsRejected: Counter<'reason'>;
+  readonly pointsIngested: Counter;
+  readonly expectedValue: Gauge<'service' | 'model' | 'feature'>;
+  readonly expectedLower: Gauge<'service' | 'model' | 'feature'>;
+  readonly expectedUpper: Gauge<'service' | 'model' | 'feature'>;
+  readonly featureValue: Gauge<'service' | 'model' | 'feature'>;
+  readonly windowsScored: Counter<'kind'>;
+  readonly openIncidents: Gauge;
+  readonly detectorErrors: Counter<'detector'>;
+  readonly patternsWritten: Counter;
+  readonly patternsDropped: Counter;
+  readonly activeSeries: Gauge<'kind'>;
+  readonly openWindows: Gauge;
+  /** Where the score gauge reads from at scrape time; set by the pipeline. */
+  scoreSource: () => Iterable<{ service: string; model: string; signal: string; score: number }> = () => [];
+
+  constructor(registry = new Registry(), opts: { defaultMetrics?: boolean } = {}) {
+    this.registry = registry;
+    const r = [registry];
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'sentinel_process_' });
+    const self = this;
+    this.anomalyScore = new Gauge({
+      name: 'sentinel_anomaly_score',
+      help: 'Latest calibrated anomaly score (<= 1 normal, > 1 anomalous), max over the series of each service/model; signal is "overall" or a detector',
+      labelNames: ['service', 'model', 'signal'],
+      registers: r,
+      collect() {
+        // Computed at scrape time from series state, so label sets of series that went away disappear.
+        this.reset();
+        for (const s of self.scoreSource()) this.set({ service: s.service, model: s.model, signal: s.signal }, s.score);
+      },
+    });
+    this.anomaliesDetected = new Counter({
+      name: 'sentinel_anomalies_detected_total',
+      help: 'Anomalies opened (one per incident)',
+      labelNames: ['severity', 'type'],
+      registers: r,
+    });
+    this.detectionLatency = new Histogram({
+      name: 'sentinel_detection_latency_seconds',
+      help: 'Time from a window closing (or a point arriving) to its score being available',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: r,
+    });
+    this.falsePositiveRate = new Gauge({
+      name: 'sentinel_false_positive_rate',
+      help: 'Share of anomalies with feedback that were marked false positive',
+      registers: r,
+    });
+    this.feedback = new Counter({ name: 'sentinel_feedback_total', help: 'Feedback received', labelNames: ['verdict'], registers: r });
+    this.eventsIngested = new Counter({ name: 'sentinel_events_ingested_total', help: 'LLM events accepted into windows', registers: r });
+    this.eventsRejected = new Counter({
+      name: 'sentinel_events_rejected_total',
+      help: 'Events and points refused (invalid, late, series_limit, out_of_order)',
+      labelNames: ['reason'],
+      registers: r,
+    });
+    this.pointsIngested = new Counter({ name: 'sentinel_points_ingested_total', help: 'Metric series points accepted', registers: r });
+    const band = (name: string, help: string) =>
+      new Gauge({ name, help, labelNames: ['service', 'model', 'feature'] as const, registers: r });
+    this.expectedValue = band('sentinel_expected_value', 'Expected value of a window feature (robust baseline centre)');
+    this.expectedLower = band('sentinel_expected_value_lower', 'Lower edge of the normal band of a window feature');
+    this.expectedUpper = band('sentinel_expected_value_upper', 'Upper edge of the normal band of a window feature');
+    this.featureValue = band('sentinel_feature_value', 'Actual value of a window feature in the last closed window');
+    this.windowsScored = new Counter({ name: 'sentinel_windows_scored_total', help: 'Windows and points scored', labelNames: ['kind'], registers: r });
+    this.openIncidents = new Gauge({ name: 'sentinel_open_incidents', help: 'Incidents currently open', registers: r });
+    this.detectorErrors = new Counter({ name: 'sentinel_detector_errors_total', help: 'Detector failures (isolated)', labelNames: ['detector'], registers: r });
+    this.patternsWritten = new Counter({ name: 'sentinel_patterns_written_total', help: 'Normal patterns written to the vector store', registers: r });
+    this.patternsDropped = new Counter({ name: 'sentinel_patterns_dropped_total', help: 'Normal patterns dropped because the write buffer was full', registers: r });
+    this.activeSeries = new Gauge({ name: 'sentinel_active_series', help: 'Series with state in memory', labelNames: ['kind'], registers: r });
+    this.openWindows = new Gauge({ name: 'sentinel_open_windows', help: 'Windows open (what a hard kill would lose)', registers: r });
+  }
+}

@@ -1,0 +1,96 @@
+import type { AnomalyType, Attribution, Severity } from '../domain/types';
+import { typeForFeature, type DetectorScore } from '../detectors/runner';
+import type { FeatureBaseline } from '../detectors/types';
+
+/** The combined verdict of all detectors on one window. */
+export interface EnsembleResult {
+  /** Calibrated: <= 1 normal, > 1 anomalous. */
+  score: number;
+  type: AnomalyType;
+  severity: Severity;
+  attributions: Attribution[];
+  /** Calibrated score per detector. */
+  detectors: Record<string, number>;
+}
+
+/**
+ * Combines calibrated detector scores. Statistical detectors look at the same window through different
+ * lenses and are correlated, so one of them alone crossing its boundary is weaker evidence than two: their
+ * combined score is the mean of the two highest (the single one when only one has an opinion). Rule-based
+ * detectors encode a specific LLM failure and count on their own. The ensemble score is the larger of
+ * the two.
+ */
+export function combine(scores: readonly DetectorScore[]): { score: number; winner: DetectorScore | undefined } {
+  let top1: DetectorScore | undefined;
+  let top2: DetectorScore | undefined;
+  let rule: DetectorScore | undefined;
+  for (const s of scores) {
+    if (Number.isNaN(s.threshold)) continue;
+    if (s.output.calibrated) {
+      if (!rule || s.score > rule.score) rule = s;
+      continue;
+    }
+    if (!top1 || s.score > top1.score) {
+      top2 = top1;
+      top1 = s;
+    } else if (!top2 || s.score > top2.score) top2 = s;
+  }
+  const stat = top1 ? (top2 ? (top1.score + top2.score) / 2 : top1.score) : 0;
+  const ruleScore = rule?.score ?? 0;
+  return ruleScore >= stat ? { score: ruleScore, winner: rule ?? top1 } : { score: stat, winner: top1 };
+}
+
+/** Severity bands of the calibrated score. */
+export function severityFor(score: number, type: AnomalyType): Severity {
+  const s = score > 4 ? 'critical' : score > 2.5 ? 'high' : score > 1.5 ? 'medium' : 'low';
+  // A burst of jailbreak / injection attempts is never "low": someone is probing the application.
+  if (type === 'security_pattern' && (s === 'low' || s === 'medium')) return 'high';
+  return s;
+}
+
+/**
+ * Per-feature attributions: the features whose robust z is largest, with the expected value (baseline
+ * centre) and the band within which the robust-z detector would call the window normal.
+ */
+export function attributions(
+  featureNames: readonly string[],
+  features: Float64Array,
+  baseline: FeatureBaseline,
+  z: Float64Array | undefined,
+  zThresholds: Float64Array,
+  max = 5,
+): Attribution[] {
+  if (!z) return [];
+  // Rank by how far past its own band each feature is, not by raw z: features differ in tail weight.
+  const rel = (j: number) => Math.abs(z[j]) / zThresholds[j];
+  const order = Array.from(z.keys()).sort((a, b) => rel(b) - rel(a));
+  const out: Attribution[] = [];
+  for (const j of order) {
+    if (out.length >= max) break;
+    if (out.length > 0 && rel(j) < 0.5) break;
+    const expected = baseline.center[j];
+    const half = zThresholds[j] * baseline.scale[j];
+    out.push({
+      feature: featureNames[j],
+      actual: round(features[j]),
+      expected: round(expected),
+      lower: round(expected - half),
+      upper: round(expected + half),
+      z: round(z[j]),
+    });
+  }
+  return out;
+}
+
+/** Type from the winning detector, or from the most deviating feature. */
+export function typeFor(winner: DetectorScore | undefined, attrs: readonly Attribution[], scores: readonly DetectorScore[] = []): AnomalyType {
+  // A rule past its boundary names a specific LLM failure: more precise than the top-moving feature.
+  const rule = scores.filter((s) => s.output.calibrated && s.output.type && s.score > 1).sort((a, b) => b.score - a.score)[0];
+  if (rule) return rule.output.type!;
+  if (winner?.output.type) return winner.output.type;
+  return attrs.length ? typeForFeature(attrs[0].feature) : 'other';
+}
+
+function round(x: number): number {
+  return Math.abs(x) >= 1000 ? Math.round(x) : Math.round(x * 1000) / 1000;
+}

@@ -1,0 +1,379 @@
+import type { Config } from '../config';
+import type { AnomalyRecord, LlmEvent, SeriesPoint } from '../domain/types';
+import { NotFoundError, ValidationError } from '../errors';
+import type { Detector } from '../detectors/types';
+import { DEFAULT_DETECTORS } from '../detectors';
+import type { Logger } from '../logger';
+import type { SentinelMetrics } from '../metrics';
+import type { VectorStore } from '../store/vector-store';
+import type { Rejection } from '../ingest/parse';
+import { WindowAccumulator } from '../windowing/features';
+import { eventSeriesKey, pointSeriesKey } from '../windowing/series-key';
+import { Windower, type ClosedWindow } from '../windowing/windower';
+import { IncidentTracker, type IncidentEvent } from './incidents';
+import { PatternWriter } from './pattern-writer';
+import { Scorer, type Detection, type Observation } from './scorer';
+
+/** Receives every incident change (alert sinks, explainers). Must not throw; errors are logged. */
+export type AnomalyListener = (event: IncidentEvent, record: AnomalyRecord, detection: Detection | null) => void | Promise<void>;
+
+/** Options of the {@link Pipeline}. */
+export interface PipelineOptions {
+  config: Readonly<Config>;
+  store: VectorStore;
+  log: Logger;
+  metrics?: SentinelMetrics;
+  detectors?: readonly Detector[];
+  /**
+   * Largest event time accepted ahead of the wall clock, so one bad timestamp cannot close every window.
+   * `Infinity` in offline replay. @default 300000
+   */
+  maxFutureMs?: number;
+  /** Wall clock (tests and replays may pin it). @default Date.now */
+  now?: () => number;
+}
+
+/** Outcome of an ingest call. */
+export interface IngestResult {
+  accepted: number;
+  rejected: Rejection[];
+}
+
+/**
+ * The detection pipeline: ingest -> windows -> scorer (embeddings, detectors, ensemble) -> learning and
+ * incidents -> listeners. Windows are scored by one serial worker in time order, so series state is only
+ * ever touched by one observation at a time; ingest itself only windows events and returns at once.
+ */
+export class Pipeline {
+  readonly windower: Windower;
+  readonly scorer: Scorer;
+  private readonly incidents: IncidentTracker;
+  private readonly writer: PatternWriter;
+  private readonly listeners: AnomalyListener[] = [];
+  private queue: { obs: Observation; queuedAt: number }[] = [];
+  private working: Promise<void> | null = null;
+  private readonly lastPoint = new Map<string, number>();
+  private readonly now: () => number;
+  private lastAdvance: number;
+  private lastWatermarkSeen = -Infinity;
+  private failures = 0;
+
+  constructor(private readonly opts: PipelineOptions) {
+    const { config, store, log, metrics } = opts;
+    this.now = opts.now ?? Date.now;
+    this.lastAdvance = this.now();
+    this.windower = new Windower({
+      windowMs: config.windowMs,
+      latenessMs: config.latenessMs,
+      keyDimensions: config.seriesKey,
+      maxSeries: config.maxSeries,
+    });
+    this.scorer = new Scorer({
+      store,
+      log,
+      sensitivity: config.sensitivity,
+      warmupWindows: config.warmupWindows,
+      detectors: opts.detectors ?? DEFAULT_DETECTORS,
+      onDetectorError: (d) => metrics?.detectorErrors.inc({ detector: d }),
+    });
+    this.incidents = new IncidentTracker(store);
+    this.writer = new PatternWriter(store, { maxPerSeries: config.maxPatternsPerSeries });
+    if (metrics) metrics.scoreSource = () => this.scoreGaugeValues();
+  }
+
+  /** Registers a listener for incident changes. */
+  onAnomaly(listener: AnomalyListener): void {
+    this.listeners.push(listener);
+  }
+
+  get store(): VectorStore {
+    return this.opts.store;
+  }
+
+  /** Windows a series needs before it may alert. */
+  get warmupWindows(): number {
+    return this.opts.config.warmupWindows;
+  }
+
+  /** Places validated events into windows; closed windows are queued for scoring. */
+  ingestEvents(events: readonly LlmEvent[], indexes?: readonly number[]): IngestResult {
+    const rejected: Rejection[] = [];
+    const maxFuture = this.opts.maxFutureMs ?? 300_000;
+    const limit = this.now() + maxFuture;
+    let accepted = 0;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      const index = indexes ? indexes[i] : i;
+      if (e.timestamp > limit) {
+        rejected.push({ index, field: 'timestamp', message: `more than ${Math.round(maxFuture / 1000)} s in the future` });
+        this.opts.metrics?.eventsRejected.inc({ reason: 'future' });
+        continue;
+      }
+      const why = this.windower.add(e);
+      if (why) {
+        rejected.push({
+          index,
+          field: why === 'late' ? 'timestamp' : 'service',
+          message: why === 'late' ? 'late: its window has already closed' : 'too many series (SENTINEL_MAX_SERIES)',
+        });
+        this.opts.metrics?.eventsRejected.inc({ reason: why });
+        continue;
+      }
+      accepted++;
+    }
+    this.opts.metrics?.eventsIngested.inc(accepted);
+    this.enqueueWindows(this.windower.collect());
+    return { accepted, rejected };
+  }
+
+  /** Queues validated points of plain series, refusing ones older than their series' last point. */
+  ingestPoints(points: readonly SeriesPoint[], indexes?: readonly number[]): IngestResult {
+    const rejected: Rejection[] = [];
+    let accepted = 0;
+    const now = this.now();
+    for (let i = 0; i < points.length; i++) {
+      const obs = this.pointObservation(points[i]);
+      const last = this.lastPoint.get(obs.seriesKey);
+      if (last !== undefined && obs.start <= last) {
+        rejected.push({ index: indexes ? indexes[i] : i, field: 'timestamp', message: 'not after the previous point of this series' });
+        this.opts.metrics?.eventsRejected.inc({ reason: 'out_of_order' });
+        continue;
+      }
+      if (last === undefined && this.lastPoint.size >= this.opts.config.maxSeries) {
+        rejected.push({ index: indexes ? indexes[i] : i, field: 'series', message: 'too many series (SENTINEL_MAX_SERIES)' });
+        this.opts.metrics?.eventsRejected.inc({ reason: 'series_limit' });
+        continue;
+      }
+      this.lastPoint.set(obs.seriesKey, obs.start);
+      this.queue.push({ obs, queuedAt: now });
+      accepted++;
+    }
+    this.opts.metrics?.pointsIngested.inc(accepted);
+    this.kick();
+    return { accepted, rejected };
+  }
+
+  private pointObservation(p: SeriesPoint): Observation {
+    const key = pointSeriesKey(p.series, p.labels);
+    return { seriesKey: key, labels: { series: p.series, ...p.labels }, kind: 'points', start: p.timestamp, end: p.timestamp, features: Float64Array.of(p.value) };
+  }
+
+  /**
+   * Wall-clock tick (the server calls it every second): when no event has moved event time for a window
+   * plus the lateness, event time is advanced with the wall clock so the last windows of a quiet stream
+   * still close.
+   */
+  tick(): void {
+    const now = this.now();
+    const wm = this.windower.eventTime;
+    if (wm !== this.lastWatermarkSeen) {
+      this.lastWatermarkSeen = wm;
+      this.lastAdvance = now;
+      return;
+    }
+    const idle = now - this.lastAdvance;
+    const { windowMs, latenessMs } = this.opts.config;
+    if (Number.isFinite(wm) && idle >= windowMs + latenessMs) {
+      this.windower.advanceTo(wm + idle);
+      this.lastWatermarkSeen = this.windower.eventTime;
+      this.lastAdvance = now;
+      this.enqueueWindows(this.windower.collect());
+    }
+  }
+
+  /** End of an offline input: close every window (empty trailing windows included up to the data's end). */
+  endOfInput(): void {
+    this.enqueueWindows(this.windower.drain());
+  }
+
+  private enqueueWindows(windows: ClosedWindow[]): void {
+    if (windows.length === 0) return;
+    const now = this.now();
+    for (const w of windows) {
+      this.queue.push({
+        obs: { seriesKey: w.seriesKey, labels: w.labels, kind: 'events', start: w.start, end: w.end, features: w.features, extras: w.extras },
+        queuedAt: now,
+      });
+    }
+    this.kick();
+  }
+
+  private kick(): void {
+    if (!this.working && this.queue.length) {
+      this.working = this.work().finally(() => {
+        this.working = null;
+        if (this.queue.length) this.kick();
+      });
+    }
+  }
+
+  private async work(): Promise<void> {
+    while (this.queue.length) {
+      const batch = this.queue;
+      this.queue = [];
+      for (const item of batch) {
+        try {
+          if (this.writer.hasPending(item.obs.seriesKey)) await this.writer.flush();
+          await this.process(item.obs, item.queuedAt);
+        } catch (err) {
+          this.failures++;
+          this.opts.log.error({ err, seriesKey: item.obs.seriesKey }, 'scoring a window failed');
+        }
+      }
+      try {
+        await this.writer.flush();
+      } catch (err) {
+        this.opts.log.warn({ err, pending: this.writer.pendingCount }, 'pattern flush failed; kept for the next flush');
+      }
+    }
+  }
+
+  private async process(obs: Observation, queuedAt: number): Promise<Detection> {
+    const d = await this.scorer.evaluate(obs);
+    this.scorer.commit(d);
+    const m = this.opts.metrics;
+    if (!d.anomalous) this.learn(d);
+    const change = await this.incidents.observe(d);
+    if (m) {
+      m.windowsScored.inc({ kind: obs.kind });
+      m.detectionLatency.observe((this.now() - queuedAt) / 1000);
+      if (obs.kind === 'events') this.exportBands(d);
+      if (change?.event === 'opened') {
+        m.anomaliesDetected.inc({ severity: change.record.severity, type: change.record.type });
+        m.openIncidents.inc();
+      } else if (change?.event === 'resolved') m.openIncidents.dec();
+    }
+    if (change) await this.emit(change.event, change.record, d);
+    return d;
+  }
+
+  /** A normal window becomes a pattern, unless a near-identical one is already stored. */
+  private learn(d: Detection): void {
+    const nearest = d.neighbours[0]?.distance ?? Infinity;
+    if (nearest < 1e-3) return;
+    const ok = this.writer.add({
+      id: `${d.state.key}@${d.observation.start}`,
+      seriesKey: d.state.key,
+      kind: 'normal',
+      timestamp: d.observation.start,
+      vector: d.vector,
+    });
+    if (ok) this.opts.metrics?.patternsWritten.inc();
+    else this.opts.metrics?.patternsDropped.inc();
+  }
+
+  private exportBands(d: Detection): void {
+    const m = this.opts.metrics!;
+    const service = d.state.labels.service ?? '';
+    const model = d.state.labels.model ?? '';
+    const b = d.input.baseline;
+    d.state.featureNames.forEach((feature, j) => {
+      const labels = { service, model, feature };
+      const half = d.zThresholds[j] * b.scale[j];
+      m.featureValue.set(labels, d.observation.features[j]);
+      m.expectedValue.set(labels, b.center[j]);
+      m.expectedLower.set(labels, b.center[j] - half);
+      m.expectedUpper.set(labels, b.center[j] + half);
+    });
+  }
+
+  private async emit(event: IncidentEvent, record: AnomalyRecord, d: Detection | null): Promise<void> {
+    for (const l of this.listeners) {
+      try {
+        await l(event, record, d);
+      } catch (err) {
+        this.opts.log.error({ err, anomalyId: record.id }, 'anomaly listener failed');
+      }
+    }
+  }
+
+  private *scoreGaugeValues(): Iterable<{ service: string; model: string; signal: string; score: number }> {
+    const max = new Map<string, { service: string; model: string; signal: string; score: number }>();
+    for (const s of this.scorer.states.values()) {
+      const service = s.labels.service ?? '';
+      const model = s.labels.model ?? (s.kind === 'points' ? s.labels.series : '');
+      const k = `${service}\u0000${model}`;
+      const cur = max.get(k);
+      if (!cur || s.lastScore > cur.score) max.set(k, { service, model, signal: 'overall', score: s.lastScore });
+    }
+    yield* max.values();
+  }
+
+  /** Resolves when everything queued so far has been scored and flushed. */
+  async idle(): Promise<void> {
+    while (this.working || this.queue.length) {
+      this.kick();
+      await this.working;
+    }
+  }
+
+  /** Scoring failures since start (for health). */
+  get failureCount(): number {
+    return this.failures;
+  }
+
+  /**
+   * POST /detect: scores events as one window (or one point) against the history of their series,
+   * without storing or learning anything.
+   */
+  async detectEvents(events: readonly LlmEvent[]): Promise<Detection> {
+    if (events.length === 0) throw new ValidationError('events must hold at least one event', { field: 'events' });
+    const { key, labels } = eventSeriesKey(events[0], this.opts.config.seriesKey);
+    const acc = new WindowAccumulator();
+    let start = Infinity;
+    let end = -Infinity;
+    for (const [i, e] of events.entries()) {
+      if (eventSeriesKey(e, this.opts.config.seriesKey).key !== key) {
+        throw new ValidationError('all events of one detect call must belong to one series', { field: `events.${i}`, index: i });
+      }
+      acc.add(e);
+      start = Math.min(start, e.timestamp);
+      end = Math.max(end, e.timestamp);
+    }
+    const obs: Observation = { seriesKey: key, labels, kind: 'events', start, end: Math.max(end, start + 1), features: acc.features(), extras: acc.extras() };
+    await this.idle();
+    return this.scorer.evaluate(obs, this.scorer.states.get(key) ?? this.scorer.newState(obs));
+  }
+
+  async detectPoint(p: SeriesPoint): Promise<Detection> {
+    const obs = this.pointObservation(p);
+    await this.idle();
+    return this.scorer.evaluate(obs, this.scorer.states.get(obs.seriesKey) ?? this.scorer.newState(obs));
+  }
+
+  /**
+   * Feedback: a false positive's window becomes a normal pattern at once (no retraining); a confirmed
+   * anomaly is kept as an incident pattern so similar windows say "seen before".
+   */
+  async feedback(anomalyId: string, verdict: 'true_positive' | 'false_positive', note?: string): Promise<{ record: AnomalyRecord; patternsAdded: number }> {
+    const existing = await this.opts.store.getAnomaly(anomalyId);
+    if (!existing) throw new NotFoundError(`no anomaly with id ${anomalyId}`);
+    const record = await this.opts.store.saveFeedback(anomalyId, { verdict, ...(note ? { note } : {}), at: new Date(this.now()).toISOString() });
+    let patternsAdded = 0;
+    if (existing.vector?.length) {
+      const vector = Float32Array.from(existing.vector);
+      await this.writer.flush();
+      await this.opts.store.upsertPatterns([
+        verdict === 'false_positive'
+          ? { id: `fp:${anomalyId}`, seriesKey: existing.seriesKey, kind: 'normal', timestamp: Date.parse(existing.start), vector }
+          : {
+              id: `tp:${anomalyId}`,
+              seriesKey: existing.seriesKey,
+              kind: 'incident',
+              timestamp: Date.parse(existing.start),
+              vector,
+              meta: { anomalyId, type: existing.type, ...(note ? { cause: note } : {}) },
+            },
+      ]);
+      patternsAdded = 1;
+    }
+    return { record, patternsAdded };
+  }
+
+  /** Graceful shutdown: closes every open window, scores it, flushes patterns. */
+  async shutdown(): Promise<void> {
+    this.endOfInput();
+    await this.idle();
+    await this.writer.flush();
+  }
+}

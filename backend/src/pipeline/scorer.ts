@@ -1,0 +1,252 @@
+import { embedSubsequence, embedWindows, robustStats, subsequenceEmbeddingDimension } from '@llm-sentinel/embeddings';
+import type { AnomalyType, Attribution, Neighbour, SeriesLabels, Severity } from '../domain/types';
+import { ScoreReservoir, featureKey } from '../detectors/calibration';
+import { DetectorRunner, type DetectorScore } from '../detectors/runner';
+import type { Detector, DetectionInput, FeatureBaseline } from '../detectors/types';
+import { robustZDetector } from '../detectors/robust-z';
+import type { Logger } from '../logger';
+import type { VectorStore } from '../store/vector-store';
+import { EVENT_FEATURE_MIN_SCALE, EVENT_FEATURE_NAMES, type WindowExtras } from '../windowing/features';
+import { attributions, combine, severityFor, typeFor } from './ensemble';
+import { SeriesState, type SeriesKind } from './series-state';
+
+/** One thing to score: a closed event window or one point of a plain series. */
+export interface Observation {
+  seriesKey: string;
+  labels: SeriesLabels;
+  kind: SeriesKind;
+  start: number;
+  end: number;
+  features: Float64Array;
+  extras?: WindowExtras;
+}
+
+/** Everything known about one scored observation. */
+export interface Detection {
+  observation: Observation;
+  state: SeriesState;
+  /** Calibrated ensemble score: <= 1 normal, > 1 anomalous. */
+  score: number;
+  /** Score above 1 on a series past its warm-up. */
+  anomalous: boolean;
+  warm: boolean;
+  type: AnomalyType;
+  severity: Severity;
+  attributions: Attribution[];
+  detectors: Record<string, number>;
+  neighbours: Neighbour[];
+  similarIncidents: Neighbour[];
+  reasons: string[];
+  culprit?: Record<string, string>;
+  vector: Float32Array;
+  input: DetectionInput;
+  scores: DetectorScore[];
+  /** Per-feature |z| thresholds of the robust z detector on this series (for expected bands). */
+  zThresholds: Float64Array;
+}
+
+/** Options of the {@link Scorer}. */
+export interface ScorerOptions {
+  store: VectorStore;
+  log: Logger;
+  /** Sensitivity in (0, 1), checked at construction. */
+  sensitivity: number;
+  warmupWindows: number;
+  detectors: readonly Detector[];
+  onDetectorError?: (detector: string) => void;
+}
+
+/** History rows kept per series: event windows are wide (16 features), points are one number. */
+const HISTORY = { events: 256, points: 2048 } as const;
+/** History rows the robust baseline reads (the recent past, not all of it). */
+const BASELINE_ROWS = { events: 60, points: 512 } as const;
+/** Windows in an event-window embedding; points in a subsequence embedding. */
+const WINDOW_EMBED_LENGTH = 3;
+const SUBSEQUENCE_LENGTH = 16;
+/** Floor of a plain series' scale, as a share of its recent range (quantised or near-flat series). */
+const RANGE_FLOOR = 0.02;
+const POINT_MIN_SCALE = Float64Array.of(1e-9);
+
+/**
+ * Scores observations: per-series state, robust baselines, embeddings, the detector runner and the
+ * ensemble. `evaluate` reads state only (used by POST /detect too); `commit` applies what was learnt.
+ */
+export class Scorer {
+  readonly states = new Map<string, SeriesState>();
+  private readonly pooled = new Map<string, ScoreReservoir>();
+  private readonly runner: DetectorRunner;
+  private readonly scratch = new Float64Array(Math.max(BASELINE_ROWS.events, BASELINE_ROWS.points) + 1);
+  private readonly scratch2 = new Float64Array(Math.max(BASELINE_ROWS.events, BASELINE_ROWS.points) + 1);
+  private readonly seq = new Float64Array(SUBSEQUENCE_LENGTH);
+
+  constructor(private readonly opts: ScorerOptions) {
+    if (!(opts.sensitivity > 0 && opts.sensitivity < 1)) throw new RangeError('sensitivity must be in (0, 1)');
+    this.runner = new DetectorRunner(opts.detectors, opts.log, opts.sensitivity, this.pooled, opts.onDetectorError);
+  }
+
+  /** The state of a series, created on first sight. */
+  stateFor(obs: Observation): SeriesState {
+    let s = this.states.get(obs.seriesKey);
+    if (!s) {
+      s = this.newState(obs);
+      this.states.set(obs.seriesKey, s);
+    }
+    return s;
+  }
+
+  /** A state that is not registered (for scoring a series the service has never seen). */
+  newState(obs: Observation): SeriesState {
+    const events = obs.kind === 'events';
+    return new SeriesState(
+      obs.seriesKey,
+      obs.labels,
+      obs.kind,
+      events ? EVENT_FEATURE_NAMES : ['value'],
+      events ? EVENT_FEATURE_MIN_SCALE : POINT_MIN_SCALE,
+      HISTORY[obs.kind],
+    );
+  }
+
+  /** Robust median / MAD-scale of each feature over the recent history (excluding the observation). */
+  baseline(state: SeriesState): FeatureBaseline {
+    const f = state.featureNames.length;
+    const center = new Float64Array(f);
+    const scale = new Float64Array(f);
+    const rows = BASELINE_ROWS[state.kind];
+    let samples = 0;
+    for (let j = 0; j < f; j++) {
+      const n = state.history.column(j, this.scratch, rows);
+      samples = n;
+      const stats = robustStats(this.scratch.subarray(0, n), state.minScale[j], this.scratch2);
+      center[j] = stats.center;
+      scale[j] = stats.scale;
+      if (state.kind === 'points' && n > 0) {
+        let lo = Infinity;
+        let hi = -Infinity;
+        for (let i = 0; i < n; i++) {
+          const x = this.scratch[i];
+          if (x < lo) lo = x;
+          if (x > hi) hi = x;
+        }
+        scale[j] = Math.max(scale[j], RANGE_FLOOR * (hi - lo));
+      }
+    }
+    return { center, scale, samples };
+  }
+
+  /** Embedding of the observation with its recent past. */
+  embed(state: SeriesState, features: Float64Array, baseline: FeatureBaseline): Float32Array {
+    if (state.kind === 'events') {
+      const windows: ArrayLike<number>[] = state.history.recent(WINDOW_EMBED_LENGTH - 1);
+      windows.push(features);
+      return embedWindows(windows, baseline, { length: WINDOW_EMBED_LENGTH });
+    }
+    const prior = state.history.column(0, this.scratch, SUBSEQUENCE_LENGTH - 1);
+    for (let i = 0; i < prior; i++) this.seq[i] = this.scratch[i];
+    this.seq[prior] = features[0];
+    return embedSubsequence(this.seq.subarray(0, prior + 1), baseline.center[0], baseline.scale[0], { length: SUBSEQUENCE_LENGTH });
+  }
+
+  /** Dimension of the embedding of a series kind. */
+  static dimension(kind: SeriesKind): number {
+    return kind === 'events' ? EVENT_FEATURE_NAMES.length * WINDOW_EMBED_LENGTH : subsequenceEmbeddingDimension({ length: SUBSEQUENCE_LENGTH });
+  }
+
+  /** Scores an observation against its series' state without changing anything. */
+  async evaluate(obs: Observation, state: SeriesState = this.stateFor(obs)): Promise<Detection> {
+    const baseline = this.baseline(state);
+    const vector = this.embed(state, obs.features, baseline);
+    const input: DetectionInput = {
+      state,
+      start: obs.start,
+      end: obs.end,
+      features: obs.features,
+      extras: obs.extras,
+      vector,
+      baseline,
+      store: this.opts.store,
+    };
+    const scores = await this.runner.run(input);
+    const { score, winner } = combine(scores);
+    const z = scores.find((s) => s.name === robustZDetector.name);
+    const zThresholds = new Float64Array(obs.features.length);
+    for (let j = 0; j < zThresholds.length; j++) {
+      const t = z?.featureThresholds?.[j];
+      zThresholds[j] = t !== undefined && Number.isFinite(t) ? t : 2 * robustZDetector.floor;
+    }
+    const attrs = attributions(state.featureNames, obs.features, baseline, z?.output.featureZ, zThresholds);
+    const type = typeFor(winner, attrs, scores);
+    const warm = state.windowsSeen >= this.opts.warmupWindows;
+    const knn = scores.find((s) => s.name === 'knn');
+    const detectors: Record<string, number> = {};
+    for (const s of scores) if (!Number.isNaN(s.threshold)) detectors[s.name] = Math.round(s.score * 1000) / 1000;
+    return {
+      observation: obs,
+      state,
+      score,
+      anomalous: warm && score > 1,
+      warm,
+      type,
+      severity: severityFor(score, type),
+      attributions: attrs,
+      detectors,
+      neighbours: knn?.output.neighbours ?? [],
+      similarIncidents: (knn?.output.similarIncidents ?? []).filter((n) => n.distance <= (knn?.threshold ?? 0)),
+      reasons: scores.filter((s) => s.score > 1 && s.output.reason).map((s) => s.output.reason!),
+      culprit: winner?.output.culprit,
+      vector,
+      input,
+      scores,
+      zThresholds,
+    };
+  }
+
+  /** Applies what the observation taught: history, detector state, calibration, timeline. */
+  commit(d: Detection): void {
+    const { state, observation: obs } = d;
+    this.runner.update(d.input, d.anomalous);
+    // Every window that is not anomalous teaches calibration, also the quiet ones of an open incident:
+    // otherwise an incident that froze the thresholds could never end.
+    if (!d.anomalous) {
+      for (const s of d.scores) {
+        if (s.output.calibrated) continue;
+        const z = s.output.featureZ;
+        if (z) {
+          for (let j = 0; j < z.length; j++) {
+            const key = featureKey(s.name, j);
+            state.reservoir(key).add(Math.abs(z[j]));
+            this.pooledReservoir(`${state.kind}:${key}`).add(Math.abs(z[j]));
+          }
+        } else {
+          state.reservoir(s.name).add(s.output.raw);
+          this.pooledReservoir(`${state.kind}:${s.name}`).add(s.output.raw);
+        }
+      }
+    }
+    state.history.push(obs.features);
+    state.windowsSeen++;
+    state.lastSeen = obs.end;
+    state.lastScore = d.score;
+    state.lastType = d.anomalous ? d.type : null;
+    const f = state.featureNames.length;
+    const bands = new Float32Array(f * 4);
+    for (let j = 0; j < f; j++) {
+      const c = d.input.baseline.center[j];
+      const half = d.zThresholds[j] * d.input.baseline.scale[j];
+      bands[j * 4] = obs.features[j];
+      bands[j * 4 + 1] = c;
+      bands[j * 4 + 2] = c - half;
+      bands[j * 4 + 3] = c + half;
+    }
+    state.pushTimeline({ t: obs.start, score: d.score, anomalous: d.anomalous, bands });
+  }
+
+  private pooledReservoir(key: string): ScoreReservoir {
+    let r = this.pooled.get(key);
+    if (!r) {
+      r = new ScoreReservoir(1024);
+      this.pooled.set(key, r);
+    }
+    return r;
+  }
+}
