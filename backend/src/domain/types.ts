@@ -23,6 +23,26 @@ export interface LlmEvent {
   securityEvents?: string[];
 }
 
+/**
+ * A verdict from a security guard (prompt-injection / jailbreak classifier) about one request, arriving
+ * on its own (e.g. from RabbitMQ `security.events`) rather than inside an LLM event. It counts towards its
+ * window's security features without counting as a request.
+ */
+export interface SecurityEvent {
+  timestamp: number;
+  /** e.g. "prompt_injection", "jailbreak", "pii_leak". */
+  type: string;
+  severity?: 'low' | 'medium' | 'high' | 'critical';
+  service: string;
+  model?: string;
+  provider?: string;
+  user?: string;
+  apiKeyId?: string;
+  route?: string;
+  /** Producer's id of the verdict, for idempotent handling of redeliveries. */
+  id?: string;
+}
+
 /** One point of a plain metric series. */
 export interface SeriesPoint {
   series: string;

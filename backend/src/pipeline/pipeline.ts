@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import type { AnomalyRecord, LlmEvent, SeriesPoint } from '../domain/types';
+import type { AnomalyRecord, LlmEvent, SecurityEvent, SeriesPoint } from '../domain/types';
 import { NotFoundError, ValidationError } from '../errors';
 import type { Detector } from '../detectors/types';
 import { DEFAULT_DETECTORS } from '../detectors';
@@ -122,6 +122,26 @@ export class Pipeline {
       accepted++;
     }
     this.opts.metrics?.eventsIngested.inc(accepted);
+    this.enqueueWindows(this.windower.collect());
+    return { accepted, rejected };
+  }
+
+  /**
+   * Places security verdicts (e.g. from the RabbitMQ consumer) into the windows of their series. Returns
+   * what was refused, like ingestEvents; a verdict's `model` may be absent (then it joins the series with
+   * no model label when model is a key dimension).
+   */
+  ingestSecurityEvents(events: readonly SecurityEvent[]): IngestResult {
+    const rejected: Rejection[] = [];
+    let accepted = 0;
+    const limit = this.now() + (this.opts.maxFutureMs ?? 300_000);
+    events.forEach((e, index) => {
+      const why = e.timestamp > limit ? 'future' : this.windower.addSecurity(e);
+      if (why) {
+        rejected.push({ index, field: why === 'series_limit' ? 'service' : 'timestamp', message: why });
+        this.opts.metrics?.eventsRejected.inc({ reason: why });
+      } else accepted++;
+    });
     this.enqueueWindows(this.windower.collect());
     return { accepted, rejected };
   }

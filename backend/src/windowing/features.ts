@@ -1,4 +1,4 @@
-import type { LlmEvent } from '../domain/types';
+import type { LlmEvent, SecurityEvent } from '../domain/types';
 
 /**
  * Features of an event window, in vector order. Each has a floor on its robust scale, so a feature that
@@ -105,6 +105,17 @@ export class WindowAccumulator {
       } else if (this.keyTokens.size < MAX_KEYS) {
         this.keyTokens.set(principal, { tokens: e.inputTokens + e.outputTokens, requests: 1, kind });
       }
+    }
+  }
+
+  /** A guard's verdict: a security event of its principal, not a request. */
+  addSecurity(e: SecurityEvent): void {
+    this.security++;
+    bump(this.securityByType, e.type, MAX_TYPES);
+    if (e.user !== undefined && this.users.size < MAX_USERS) this.users.add(e.user);
+    const principal = e.apiKeyId ?? e.user;
+    if (principal !== undefined && !this.keyTokens.has(principal) && this.keyTokens.size < MAX_KEYS) {
+      this.keyTokens.set(principal, { tokens: 0, requests: 0, kind: e.apiKeyId !== undefined ? 'apiKeyId' : 'user' });
     }
   }
 

@@ -5,7 +5,7 @@ import type { LlmEvent, SeriesLabels } from '../domain/types';
  * Builds the series key of an event from the configured dimensions, e.g. "service=chat|model=gpt-4o".
  * Values are escaped so that a '|' or '=' inside a label cannot forge another series' key.
  */
-export function eventSeriesKey(e: LlmEvent, dims: readonly KeyDimension[]): { key: string; labels: SeriesLabels } {
+export function eventSeriesKey(e: Pick<LlmEvent, KeyDimension>, dims: readonly KeyDimension[]): { key: string; labels: SeriesLabels } {
   const labels: SeriesLabels = {};
   let key = '';
   for (const d of dims) {

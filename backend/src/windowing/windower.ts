@@ -1,5 +1,5 @@
 import type { KeyDimension } from '../config';
-import type { LlmEvent, SeriesLabels } from '../domain/types';
+import type { LlmEvent, SecurityEvent, SeriesLabels } from '../domain/types';
 import { WindowAccumulator, type WindowExtras } from './features';
 import { eventSeriesKey } from './series-key';
 
@@ -76,9 +76,24 @@ export class Windower {
 
   /** Places one event. Returns null when accepted, or why it was refused. */
   add(e: LlmEvent): LateReason | null {
+    const acc = this.accumulatorFor(e);
+    if (typeof acc === 'string') return acc;
+    acc.add(e);
+    return null;
+  }
+
+  /** Places one security verdict in the window of its series (same key dimensions as events). */
+  addSecurity(e: SecurityEvent): LateReason | null {
+    const acc = this.accumulatorFor(e);
+    if (typeof acc === 'string') return acc;
+    acc.addSecurity(e);
+    return null;
+  }
+
+  private accumulatorFor(e: SecurityEvent | LlmEvent): WindowAccumulator | LateReason {
     const W = this.opts.windowMs;
     const start = Math.floor(e.timestamp / W) * W;
-    const { key, labels } = eventSeriesKey(e, this.opts.keyDimensions);
+    const { key, labels } = eventSeriesKey(e as LlmEvent, this.opts.keyDimensions);
     let s = this.series.get(key);
     if (!s) {
       if (this.series.size >= this.opts.maxSeries) return 'series_limit';
@@ -93,10 +108,9 @@ export class Windower {
       acc = new WindowAccumulator();
       s.open.set(start, acc);
     }
-    acc.add(e);
     s.emptyRun = 0;
     if (e.timestamp > this.maxEventTime) this.maxEventTime = e.timestamp;
-    return null;
+    return acc;
   }
 
   /**
