@@ -307,7 +307,7 @@ export class QdrantStore implements VectorStore {
         const e = err as StoreError;
         if (waited + delay > budget) {
           throw new StoreUnavailableError(
-            `Qdrant at SENTINEL_QDRANT_URL (${this.where}) did not become ready after ${attempt} attempts over ${Math.round(waited / 1000)} s: ${e.message}`,
+            `Qdrant at SENTINEL_QDRANT_URL (${this.where}) did not become ready after ${attempt} attempts over ${(waited / 1000).toFixed(1)} s: ${e.message}`,
             err,
           );
         }
