@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyError } from 'fastify';
 import type { Config } from '../config';
 import { SentinelError, ValidationError, RateLimitedError } from '../errors';
 import type { Logger } from '../logger';
@@ -41,7 +41,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const app = Fastify({
     loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger,
     bodyLimit: config.bodyLimitBytes,
-    disableRequestLogging: true,
+    // Per-request logs would dominate at ingest rates; errors are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: false,
   });
 

@@ -17,9 +17,10 @@ export const knnDetector: Detector = {
   floor: 0.5,
   appliesTo: () => true,
   async detect({ state, vector, store }: DetectionInput): Promise<DetectorOutput | null> {
-    const neighbours = await store.searchPatterns(state.key, vector, K, 'normal');
-    if (neighbours.length < K) return null;
-    if ((await store.countPatterns({ seriesKey: state.key, kind: 'normal' })) < MIN_PATTERNS) return null;
+    // Asking for MIN_PATTERNS neighbours answers "are there enough patterns?" without a count query.
+    const found = await store.searchPatterns(state.key, vector, MIN_PATTERNS, 'normal');
+    if (found.length < MIN_PATTERNS) return null;
+    const neighbours = found.slice(0, K);
     let sum = 0;
     for (const n of neighbours) sum += n.distance;
     const incidents = await store.searchPatterns(state.key, vector, K_INCIDENTS, 'incident');

@@ -59,6 +59,7 @@ export function attributions(
   z: Float64Array | undefined,
   zThresholds: Float64Array,
   max = 5,
+  nonNegative = false,
 ): Attribution[] {
   if (!z) return [];
   // Rank by how far past its own band each feature is, not by raw z: features differ in tail weight.
@@ -74,7 +75,7 @@ export function attributions(
       feature: featureNames[j],
       actual: round(features[j]),
       expected: round(expected),
-      lower: round(expected - half),
+      lower: round(nonNegative ? Math.max(0, expected - half) : expected - half),
       upper: round(expected + half),
       z: round(z[j]),
     });

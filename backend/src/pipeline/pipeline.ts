@@ -292,7 +292,7 @@ export class Pipeline {
       const half = d.zThresholds[j] * b.scale[j];
       m.featureValue.set(labels, d.observation.features[j]);
       m.expectedValue.set(labels, b.center[j]);
-      m.expectedLower.set(labels, b.center[j] - half);
+      m.expectedLower.set(labels, Math.max(0, b.center[j] - half));
       m.expectedUpper.set(labels, b.center[j] + half);
     });
   }

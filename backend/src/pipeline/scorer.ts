@@ -174,7 +174,7 @@ export class Scorer {
       const t = z?.featureThresholds?.[j];
       zThresholds[j] = t !== undefined && Number.isFinite(t) ? t : 2 * robustZDetector.floor;
     }
-    const attrs = attributions(state.featureNames, obs.features, baseline, z?.output.featureZ, zThresholds);
+    const attrs = attributions(state.featureNames, obs.features, baseline, z?.output.featureZ, zThresholds, 5, state.kind === 'events');
     const type = typeFor(winner, attrs, scores);
     const warm = state.windowsSeen >= this.opts.warmupWindows;
     const knn = scores.find((s) => s.name === 'knn');
@@ -235,7 +235,8 @@ export class Scorer {
       const half = d.zThresholds[j] * d.input.baseline.scale[j];
       bands[j * 4] = obs.features[j];
       bands[j * 4 + 1] = c;
-      bands[j * 4 + 2] = c - half;
+      // Event features are counts, sums, rates and quantiles: never below 0.
+      bands[j * 4 + 2] = state.kind === 'events' ? Math.max(0, c - half) : c - half;
       bands[j * 4 + 3] = c + half;
     }
     state.pushTimeline({ t: obs.start, score: d.score, anomalous: d.anomalous, bands });

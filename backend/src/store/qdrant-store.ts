@@ -344,7 +344,8 @@ export class QdrantStore implements VectorStore {
         write_consistency_factor: this.opts.writeConsistencyFactor ?? 1,
       });
     }
-    await this.ensureIndexes(this.anomaliesCollection, ANOMALY_INDEXES);
+    const info = await this.call(`read collection ${this.anomaliesCollection}`, () => this.client.getCollection(this.anomaliesCollection));
+    await this.ensureIndexes(this.anomaliesCollection, ANOMALY_INDEXES, info.payload_schema);
     this.anomaliesReady = true;
   }
 
@@ -379,10 +380,10 @@ export class QdrantStore implements VectorStore {
     }
   }
 
-  private async ensureIndexes(collection: string, wanted: Record<string, FieldSchema>): Promise<void> {
-    const info = await this.call(`read collection ${collection}`, () => this.client.getCollection(collection));
+  /** Creates the indexes of `wanted` missing from `existing` (the collection's payload_schema). */
+  private async ensureIndexes(collection: string, wanted: Record<string, FieldSchema>, existing: Record<string, unknown>): Promise<void> {
     for (const [field, schema] of Object.entries(wanted)) {
-      if (info.payload_schema[field]) continue;
+      if (existing[field]) continue;
       const create = (s: FieldSchema) =>
         this.call(`create payload index ${collection}.${field}`, () => this.client.createPayloadIndex(collection, { field_name: field, field_schema: s, wait: true }));
       try {
@@ -405,7 +406,7 @@ export class QdrantStore implements VectorStore {
     if (vectors.distance !== 'Euclid') {
       throw new StoreError(`Qdrant collection ${name} uses ${vectors.distance} distance, but patterns need Euclid; drop it or migrate with \`sentinel migrate\``);
     }
-    await this.ensureIndexes(name, PATTERN_INDEXES);
+    await this.ensureIndexes(name, PATTERN_INDEXES, info.payload_schema);
   }
 
   /** The pattern collection of `dim`, created on first use; concurrent callers share one creation. */
