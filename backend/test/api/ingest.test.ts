@@ -1,0 +1,179 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { event, minutesAgo, post, startServer, type TestServer } from '../helpers';
+
+describe('POST /api/v1/events and /series: input handling', () => {
+  let s: TestServer;
+  const t = minutesAgo(5);
+  before(async () => {
+    s = await startServer({ SENTINEL_BODY_LIMIT: String(1024 * 1024) });
+  });
+  after(() => s.close());
+
+  test('a single object, a JSON array and NDJSON are accepted', async () => {
+    let r = await post(`${s.url}/api/v1/events`, event(t));
+    assert.equal(r.status, 202);
+    assert.deepEqual(await r.json(), { accepted: 1, rejected: [] });
+    r = await post(`${s.url}/api/v1/events`, [event(t + 1), event(t + 2)]);
+    assert.equal((await r.json()).accepted, 2);
+    const nd = [event(t + 3), event(t + 4)].map((e) => JSON.stringify(e)).join('\n') + '\n';
+    r = await post(`${s.url}/api/v1/events`, nd, { 'content-type': 'application/x-ndjson' });
+    assert.equal(r.status, 202);
+    assert.equal((await r.json()).accepted, 2);
+  });
+
+  test('a bad record is rejected with its index and field; good records in the batch are kept', async () => {
+    const before = (await (await fetch(`${s.url}/metrics`)).text()).match(/^sentinel_events_ingested_total (\d+)/m)![1];
+    const r = await post(`${s.url}/api/v1/events`, [
+      event(t + 10),
+      { ...event(t + 11), inputTokens: -5 },
+      { ...event(t + 12), latencyMs: 'slow' },
+      { ...event(t + 13), extra: true },
+      event(t + 14),
+      { ...event(t + 15), timestamp: 'yesterday' },
+      { ...event(t + 16), status: 'weird' },
+    ]);
+    assert.equal(r.status, 200);
+    const body = await r.json();
+    assert.equal(body.accepted, 2);
+    assert.deepEqual(
+      body.rejected.map((x: { index: number; field: string }) => [x.index, x.field]),
+      [
+        [1, 'inputTokens'],
+        [2, 'latencyMs'],
+        [3, 'extra'],
+        [5, 'timestamp'],
+        [6, 'status'],
+      ],
+    );
+    assert.match(body.rejected[2].message, /unknown field/);
+    const afterCount = (await (await fetch(`${s.url}/metrics`)).text()).match(/^sentinel_events_ingested_total (\d+)/m)![1];
+    assert.equal(Number(afterCount) - Number(before), 2);
+  });
+
+  test('a batch where every record is bad is a 400 naming the first field', async () => {
+    const r = await post(`${s.url}/api/v1/events`, [{ service: 'x' }]);
+    assert.equal(r.status, 400);
+    const body = await r.json();
+    assert.equal(body.error.code, 'invalid_request');
+    assert.equal(body.error.field, 'timestamp');
+    assert.equal(body.accepted, 0);
+  });
+
+  test('malformed JSON is a 400 naming the body', async () => {
+    const r = await post(`${s.url}/api/v1/events`, '[{"timestamp": 1,');
+    assert.equal(r.status, 400);
+    assert.equal((await r.json()).error.field, '(body)');
+  });
+
+  test('a bad NDJSON line is rejected by index, the others kept', async () => {
+    const r = await post(`${s.url}/api/v1/events`, `${JSON.stringify(event(t + 20))}\n{not json}\n${JSON.stringify(event(t + 21))}\n`, { 'content-type': 'application/x-ndjson' });
+    const body = await r.json();
+    assert.equal(body.accepted, 2);
+    assert.deepEqual(body.rejected, [{ index: 1, field: '(line)', message: 'not valid JSON' }]);
+  });
+
+  test('invalid UTF-8 is a 400, not silently replaced characters', async () => {
+    const bytes = Buffer.concat([Buffer.from('{"timestamp": 1795000000000, "service": "'), Buffer.from([0xc3, 0x28]), Buffer.from('", "model": "m"}')]);
+    const r = await post(`${s.url}/api/v1/events`, bytes);
+    assert.equal(r.status, 400);
+    assert.match((await r.json()).error.message, /UTF-8/);
+  });
+
+  test('a body over the limit is a clear 413 (the 50 MB case, limit lowered to 1 MB here)', async () => {
+    const big = JSON.stringify(Array.from({ length: 9000 }, (_, i) => event(t + i, { route: 'x'.repeat(100) })));
+    assert.ok(big.length > 1024 * 1024);
+    const r = await post(`${s.url}/api/v1/events`, big);
+    assert.equal(r.status, 413);
+    const body = await r.json();
+    assert.equal(body.error.code, 'body_too_large');
+    assert.match(body.error.message, /SENTINEL_BODY_LIMIT/);
+  });
+
+  test('wrong content type is a 415 naming the header', async () => {
+    const r = await post(`${s.url}/api/v1/events`, 'a=b', { 'content-type': 'application/x-www-form-urlencoded' });
+    assert.equal(r.status, 415);
+    assert.equal((await r.json()).error.field, 'content-type');
+  });
+
+  test('series points: validated the same way, out-of-order points refused', async () => {
+    let r = await post(`${s.url}/api/v1/series`, [
+      { series: 'queue_depth', labels: { host: 'a' }, timestamp: t, value: 3 },
+      { series: 'queue_depth', labels: { host: 'a' }, timestamp: t + 1000, value: 'x' },
+      { series: 'queue_depth', labels: { 'bad-name': 'a' }, timestamp: t, value: 1 },
+    ]);
+    let body = await r.json();
+    assert.equal(body.accepted, 1);
+    assert.deepEqual(body.rejected.map((x: { field: string }) => x.field), ['value', 'labels.bad-name']);
+    r = await post(`${s.url}/api/v1/series`, [{ series: 'queue_depth', labels: { host: 'a' }, timestamp: t - 1000, value: 4 }]);
+    body = await r.json();
+    assert.equal(r.status, 400);
+    assert.match(body.rejected[0].message, /not after the previous point/);
+  });
+
+  test('an unknown anomaly id is a 404, an invalid cursor and a bad filter are 400s naming the field', async () => {
+    let r = await fetch(`${s.url}/api/v1/anomalies/an_doesnotexist`);
+    assert.equal(r.status, 404);
+    assert.equal((await r.json()).error.code, 'not_found');
+    r = await fetch(`${s.url}/api/v1/anomalies?cursor=bogus`);
+    assert.equal(r.status, 400);
+    assert.equal((await r.json()).error.field, 'cursor');
+    r = await fetch(`${s.url}/api/v1/anomalies?severity=catastrophic`);
+    assert.equal(r.status, 400);
+    assert.match((await r.json()).error.field, /^severity/);
+    r = await fetch(`${s.url}/api/v1/anomalies?limit=0`);
+    assert.equal((await r.json()).error.field, 'limit');
+    r = await post(`${s.url}/api/v1/feedback`, { anomalyId: 'an_nope', verdict: 'false_positive' });
+    assert.equal(r.status, 404);
+    r = await post(`${s.url}/api/v1/feedback`, { anomalyId: 'an_nope', verdict: 'maybe' });
+    assert.equal(r.status, 400);
+    assert.equal((await r.json()).error.field, 'verdict');
+  });
+
+  test('the service is still up and healthy after all of that', async () => {
+    const r = await fetch(`${s.url}/api/v1/health`);
+    assert.equal(r.status, 200);
+    assert.equal((await r.json()).status, 'ok');
+    assert.equal((await post(`${s.url}/api/v1/events`, event(t + 30))).status, 202);
+  });
+});
+
+describe('API keys and rate limits', () => {
+  let s: TestServer;
+  const full = 'sk-full-0123456789';
+  const ro = 'sk-read-0123456789';
+  before(async () => {
+    s = await startServer({ SENTINEL_API_KEYS: `${full},${ro}:ro`, SENTINEL_RATE_LIMIT: '5' });
+  });
+  after(() => s.close());
+
+  test('writes need a full key; read-only keys read; health and metrics stay open', async () => {
+    const e = event(minutesAgo(3));
+    assert.equal((await post(`${s.url}/api/v1/events`, e)).status, 401);
+    assert.equal((await post(`${s.url}/api/v1/events`, e, { authorization: 'Bearer wrong-key-123' })).status, 401);
+    const roWrite = await post(`${s.url}/api/v1/events`, e, { authorization: `Bearer ${ro}` });
+    assert.equal(roWrite.status, 403);
+    assert.equal((await post(`${s.url}/api/v1/events`, e, { 'x-api-key': full })).status, 202);
+    assert.equal((await fetch(`${s.url}/api/v1/anomalies`, { headers: { authorization: `Bearer ${ro}` } })).status, 200);
+    assert.equal((await fetch(`${s.url}/api/v1/anomalies`)).status, 401);
+    assert.equal((await fetch(`${s.url}/api/v1/health`)).status, 200);
+    assert.equal((await fetch(`${s.url}/metrics`)).status, 200);
+  });
+
+  test('a key over its rate gets 429 with Retry-After; keys never reach logs or metrics', async () => {
+    let limited: Response | undefined;
+    for (let i = 0; i < 30 && !limited; i++) {
+      const r = await fetch(`${s.url}/api/v1/series`, { headers: { authorization: `Bearer ${ro}` } });
+      if (r.status === 429) limited = r;
+    }
+    assert.ok(limited, 'rate limit never hit');
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    assert.equal((await limited.json()).error.code, 'rate_limited');
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    const logs = s.logs.join('');
+    for (const k of [full, ro]) {
+      assert.ok(!logs.includes(k), 'key in logs');
+      assert.ok(!metrics.includes(k), 'key in metrics');
+    }
+  });
+});

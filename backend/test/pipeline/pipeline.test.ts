@@ -1,0 +1,129 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { replay } from '../../src/replay';
+import { event, minutesAgo, post, startServer, steadyTraffic } from '../helpers';
+
+const log = createLogger('silent');
+
+describe('pipeline end to end (replay, event time)', () => {
+  const start = Date.UTC(2026, 0, 5, 10, 0);
+  const config = loadConfig({});
+
+  test('a latency regression after a normal period becomes one incident with a stable id and evidence', async () => {
+    const normal = steadyTraffic(start, 40);
+    const incident = steadyTraffic(start + 40 * 60_000, 3, 30, { latencyMs: 6000 }, 7);
+    const after = steadyTraffic(start + 43 * 60_000, 8, 30, {}, 9);
+    const r1 = await replay([...normal, ...incident, ...after], config, log);
+    assert.equal(r1.anomalies.length, 1, JSON.stringify(r1.anomalies.map((a) => [a.start, a.type, a.explanation.summary])));
+    const a = r1.anomalies[0];
+    assert.equal(a.start, new Date(start + 40 * 60_000).toISOString());
+    assert.equal(a.type, 'latency_spike');
+    // The three incident windows merge into one incident; the recovery window may join it.
+    assert.ok(a.windows >= 3 && a.windows <= 4, `windows ${a.windows}`);
+    assert.ok(Date.parse(a.end) <= start + 44 * 60_000);
+    assert.equal(a.status, 'resolved');
+    assert.ok(a.score > 1);
+    assert.ok(a.attributions.some((x) => x.feature.startsWith('latency') && x.actual > x.upper));
+    assert.match(a.explanation.summary, /latency/);
+    assert.ok(a.explanation.evidence.nearestNormal.length > 0, 'compared with stored normal windows');
+    // Same input, same ids and scores: replays are deterministic.
+    const r2 = await replay([...normal, ...incident, ...after], config, log);
+    assert.deepEqual(
+      r2.anomalies.map((x) => [x.id, x.score]),
+      r1.anomalies.map((x) => [x.id, x.score]),
+    );
+  });
+
+  test('nothing alerts during warm-up, and steady traffic stays quiet', async () => {
+    const noisyStart = steadyTraffic(start, 10, 30, { latencyMs: 5000 });
+    const r = await replay([...noisyStart, ...steadyTraffic(start + 10 * 60_000, 40)], config, log);
+    assert.ok(r.anomalies.every((a) => Date.parse(a.start) >= start + config.warmupWindows * 60_000));
+    const quiet = await replay(steadyTraffic(start, 60), config, log);
+    assert.equal(quiet.anomalies.length, 0);
+  });
+});
+
+describe('service state across restarts, feedback and shutdown', () => {
+  test('patterns and anomalies survive a restart; a false positive becomes a normal pattern at once', async () => {
+    const s1 = await startServer({ SENTINEL_WARMUP_WINDOWS: '15' });
+    const start = minutesAgo(40);
+    const events = [...steadyTraffic(start, 30), ...steadyTraffic(start + 30 * 60_000, 2, 30, { outputTokens: 4000, latencyMs: 9000 }, 3), ...steadyTraffic(start + 32 * 60_000, 5, 30, {}, 4)];
+    for (let i = 0; i < events.length; i += 500) assert.ok((await post(`${s1.url}/api/v1/events`, events.slice(i, i + 500))).ok);
+    s1.app.pipeline.endOfInput();
+    await s1.app.pipeline.idle();
+    const list = await (await fetch(`${s1.url}/api/v1/anomalies`)).json();
+    assert.ok(list.items.length >= 1, 'the blow-up was found');
+    const id = list.items[list.items.length - 1].id;
+    const patterns = await s1.app.store.countPatterns();
+    assert.ok(patterns > 20);
+    await s1.close({ keepData: true });
+
+    const s2 = await startServer({}, s1.dataDir);
+    try {
+      assert.equal(await s2.app.store.countPatterns(), patterns, 'patterns kept');
+      const got = await (await fetch(`${s2.url}/api/v1/anomalies/${id}`)).json();
+      assert.equal(got.id, id);
+      assert.ok(!('vector' in got), 'internal vector not exposed');
+      const fb = await post(`${s2.url}/api/v1/feedback`, { anomalyId: id, verdict: 'false_positive', note: 'planned load test' });
+      assert.equal(fb.status, 200);
+      assert.deepEqual(await fb.json(), { anomalyId: id, verdict: 'false_positive', patternsAdded: 1 });
+      assert.equal(await s2.app.store.countPatterns(), patterns + 1);
+      const after = await (await fetch(`${s2.url}/api/v1/anomalies/${id}`)).json();
+      assert.equal(after.feedback.verdict, 'false_positive');
+      const metrics = await (await fetch(`${s2.url}/metrics`)).text();
+      assert.match(metrics, /^sentinel_feedback_total\{verdict="false_positive"\} 1$/m);
+      assert.match(metrics, /^sentinel_false_positive_rate 1$/m);
+    } finally {
+      await s2.close();
+    }
+  });
+
+  test('graceful shutdown closes, scores and stores the open windows (nothing accepted is lost)', async () => {
+    const s = await startServer();
+    const t = minutesAgo(2);
+    await post(`${s.url}/api/v1/events`, [event(t), event(t + 1000), event(t + 61_000)]);
+    assert.equal(s.app.pipeline.windower.openWindowCount, 2);
+    await s.app.close();
+    assert.equal(s.app.pipeline.windower.openWindowCount, 0);
+    const state = s.app.pipeline.scorer.states.get('service=chat|model=m1');
+    assert.equal(state?.windowsSeen, 2);
+    await s.close();
+  });
+});
+
+describe('GET endpoints', () => {
+  test('series, scores with expected band, detect and metrics', async () => {
+    const s = await startServer({ SENTINEL_WARMUP_WINDOWS: '15' });
+    try {
+      const start = minutesAgo(30);
+      await post(`${s.url}/api/v1/events`, steadyTraffic(start, 25));
+      s.app.pipeline.endOfInput();
+      await s.app.pipeline.idle();
+      const series = await (await fetch(`${s.url}/api/v1/series`)).json();
+      assert.equal(series.items.length, 1);
+      assert.deepEqual(series.items[0].labels, { service: 'chat', model: 'm1' });
+      assert.equal(series.items[0].warm, true);
+      const key = encodeURIComponent(series.items[0].seriesKey);
+      const scores = await (await fetch(`${s.url}/api/v1/scores?series=${key}&feature=latency_p95_ms`)).json();
+      const pts = scores.items[0].points;
+      assert.equal(pts.length, 25);
+      const last = pts[pts.length - 1];
+      assert.ok(last.lower <= last.expected && last.expected <= last.upper);
+      assert.equal((await fetch(`${s.url}/api/v1/scores?series=${key}&feature=nope`)).status, 400);
+      const normal = await (await post(`${s.url}/api/v1/detect`, { events: steadyTraffic(start + 26 * 60_000, 1) })).json();
+      assert.equal(normal.is_anomaly, false);
+      const bad = await (await post(`${s.url}/api/v1/detect`, { events: steadyTraffic(start + 26 * 60_000, 1, 30, { latencyMs: 20_000, status: 'error', errorType: 'timeout' }) })).json();
+      assert.equal(bad.is_anomaly, true, JSON.stringify(bad));
+      assert.ok(bad.explanation.summary.length > 0);
+      const metrics = await (await fetch(`${s.url}/metrics`)).text();
+      for (const name of ['sentinel_anomaly_score', 'sentinel_detection_latency_seconds_bucket', 'sentinel_events_ingested_total', 'sentinel_expected_value_lower', 'sentinel_expected_value_upper', 'sentinel_expected_value']) {
+        assert.match(metrics, new RegExp(`^${name}[{ ]`, 'm'), name);
+      }
+      assert.match(metrics, /^sentinel_anomaly_score\{service="chat",model="m1",signal="overall"\} /m);
+    } finally {
+      await s.close();
+    }
+  });
+});
