@@ -1,0 +1,2 @@
+// Stylesheets imported by dependencies carry no behaviour under test.
+module.exports = {};

@@ -1,0 +1,99 @@
+import { describe, expect, it } from '@jest/globals';
+import { EMPTY } from 'rxjs';
+
+import { healthOk, latencyAnomaly, tokenAnomaly } from '../../test/fixtures/api-responses';
+import { FakeBackend, FakeHttpError, INSTANCE_URL } from '../../test/fixtures/fake-backend';
+import { compactParams, SentinelApiClient, toApiError } from './api-client';
+import { SentinelApiError, SentinelCancelledError } from './errors';
+
+const client = (backend: FakeBackend) => new SentinelApiClient(backend, `${INSTANCE_URL}/sentinel`);
+
+describe('SentinelApiClient', () => {
+  it('calls the API through the proxy route without toasts', async () => {
+    const backend = new FakeBackend().on('GET /api/v1/anomalies/an_5f3c01', () => latencyAnomaly);
+    await expect(client(backend).anomaly('an_5f3c01')).resolves.toEqual(latencyAnomaly);
+    expect(backend.requests[0]).toMatchObject({
+      method: 'GET',
+      url: `${INSTANCE_URL}/sentinel/api/v1/anomalies/an_5f3c01`,
+      showErrorAlert: false,
+    });
+  });
+
+  it('follows nextCursor until the limit is reached', async () => {
+    const pages: Record<string, unknown> = {
+      first: { items: [latencyAnomaly], nextCursor: 'c2' },
+      c2: { items: [tokenAnomaly, latencyAnomaly], nextCursor: 'c3' },
+    };
+    const backend = new FakeBackend().on('GET /api/v1/anomalies', (r) => pages[(r.params?.cursor as string) ?? 'first']);
+    const items = await client(backend).anomalies({ service: 'chat' }, 2);
+    expect(items.map((a) => a.id)).toEqual(['an_5f3c01', 'an_77aa02']);
+    expect(backend.requests.map((r) => r.params)).toEqual([
+      { service: 'chat', limit: '2' },
+      { service: 'chat', limit: '1', cursor: 'c2' },
+    ]);
+  });
+
+  it('stops paging when the backend has no more', async () => {
+    const backend = new FakeBackend().on('GET /api/v1/anomalies', () => ({ items: [tokenAnomaly], nextCursor: null }));
+    expect(await client(backend).anomalies({}, 100)).toHaveLength(1);
+    expect(backend.requests).toHaveLength(1);
+  });
+
+  it('posts feedback as JSON', async () => {
+    const backend = new FakeBackend().on('POST /api/v1/feedback', (r) => ({ ...(r.data as object), patternsAdded: 1 }));
+    const res = await client(backend).feedback({ anomalyId: 'an_1', verdict: 'false_positive' });
+    expect(res).toEqual({ anomalyId: 'an_1', verdict: 'false_positive', patternsAdded: 1 });
+    expect(backend.requests[0].headers).toEqual({ 'Content-Type': 'application/json' });
+  });
+
+  it('maps API errors to SentinelApiError with status, code and field', async () => {
+    const backend = new FakeBackend().on('GET /api/v1/scores', () => {
+      throw new FakeHttpError(400, { error: { code: 'validation', message: 'from must be a time', field: 'from' } });
+    });
+    const err = (await client(backend).scores({ from: 'x' }).catch((e: unknown) => e)) as SentinelApiError;
+    expect(err).toBeInstanceOf(SentinelApiError);
+    expect(err.status).toBe(400);
+    expect(err.code).toBe('validation');
+    expect(err.field).toBe('from');
+    expect(err.message).toBe('Sentinel API 400: from must be a time');
+    expect(err.cause).toBeInstanceOf(FakeHttpError);
+  });
+
+  it('returns the health body of a 503 instead of failing', async () => {
+    const degraded = { ...healthOk, status: 'degraded', store: { kind: 'sqlite', ok: false } };
+    const backend = new FakeBackend().on('GET /api/v1/health', () => {
+      throw new FakeHttpError(503, degraded);
+    });
+    await expect(client(backend).health()).resolves.toEqual(degraded);
+  });
+
+  it('fails a 503 that is not a health document', async () => {
+    const backend = new FakeBackend().on('GET /api/v1/health', () => {
+      throw new FakeHttpError(503, { error: { code: 'store_unavailable', message: 'down' } });
+    });
+    await expect(client(backend).health()).rejects.toThrow('Sentinel API 503: down');
+  });
+
+  it('reports a request that completes without a response as cancelled', async () => {
+    // Grafana completes the observable without a value when a newer request with the same id wins.
+    const cancelling = { fetch: () => EMPTY } as unknown as FakeBackend;
+    await expect(new SentinelApiClient(cancelling, '').series()).rejects.toBeInstanceOf(SentinelCancelledError);
+  });
+});
+
+describe('toApiError', () => {
+  it('uses the data proxy message, then statusText, then the error message', () => {
+    expect(toApiError({ status: 502, data: { message: 'Bad Gateway' } }, '/p').message).toBe('Sentinel API 502: Bad Gateway');
+    expect(toApiError({ status: 500, statusText: 'Internal' }, '/p').code).toBe('http_500');
+    const network = toApiError(new TypeError('fetch failed'), '/p');
+    expect(network.status).toBe(0);
+    expect(network.code).toBe('network_error');
+    expect(network.message).toBe('Sentinel API unreachable: fetch failed');
+  });
+});
+
+describe('compactParams', () => {
+  it('drops undefined and empty values and stringifies numbers', () => {
+    expect(compactParams({ a: undefined, b: '', c: 0, d: 'x' })).toEqual({ c: '0', d: 'x' });
+  });
+});

@@ -1,0 +1,159 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  dateTime,
+  LoadingState,
+  type DataQueryRequest,
+  type DataSourceInstanceSettings,
+} from '@grafana/data';
+
+import { healthOk, latencyAnomaly, scoresResponse, seriesResponse, T0, tokenAnomaly } from '../../test/fixtures/api-responses';
+import { FakeBackend, FakeHttpError, INSTANCE_URL } from '../../test/fixtures/fake-backend';
+import { SentinelDataSource } from './datasource';
+import { QueryType, type SentinelOptions, type SentinelQuery } from './types';
+
+const settings = {
+  id: 1,
+  uid: 'sentinel-test',
+  type: 'llmsentinel-sentinel-datasource',
+  name: 'Sentinel',
+  url: INSTANCE_URL,
+  jsonData: { url: 'http://sentinel:8080' },
+  meta: {},
+  access: 'proxy',
+  readOnly: false,
+} as unknown as DataSourceInstanceSettings<SentinelOptions>;
+
+const templateSrv = {
+  replace: (s?: string) => (s ?? '').replace('$service', 'chat'),
+  getVariables: () => [{ name: 'service' }, { name: 'sev' }] as never,
+};
+
+function request(targets: SentinelQuery[]): DataQueryRequest<SentinelQuery> {
+  return {
+    requestId: 'Q1',
+    targets,
+    range: { from: dateTime(T0), to: dateTime(T0 + 600_000), raw: { from: 'now-10m', to: 'now' } },
+    scopedVars: {},
+    interval: '1m',
+    intervalMs: 60_000,
+    timezone: 'utc',
+    app: 'dashboard',
+    startTime: 0,
+  } as DataQueryRequest<SentinelQuery>;
+}
+
+function setup() {
+  const backend = new FakeBackend()
+    .on('GET /api/v1/scores', () => scoresResponse)
+    .on('GET /api/v1/anomalies', () => ({ items: [latencyAnomaly, tokenAnomaly], nextCursor: null }))
+    .on('GET /api/v1/anomalies/an_5f3c01', () => latencyAnomaly)
+    .on('GET /api/v1/series', () => seriesResponse)
+    .on('GET /api/v1/health', () => healthOk)
+    .on('POST /api/v1/feedback', (r) => ({ ...(r.data as object), patternsAdded: 1 }));
+  return { backend, ds: new SentinelDataSource(settings, backend, templateSrv) };
+}
+
+describe('SentinelDataSource.query', () => {
+  it('runs each query type and interpolates variables before building the request', async () => {
+    const { backend, ds } = setup();
+    const res = await ds.query(
+      request([
+        { refId: 'A', queryType: QueryType.Scores, service: '$service', feature: 'latency_p95_ms' },
+        { refId: 'B', queryType: QueryType.Anomalies, severity: ['critical'] },
+        { refId: 'C', queryType: QueryType.Explanation, anomalyId: 'an_5f3c01' },
+        { refId: 'D', queryType: QueryType.Features, service: 'chat' },
+      ])
+    );
+    expect(res.state).toBe(LoadingState.Done);
+    expect(res.data.map((f) => `${f.refId}:${f.name}`)).toEqual([
+      'A:service=chat|model=gpt-4o',
+      'B:anomalies',
+      'C:explanation',
+      'C:evidence',
+      'C:similar_incidents',
+      'D:service=chat|model=gpt-4o',
+    ]);
+    const scoresCall = backend.requests.find((r) => r.url.endsWith('/api/v1/scores'));
+    expect(scoresCall?.url).toBe(`${INSTANCE_URL}/sentinel/api/v1/scores`);
+    expect(scoresCall?.params).toEqual({ service: 'chat', feature: 'latency_p95_ms', from: String(T0), to: String(T0 + 600_000) });
+    expect(scoresCall?.requestId).toBe('Q1-A');
+    expect(backend.requestsTo('/api/v1/anomalies')[0].params).toMatchObject({ severity: 'critical', limit: '100' });
+  });
+
+  it('skips hidden queries and explanation queries without an id', async () => {
+    const { backend, ds } = setup();
+    const res = await ds.query(
+      request([
+        { refId: 'A', hide: true },
+        { refId: 'C', queryType: QueryType.Explanation },
+      ])
+    );
+    expect(res.data).toEqual([]);
+    expect(backend.requests).toHaveLength(0);
+  });
+
+  it('keeps the data of good queries and reports the failing one by refId', async () => {
+    const { backend, ds } = setup();
+    backend.on('GET /api/v1/anomalies/missing', () => {
+      throw new FakeHttpError(404, { error: { code: 'not_found', message: 'unknown anomaly missing' } });
+    });
+    const res = await ds.query(
+      request([
+        { refId: 'A', queryType: QueryType.Scores },
+        { refId: 'C', queryType: QueryType.Explanation, anomalyId: 'missing' },
+      ])
+    );
+    expect(res.state).toBe(LoadingState.Error);
+    expect(res.data).toHaveLength(1);
+    expect(res.errors).toEqual([{ refId: 'C', message: 'Sentinel API 404: unknown anomaly missing', status: 404 }]);
+  });
+});
+
+describe('SentinelDataSource variables, health and panel API', () => {
+  it('answers variable queries from /api/v1/series', async () => {
+    const { ds } = setup();
+    expect(await ds.metricFindQuery('models($service)')).toEqual([
+      { text: 'gpt-4o', value: 'gpt-4o' },
+      { text: 'gpt-4o-mini', value: 'gpt-4o-mini' },
+    ]);
+    expect((await ds.metricFindQuery({ query: 'services()' })).map((v) => v.text)).toEqual(['chat', 'search']);
+    await expect(ds.metricFindQuery('bogus()')).rejects.toThrow(/Unsupported variable query/);
+  });
+
+  it('tests the datasource against /api/v1/health', async () => {
+    const { ds, backend } = setup();
+    expect(await ds.testDatasource()).toEqual({
+      status: 'success',
+      message: 'Connected to LLM-Sentinel 0.1.0: sqlite store ok (0.4 ms), 4 series tracked.',
+    });
+    backend.on('GET /api/v1/health', () => {
+      throw new FakeHttpError(401, { error: { code: 'unauthorized', message: 'missing or bad API key' } });
+    });
+    expect(await ds.testDatasource()).toMatchObject({ status: 'error', message: expect.stringMatching(/API key \(401\)/) });
+  });
+
+  it('exposes annotations support', () => {
+    const { ds } = setup();
+    expect(ds.annotations?.processEvents).toBeDefined();
+  });
+
+  it('gets one anomaly and posts feedback for the panel', async () => {
+    const { ds, backend } = setup();
+    expect((await ds.getAnomaly('an_5f3c01')).id).toBe('an_5f3c01');
+    await ds.postFeedback({ anomalyId: 'an_5f3c01', verdict: 'true_positive' });
+    expect(backend.requestsTo('/api/v1/feedback')[0]).toMatchObject({
+      method: 'POST',
+      data: { anomalyId: 'an_5f3c01', verdict: 'true_positive' },
+    });
+  });
+
+  it('offers template variables as $name', () => {
+    expect(setup().ds.variableOptions()).toEqual(['$service', '$sev']);
+  });
+
+  it('interpolates queries for Explore and keeps its own datasource ref', () => {
+    const [q] = setup().ds.interpolateVariablesInQueries([{ refId: 'A', service: '$service' }], {});
+    expect(q.service).toBe('chat');
+    expect(q.datasource).toEqual({ type: 'llmsentinel-sentinel-datasource', uid: 'sentinel-test' });
+  });
+});

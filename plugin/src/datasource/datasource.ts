@@ -1,0 +1,146 @@
+import {
+  DataSourceApi,
+  LoadingState,
+  type DataFrame,
+  type DataQueryError,
+  type DataQueryRequest,
+  type DataQueryResponse,
+  type DataSourceInstanceSettings,
+  type MetricFindValue,
+  type ScopedVars,
+  type TestDataSourceResponse,
+} from '@grafana/data';
+import { getBackendSrv, getTemplateSrv } from '@grafana/runtime';
+
+import type { AnomalyRecord, FeedbackRequest, FeedbackResponse, SeriesInfo } from '../shared/api-types';
+import type { SentinelApi } from '../shared/sentinel-api';
+import { createAnnotationSupport } from './annotations';
+import { SentinelApiClient, type FetchBackend } from './api-client';
+import { healthErrorToTestResult, healthToTestResult } from './health';
+import {
+  anomalyLimit,
+  buildAnomaliesParams,
+  buildScoresParams,
+  interpolateQuery,
+  isRunnable,
+  queryTypeOf,
+  type TemplateSrvLike,
+  type TimeRangeMs,
+} from './query';
+import { anomaliesToFrame, explanationToFrames, featuresToFrames, scoresToFrames } from './transform';
+import { DEFAULT_QUERY, QueryType, ROUTE_PATH, type SentinelOptions, type SentinelQuery } from './types';
+import { parseVariableQuery, seriesToMetricFindValues } from './variables';
+
+/**
+ * The Sentinel datasource. Frontend only: every call goes through Grafana's data proxy route
+ * (`<instance url>/sentinel/...`), which adds the API key from secureJsonData. The class only wires
+ * things together; query building, transforms, variables, annotations and health live in their own
+ * pure modules.
+ */
+export class SentinelDataSource extends DataSourceApi<SentinelQuery, SentinelOptions> implements SentinelApi {
+  /** API client bound to this instance's proxy route. */
+  readonly api: SentinelApiClient;
+
+  constructor(
+    instanceSettings: DataSourceInstanceSettings<SentinelOptions>,
+    backendSrv: FetchBackend = getBackendSrv(),
+    private readonly templateSrv: TemplateSrvLike = getTemplateSrv()
+  ) {
+    super(instanceSettings);
+    this.api = new SentinelApiClient(backendSrv, `${instanceSettings.url ?? ''}/${ROUTE_PATH}`);
+    this.annotations = createAnnotationSupport();
+  }
+
+  override getDefaultQuery(): Partial<SentinelQuery> {
+    return DEFAULT_QUERY;
+  }
+
+  override filterQuery(query: SentinelQuery): boolean {
+    return isRunnable(query);
+  }
+
+  applyTemplateVariables(query: SentinelQuery, scopedVars: ScopedVars): SentinelQuery {
+    return interpolateQuery(query, this.templateSrv, scopedVars);
+  }
+
+  override interpolateVariablesInQueries(queries: SentinelQuery[], scopedVars: ScopedVars): SentinelQuery[] {
+    return queries.map((q) => ({ ...interpolateQuery(q, this.templateSrv, scopedVars), datasource: this.getRef() }));
+  }
+
+  async query(request: DataQueryRequest<SentinelQuery>): Promise<DataQueryResponse> {
+    const range: TimeRangeMs = { from: request.range.from.valueOf(), to: request.range.to.valueOf() };
+    const targets = request.targets
+      .filter((t) => this.filterQuery(t))
+      .map((t) => this.applyTemplateVariables(t, request.scopedVars));
+    // One failing query must not hide the others' data: settle all, report errors per refId.
+    const settled = await Promise.allSettled(
+      targets.map((t) => this.runQuery(t, range, `${request.requestId}-${t.refId}`))
+    );
+    const data: DataFrame[] = [];
+    const errors: DataQueryError[] = [];
+    settled.forEach((result, i) => {
+      if (result.status === 'fulfilled') {
+        data.push(...result.value);
+      } else {
+        const reason = result.reason as { message?: string; status?: number };
+        errors.push({ refId: targets[i].refId, message: reason?.message ?? String(result.reason), status: reason?.status });
+      }
+    });
+    return errors.length ? { data, errors, state: LoadingState.Error } : { data, state: LoadingState.Done };
+  }
+
+  /** Runs one interpolated query and converts the response. */
+  private async runQuery(query: SentinelQuery, range: TimeRangeMs, requestId: string): Promise<DataFrame[]> {
+    switch (queryTypeOf(query)) {
+      case QueryType.Scores:
+        return scoresToFrames(await this.api.scores(buildScoresParams(query, range), { requestId }), query.refId);
+      case QueryType.Features:
+        return featuresToFrames(await this.api.scores(buildScoresParams(query, range), { requestId }), query.refId);
+      case QueryType.Anomalies: {
+        const records = await this.api.anomalies(buildAnomaliesParams(query, range), anomalyLimit(query), { requestId });
+        return [anomaliesToFrame(records, query.refId)];
+      }
+      case QueryType.Explanation:
+        return explanationToFrames(await this.api.anomaly(query.anomalyId!.trim()), query.refId);
+    }
+  }
+
+  /** Template variables: `services()`, `models(<service>)`, `series(<service>)`, `features(<seriesKey>)`. */
+  override async metricFindQuery(query: string | { query?: string }, options?: { scopedVars?: ScopedVars }): Promise<MetricFindValue[]> {
+    const text = typeof query === 'string' ? query : (query?.query ?? '');
+    const parsed = parseVariableQuery(this.templateSrv.replace(text, options?.scopedVars));
+    const series = await this.api.series();
+    return seriesToMetricFindValues(series.items ?? [], parsed);
+  }
+
+  async testDatasource(): Promise<TestDataSourceResponse> {
+    try {
+      return healthToTestResult(await this.api.health());
+    } catch (err) {
+      return healthErrorToTestResult(err);
+    }
+  }
+
+  /** Series the backend knows, for the query editor's pickers. */
+  async listSeries(): Promise<SeriesInfo[]> {
+    return (await this.api.series()).items ?? [];
+  }
+
+  /** Recent anomalies in a range, for the query editor's anomaly picker. */
+  listAnomalies(range: TimeRangeMs, limit = 50): Promise<AnomalyRecord[]> {
+    return this.api.anomalies(buildAnomaliesParams({ refId: 'picker' }, range), limit);
+  }
+
+  /** Names of the dashboard's template variables as `$name`, offered in the editor's pickers. */
+  variableOptions(): string[] {
+    return (this.templateSrv.getVariables?.() ?? []).map((v) => `$${v.name}`);
+  }
+
+  getAnomaly(id: string): Promise<AnomalyRecord> {
+    return this.api.anomaly(id);
+  }
+
+  postFeedback(request: FeedbackRequest): Promise<FeedbackResponse> {
+    return this.api.feedback(request);
+  }
+}

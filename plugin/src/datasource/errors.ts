@@ -1,0 +1,46 @@
+/**
+ * Errors of the datasource. The API client turns every failure (HTTP error, data-proxy error, network
+ * failure, cancelled request) into one of these, so callers branch on `status`/`code` instead of
+ * parsing strings; the original error stays available as `cause`.
+ */
+
+/** Base error of the Sentinel datasource. */
+export class SentinelError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SentinelError';
+  }
+}
+
+/** The Sentinel API (or Grafana's data proxy in front of it) answered with an error status. */
+export class SentinelApiError extends SentinelError {
+  /** HTTP status; 0 when no response arrived at all. */
+  readonly status: number;
+  /** The API's error code (`error.code`), or `http_<status>` when the body had none. */
+  readonly code: string;
+  /** Offending field of a 400 validation error. */
+  readonly field?: string;
+  /** Request path (relative to the API root) that failed. */
+  readonly path: string;
+
+  constructor(
+    message: string,
+    data: { status: number; code: string; path: string; field?: string },
+    options?: { cause?: unknown }
+  ) {
+    super(message, options);
+    this.name = 'SentinelApiError';
+    this.status = data.status;
+    this.code = data.code;
+    this.path = data.path;
+    this.field = data.field;
+  }
+}
+
+/** The request was cancelled (Grafana cancels superseded queries) before any response. */
+export class SentinelCancelledError extends SentinelError {
+  constructor(path: string) {
+    super(`request to ${path} was cancelled`);
+    this.name = 'SentinelCancelledError';
+  }
+}

@@ -1,0 +1,38 @@
+import { describe, expect, it } from '@jest/globals';
+
+import { healthOk } from '../../test/fixtures/api-responses';
+import { SentinelApiError } from './errors';
+import { healthErrorToTestResult, healthToTestResult } from './health';
+
+const apiError = (status: number, message = 'x') => new SentinelApiError(message, { status, code: `http_${status}`, path: '/api/v1/health' });
+
+describe('healthToTestResult', () => {
+  it('reports success with version, store and series count', () => {
+    expect(healthToTestResult(healthOk)).toEqual({
+      status: 'success',
+      message: 'Connected to LLM-Sentinel 0.1.0: sqlite store ok (0.4 ms), 4 series tracked.',
+    });
+  });
+
+  it('reports a degraded backend as an error naming the store', () => {
+    const result = healthToTestResult({ ...healthOk, status: 'degraded', store: { kind: 'qdrant', ok: false } });
+    expect(result.status).toBe('error');
+    expect(result.message).toBe('LLM-Sentinel 0.1.0 is reachable but degraded: qdrant store DOWN, 4 series tracked.');
+  });
+});
+
+describe('healthErrorToTestResult', () => {
+  it('tells the user what to fix for each kind of failure', () => {
+    expect(healthErrorToTestResult(apiError(401)).message).toMatch(/rejected the API key \(401\)/);
+    expect(healthErrorToTestResult(apiError(403, 'read-only')).message).toMatch(/refused the API key \(403\)/);
+    expect(healthErrorToTestResult(apiError(404)).message).toMatch(/No LLM-Sentinel API at the configured URL/);
+    expect(healthErrorToTestResult(apiError(502, 'Sentinel API 502: Bad Gateway')).message).toBe(
+      'Cannot reach LLM-Sentinel at the configured URL (Sentinel API 502: Bad Gateway).'
+    );
+    expect(healthErrorToTestResult(apiError(0, 'Sentinel API unreachable: fetch failed')).message).toMatch(/Cannot reach/);
+    expect(healthErrorToTestResult(apiError(500, 'Sentinel API 500: boom')).message).toBe(
+      'LLM-Sentinel health check failed: Sentinel API 500: boom'
+    );
+    expect(healthErrorToTestResult(new Error('odd')).status).toBe('error');
+  });
+});

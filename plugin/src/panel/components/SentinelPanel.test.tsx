@@ -1,0 +1,257 @@
+import { beforeEach, describe, expect, it, jest } from '@jest/globals';
+import {
+  createTheme,
+  dateTime,
+  getDefaultTimeRange,
+  LoadingState,
+  ThemeContext,
+  type DataFrame,
+  type PanelData,
+  type PanelProps,
+} from '@grafana/data';
+import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import React from 'react';
+
+import { at, latencyAnomaly, scoresResponse, T0, tokenAnomaly } from '../../../test/fixtures/api-responses';
+import type { AnomalyRecord, FeedbackRequest } from '../../shared/api-types';
+import { anomaliesToFrame, scoresToFrames } from '../../datasource/transform';
+import { DatasourceLookupContext, type DatasourceLookup } from '../sentinel-api-resolver';
+import { DEFAULT_PANEL_OPTIONS, type SentinelPanelOptions } from '../types';
+import { SentinelPanel } from './SentinelPanel';
+
+/** In-memory Sentinel API: remembers feedback like the backend does. */
+class MemoryApi {
+  readonly type = 'llmsentinel-sentinel-datasource';
+  readonly posted: FeedbackRequest[] = [];
+  constructor(private records: Record<string, AnomalyRecord>) {}
+  getAnomaly = jest.fn(async (id: string) => {
+    const r = this.records[id];
+    if (!r) {
+      throw new Error(`Sentinel API 404: unknown anomaly ${id}`);
+    }
+    return r;
+  });
+  postFeedback = jest.fn(async (req: FeedbackRequest) => {
+    this.posted.push(req);
+    this.records[req.anomalyId] = { ...this.records[req.anomalyId], feedback: { verdict: req.verdict, at: at(30) } };
+    return { anomalyId: req.anomalyId, verdict: req.verdict, patternsAdded: 2 };
+  });
+}
+
+const range = { from: dateTime(T0), to: dateTime(T0 + 10 * 60_000), raw: { from: 'a', to: 'b' } };
+
+function panelData(series: DataFrame[], patch: Partial<PanelData> = {}): PanelData {
+  return {
+    state: LoadingState.Done,
+    series,
+    timeRange: range,
+    request: { targets: [{ refId: 'A', datasource: { uid: 'sentinel', type: 'llmsentinel-sentinel-datasource' } }] },
+    ...patch,
+  } as PanelData;
+}
+
+let api: MemoryApi;
+let lookup: DatasourceLookup;
+
+beforeEach(() => {
+  api = new MemoryApi({ [latencyAnomaly.id]: latencyAnomaly, [tokenAnomaly.id]: tokenAnomaly });
+  lookup = jest.fn(async () => api) as DatasourceLookup;
+});
+
+async function renderPanel(data: PanelData, options: Partial<SentinelPanelOptions> = {}, theme = createTheme()) {
+  const props = {
+    id: 1,
+    data,
+    width: 1000,
+    height: 420,
+    options: { ...DEFAULT_PANEL_OPTIONS, ...options },
+    timeRange: range,
+    timeZone: 'utc',
+    title: 'Sentinel',
+    transparent: false,
+    renderCounter: 0,
+    fieldConfig: { defaults: {}, overrides: [] },
+    onOptionsChange: jest.fn(),
+    onFieldConfigChange: jest.fn(),
+    onChangeTimeRange: jest.fn(),
+    replaceVariables: (s: string) => s,
+    eventBus: {},
+  } as unknown as PanelProps<SentinelPanelOptions>;
+  let view!: ReturnType<typeof render>;
+  await act(async () => {
+    view = render(
+      <ThemeContext.Provider value={theme}>
+        <DatasourceLookupContext.Provider value={lookup}>
+          <SentinelPanel {...props} />
+        </DatasourceLookupContext.Provider>
+      </ThemeContext.Provider>
+    );
+  });
+  return view;
+}
+
+const fullData = () => panelData([...scoresToFrames(scoresResponse, 'A'), anomaliesToFrame([latencyAnomaly, tokenAnomaly], 'B')]);
+
+describe('SentinelPanel', () => {
+  it('draws the band, the lines and the anomalies of the shown series, coloured by severity', async () => {
+    await renderPanel(fullData());
+    expect(screen.getByTestId('expected-band').getAttribute('d')).toMatch(/^M.*Z$/);
+    expect(screen.getByTestId('value-line').getAttribute('d')).toMatch(/^M/);
+    expect(screen.getByTestId('score-line')).toBeInTheDocument();
+    const regions = screen.getAllByTestId('anomaly-region');
+    // tokenAnomaly belongs to another series and is not drawn on this one.
+    expect(regions).toHaveLength(1);
+    expect(regions[0]).toHaveAttribute('data-severity', 'critical');
+    const fill = regions[0].querySelector('rect')?.getAttribute('fill');
+    expect(fill).toBe(createTheme().visualization.getColorByName('red'));
+  });
+
+  it('shows the selected anomaly with its explanation and evidence', async () => {
+    await renderPanel(fullData());
+    const pane = await screen.findByTestId('explanation-pane');
+    await waitFor(() => expect(within(pane).getByTestId('evidence-table')).toBeInTheDocument());
+    expect(within(pane).getByText('latency spike')).toBeInTheDocument();
+    expect(within(pane).getByRole('heading', { name: 'What moved' })).toBeInTheDocument();
+    expect(within(pane).getByTestId('evidence-table')).toHaveTextContent('latency_p95_ms');
+    expect(within(pane).getByTestId('evidence-table')).toHaveTextContent('5.20 s');
+    expect(within(pane).getByTestId('similar-incidents')).toHaveTextContent('latency spike: provider outage');
+    expect(api.getAnomaly).toHaveBeenCalledWith('an_5f3c01');
+    expect(lookup).toHaveBeenCalledWith({ uid: 'sentinel', type: 'llmsentinel-sentinel-datasource' });
+  });
+
+  it('posts "False positive" through the datasource and shows the stored verdict', async () => {
+    await renderPanel(fullData());
+    await screen.findByTestId('evidence-table');
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: /False positive/ }));
+    });
+    await waitFor(() =>
+      expect(screen.getByTestId('feedback-status')).toHaveTextContent('Feedback recorded: false positive (2 patterns added).')
+    );
+    expect(api.posted).toEqual([{ anomalyId: 'an_5f3c01', verdict: 'false_positive' }]);
+    expect(api.getAnomaly).toHaveBeenCalledTimes(2);
+  });
+
+  it('posts "Confirm" as a true positive', async () => {
+    await renderPanel(fullData());
+    await screen.findByTestId('evidence-table');
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: /Confirm/ }));
+    });
+    expect(api.posted).toEqual([{ anomalyId: 'an_5f3c01', verdict: 'true_positive' }]);
+    await waitFor(() => expect(screen.getByTestId('feedback-status')).toHaveTextContent('Feedback recorded: confirmed'));
+  });
+
+  it('shows a failed feedback post as an error and keeps the buttons', async () => {
+    api.postFeedback.mockImplementationOnce(async () => {
+      throw new Error('Sentinel API 403: read-only key');
+    });
+    await renderPanel(fullData());
+    await screen.findByTestId('evidence-table');
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: /False positive/ }));
+    });
+    expect(await screen.findByText('Sentinel API 403: read-only key')).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: /False positive/ })).toBeEnabled();
+  });
+
+  it('selects another anomaly when its region is clicked', async () => {
+    const second = { ...tokenAnomaly, seriesKey: latencyAnomaly.seriesKey, id: 'an_second' };
+    api = new MemoryApi({ [latencyAnomaly.id]: latencyAnomaly, an_second: second });
+    await renderPanel(panelData([...scoresToFrames(scoresResponse, 'A'), anomaliesToFrame([latencyAnomaly, second], 'B')]));
+    const regions = screen.getAllByTestId('anomaly-region');
+    expect(regions.map((r) => r.getAttribute('data-selected'))).toEqual(['true', 'false']);
+    await act(async () => {
+      fireEvent.click(regions[1]);
+    });
+    expect(api.getAnomaly).toHaveBeenLastCalledWith('an_second');
+    expect(screen.getAllByTestId('anomaly-region')[1]).toHaveAttribute('data-selected', 'true');
+    expect(await screen.findByText('token abuse')).toBeInTheDocument();
+  });
+
+  it('renders hostile explanation text as text', async () => {
+    api = new MemoryApi({
+      [latencyAnomaly.id]: {
+        ...latencyAnomaly,
+        explanation: { summary: 's', source: 'llm', markdown: '<img src=x onerror="window.__p=1"><script>window.__p=1</script>' },
+      },
+    });
+    const { container } = await renderPanel(fullData());
+    await screen.findByTestId('evidence-table');
+    expect(container.querySelector('[data-testid="explanation-pane"] img')).toBeNull();
+    expect(container.querySelector('script')).toBeNull();
+    expect(screen.getByTestId('explanation-pane')).toHaveTextContent('<img src=x onerror="window.__p=1"><script>');
+  });
+
+  it('works in the light theme too', async () => {
+    const light = createTheme({ colors: { mode: 'light' } });
+    await renderPanel(fullData(), {}, light);
+    const rect = screen.getAllByTestId('anomaly-region')[0].querySelector('rect');
+    expect(rect?.getAttribute('fill')).toBe(light.visualization.getColorByName('red'));
+  });
+
+  it('hides the band and score tracks when switched off', async () => {
+    await renderPanel(fullData(), { showBand: false, showScore: false, showExplanation: false });
+    expect(screen.queryByTestId('expected-band')).toBeNull();
+    expect(screen.queryByTestId('score-line')).toBeNull();
+    expect(screen.queryByTestId('explanation-pane')).toBeNull();
+  });
+
+  it('shows no data, loading and error states', async () => {
+    const empty = await renderPanel(panelData([]));
+    expect(screen.getByTestId('sentinel-panel-empty')).toHaveTextContent('No data');
+    empty.unmount();
+
+    const loading = await renderPanel(panelData([], { state: LoadingState.Loading }));
+    expect(screen.getByText('Loading anomaly scores…')).toBeInTheDocument();
+    loading.unmount();
+
+    await renderPanel(panelData([], { state: LoadingState.Error, errors: [{ refId: 'A', message: 'Sentinel API 502: Bad Gateway' }] }));
+    expect(screen.getByText('Query failed')).toBeInTheDocument();
+    expect(screen.getByText('Sentinel API 502: Bad Gateway')).toBeInTheDocument();
+  });
+
+  it('keeps drawing data when one query failed and names the failure', async () => {
+    await renderPanel(
+      panelData(scoresToFrames(scoresResponse, 'A'), {
+        state: LoadingState.Error,
+        errors: [{ refId: 'B', message: 'Sentinel API 500: boom' }],
+      })
+    );
+    expect(screen.getByTestId('value-line')).toBeInTheDocument();
+    expect(screen.getByRole('alert')).toHaveTextContent('B: Sentinel API 500: boom');
+  });
+
+  it('says why feedback is unavailable when the datasource is not Sentinel', async () => {
+    lookup = jest.fn(async () => ({ query() {} })) as DatasourceLookup;
+    await renderPanel(fullData());
+    expect(await screen.findByText(/not LLM-Sentinel/)).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: /False positive/ })).toBeNull();
+    // The summary from the anomalies table still shows.
+    expect(screen.getByTestId('explanation-pane')).toHaveTextContent('latency_p95_ms rose to 5200 ms');
+  });
+
+  it('shows an explanation that cannot be loaded as an error', async () => {
+    api = new MemoryApi({});
+    await renderPanel(fullData());
+    expect(await screen.findByText('Could not load the explanation')).toBeInTheDocument();
+    expect(screen.getByText('Sentinel API 404: unknown anomaly an_5f3c01')).toBeInTheDocument();
+  });
+
+  it('shows values under the pointer', async () => {
+    await renderPanel(fullData(), { showExplanation: false });
+    const svg = screen.getByRole('img');
+    svg.getBoundingClientRect = () => ({ left: 0, top: 0, width: 1000, height: 400, right: 1000, bottom: 400, x: 0, y: 0, toJSON() {} });
+    // Minute 5 of 10 sits in the middle of the plot (left margin 56, right margin 12).
+    fireEvent.mouseMove(svg, { clientX: 56 + (1000 - 68) / 2, clientY: 50 });
+    expect(screen.getByRole('tooltip')).toHaveTextContent('latency_p95_ms: 5.20 s');
+    expect(screen.getByRole('tooltip')).toHaveTextContent('score 3.10');
+  });
+});
+
+describe('default options', () => {
+  it('are complete', () => {
+    expect(getDefaultTimeRange()).toBeDefined();
+    expect(Object.keys(DEFAULT_PANEL_OPTIONS).sort()).toEqual(['paneWidthPercent', 'scoreThreshold', 'showBand', 'showExplanation', 'showScore']);
+  });
+});

@@ -1,0 +1,159 @@
+import { css } from '@emotion/css';
+import { LoadingState, type GrafanaTheme2, type PanelProps } from '@grafana/data';
+import { Alert, LoadingPlaceholder, Select, Spinner, useStyles2 } from '@grafana/ui';
+import React, { useContext, useEffect, useMemo, useState } from 'react';
+
+import type { SentinelApi } from '../../shared/sentinel-api';
+import { anomaliesFor, defaultAnomaly, extractPanelModel } from '../panel-data';
+import { DatasourceLookupContext, resolveSentinelApi } from '../sentinel-api-resolver';
+import { DEFAULT_PANEL_OPTIONS, type SentinelPanelOptions } from '../types';
+import { ExplanationPane } from './ExplanationPane';
+import { Timeline } from './Timeline';
+
+/** Props Grafana passes to the panel. */
+export type SentinelPanelProps = PanelProps<SentinelPanelOptions>;
+
+/** Below this width the side pane moves under the timeline. */
+const NARROW_WIDTH = 640;
+const HEADER_HEIGHT = 32;
+
+const getStyles = (theme: GrafanaTheme2) => ({
+  root: css({ display: 'flex', width: '100%', height: '100%', gap: theme.spacing(1), position: 'relative' }),
+  main: css({ display: 'flex', flexDirection: 'column', minWidth: 0 }),
+  header: css({ display: 'flex', alignItems: 'center', gap: theme.spacing(1), height: HEADER_HEIGHT }),
+  pane: css({ borderLeft: `1px solid ${theme.colors.border.weak}`, minHeight: 0 }),
+  paneBelow: css({ borderTop: `1px solid ${theme.colors.border.weak}`, minHeight: 0 }),
+  empty: css({
+    display: 'flex',
+    flexDirection: 'column',
+    alignItems: 'center',
+    justifyContent: 'center',
+    height: '100%',
+    textAlign: 'center',
+    color: theme.colors.text.secondary,
+    gap: theme.spacing(1),
+  }),
+  loadingBadge: css({ position: 'absolute', top: 0, right: 0 }),
+  hint: css({ color: theme.colors.text.secondary, fontSize: theme.typography.bodySmall.fontSize }),
+});
+
+/**
+ * The LLM-Sentinel panel: timeline of a series' feature with its expected band and anomaly score,
+ * anomalies marked by severity, and a side pane with the selected anomaly's explanation, evidence and
+ * feedback. Data comes from the panel's queries (a "Score & band" and an "Anomalies" query); the
+ * explanation and feedback go through the query's datasource.
+ */
+export function SentinelPanel({ data, width, height, options, timeRange, timeZone }: SentinelPanelProps) {
+  const styles = useStyles2(getStyles);
+  const opts = { ...DEFAULT_PANEL_OPTIONS, ...options };
+  const lookup = useContext(DatasourceLookupContext);
+  const model = useMemo(() => extractPanelModel(data.series), [data.series]);
+  const [seriesKey, setSeriesKey] = useState<string>();
+  const [selectedId, setSelectedId] = useState<string>();
+  const [resolved, setResolved] = useState<{ api?: SentinelApi; problem?: string }>({});
+
+  const targetsKey = JSON.stringify(data.request?.targets?.map((t) => t.datasource) ?? []);
+  useEffect(() => {
+    let live = true;
+    void resolveSentinelApi(data, lookup).then((r) => live && setResolved(r));
+    return () => {
+      live = false;
+    };
+    // Resolve again only when the queries' datasources change, not on every refresh.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [targetsKey, lookup]);
+
+  const from = timeRange.from.valueOf();
+  const to = timeRange.to.valueOf();
+  const series = model.series.find((s) => s.seriesKey === seriesKey) ?? model.series[0];
+  const anomalies = useMemo(
+    () => anomaliesFor(model.anomalies, series?.seriesKey, from, to),
+    [model.anomalies, series?.seriesKey, from, to]
+  );
+  const selected = anomalies.find((a) => a.id === selectedId) ?? defaultAnomaly(anomalies);
+
+  const errors = data.errors?.length ? data.errors : data.error ? [data.error] : [];
+  const loading = data.state === LoadingState.Loading;
+
+  if (!series) {
+    if (loading) {
+      return <LoadingPlaceholder text="Loading anomaly scores…" />;
+    }
+    return (
+      <div className={styles.empty} data-testid="sentinel-panel-empty">
+        {errors.length > 0 ? (
+          <Alert severity="error" title="Query failed">
+            {errors.map((e) => e.message).join('\n')}
+          </Alert>
+        ) : (
+          <>
+            <div>No data</div>
+            <div className={styles.hint}>
+              Add a &quot;Score &amp; band&quot; query and an &quot;Anomalies&quot; query from the LLM-Sentinel datasource.
+            </div>
+          </>
+        )}
+      </div>
+    );
+  }
+
+  const narrow = width < NARROW_WIDTH;
+  const showPane = opts.showExplanation && Boolean(selected);
+  const paneWidth = showPane && !narrow ? Math.round((width * opts.paneWidthPercent) / 100) : 0;
+  const mainWidth = width - paneWidth - (paneWidth ? 8 : 0);
+  const paneHeight = showPane && narrow ? Math.round(height * 0.45) : 0;
+  const headerHeight = model.series.length > 1 || errors.length ? HEADER_HEIGHT : 0;
+  const timelineHeight = height - paneHeight - headerHeight - (paneHeight ? 8 : 0);
+
+  return (
+    <div className={styles.root} style={{ flexDirection: narrow ? 'column' : 'row' }} data-testid="sentinel-panel">
+      <div className={styles.main} style={{ width: mainWidth }}>
+        {headerHeight > 0 && (
+          <div className={styles.header}>
+            {model.series.length > 1 && (
+              <Select
+                aria-label="Series"
+                width={40}
+                value={series.seriesKey}
+                options={model.series.map((s) => ({ label: s.seriesKey || s.feature, value: s.seriesKey }))}
+                onChange={(v) => setSeriesKey(v?.value)}
+              />
+            )}
+            {errors.length > 0 && (
+              <span className={styles.hint} role="alert">
+                {errors.map((e) => `${e.refId ? `${e.refId}: ` : ''}${e.message}`).join('; ')}
+              </span>
+            )}
+          </div>
+        )}
+        <Timeline
+          series={series}
+          anomalies={anomalies}
+          from={from}
+          to={to}
+          width={mainWidth}
+          height={timelineHeight}
+          showScore={opts.showScore}
+          showBand={opts.showBand}
+          scoreThreshold={opts.scoreThreshold}
+          selectedId={selected?.id}
+          onSelect={setSelectedId}
+          timeZone={timeZone}
+        />
+      </div>
+      {showPane && selected && (
+        <div
+          className={narrow ? styles.paneBelow : styles.pane}
+          style={narrow ? { height: paneHeight, width } : { width: paneWidth, height }}
+        >
+          <ExplanationPane key={selected.id} anomaly={selected} api={resolved.api} apiProblem={resolved.problem} timeZone={timeZone} />
+        </div>
+      )}
+      {loading && (
+        <div className={styles.loadingBadge}>
+          <Spinner />
+        </div>
+      )}
+    </div>
+  );
+}

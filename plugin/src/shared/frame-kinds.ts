@@ -1,0 +1,29 @@
+/**
+ * Marker the datasource puts in `frame.meta.custom.sentinelKind`, so the panel can tell its frames
+ * apart without guessing from field names (it falls back to field names for frames from elsewhere).
+ */
+export type SentinelFrameKind = 'scores' | 'features' | 'anomalies' | 'explanation' | 'evidence' | 'similar_incidents';
+
+/** Shape of `frame.meta.custom` on frames the datasource returns. */
+export interface SentinelFrameMeta {
+  sentinelKind: SentinelFrameKind;
+  seriesKey?: string;
+  feature?: string;
+}
+
+/** Grafana unit for a feature name, from the naming conventions of the backend's features. */
+export function featureUnit(feature: string | undefined): string | undefined {
+  if (!feature) {
+    return undefined;
+  }
+  if (/_ms$/.test(feature)) {
+    return 'ms';
+  }
+  if (/cost/.test(feature) && /usd/.test(feature)) {
+    return 'currencyUSD';
+  }
+  if (/_rate$|_ratio$/.test(feature)) {
+    return 'percentunit';
+  }
+  return undefined;
+}
