@@ -57,7 +57,10 @@ export interface QdrantStoreOptions {
    * @default { m: 0, payloadM: 16, efConstruct: 100 }
    */
   hnsw?: { m?: number; payloadM?: number; efConstruct?: number };
-  /** Scalar int8 quantisation of pattern vectors (4x less RAM, rescored against the originals). @default false */
+  /**
+   * Scalar int8 quantisation of new pattern collections: 4x less RAM for the vector index; searches ask
+   * for rescoring with the original vectors so distances stay exact. @default false
+   */
   scalarQuantization?: boolean;
   /** Receives start-up retries and schema decisions. */
   log?: Logger;
@@ -503,6 +506,8 @@ export class QdrantStore implements VectorStore {
         filter: this.patternFilter(seriesKey, kind),
         limit: Math.min(k, 4096),
         with_payload: true,
+        // Distances feed the kNN score directly: never let int8 approximations through.
+        ...(this.opts.scalarQuantization ? { params: { quantization: { rescore: true } } } : {}),
       }),
     );
     // Euclid scores are distances (not squared), ascending: the same numbers sqlite-vec returns.

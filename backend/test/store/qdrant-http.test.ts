@@ -131,6 +131,7 @@ describe('QdrantStore requests (recorded responses)', () => {
       'GET /collections/sentinel_patterns_d48': 'collection-info-patterns-d48-new',
       'PUT /collections/sentinel_patterns_d48/index': 'index-create',
       'PUT /collections/sentinel_patterns_d48/points': 'points-upsert',
+      'POST /collections/sentinel_patterns_d48/points/query': 'points-query-patterns',
     });
     await withServer(handler, { scalarQuantization: true }, async (server, store) => {
       await store.init();
@@ -173,6 +174,8 @@ describe('QdrantStore requests (recorded responses)', () => {
           },
         ],
       });
+      await store.searchPatterns('service=chat|model=m1', v, 2);
+      assert.deepEqual(server.requests[7].body.params, { quantization: { rescore: true } }, 'quantised collections are searched with rescoring');
     });
   });
 
