@@ -125,7 +125,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
   main().catch((err) => {
     process.stderr.write(`demo failed: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(1);

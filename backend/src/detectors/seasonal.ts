@@ -26,7 +26,8 @@ interface SeasonalState {
 
 /**
  * Seasonal baseline: MSTL (augurs) fitted on the series history with hourly/daily periods where the history
- * covers at least two of them, refitted every quarter period, forecasting the next values with a 95%
+ * covers at least two of them, refitted every quarter of the longest period, forecasting until the next
+ * refit with a 95%
  * interval. Raw score: the largest |x - forecast| in units of the interval's implied standard deviation.
  */
 export const seasonalDetector: Detector = {
@@ -59,7 +60,8 @@ export const seasonalDetector: Detector = {
     const h = state.history;
     const periods = SEASONS_MS.map((ms) => Math.round(ms / s!.stepMs)).filter((p) => p >= 4 && p * MIN_PERIODS <= h.size);
     if (periods.length === 0) return;
-    const refitEvery = Math.max(8, Math.floor(periods[0] / 4));
+    // Refit every quarter of the longest season: seasonal shapes drift slowly, and a fit costs ~40 ms.
+    const refitEvery = Math.max(8, Math.floor(periods[periods.length - 1] / 4));
     if (s.forecast && s.cursor < refitEvery && periods.length === s.periods.length) return;
     const n = Math.min(h.size, MAX_FIT, FIT_PERIODS * periods[periods.length - 1]);
     const cols = state.kind === 'events' ? EVENT_FEATURES : [0];

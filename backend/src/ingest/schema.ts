@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { LlmEvent, SeriesPoint } from '../domain/types';
 
 /** Accepts ISO 8601 strings and epoch milliseconds; yields epoch ms. */
-export const timestampSchema = z.union([z.number(), z.string()]).transform((v, ctx) => {
+export const timestampSchema = z.union([z.number(), z.string()], { error: 'required: an ISO 8601 time or epoch milliseconds' }).transform((v, ctx) => {
   const ms = typeof v === 'number' ? v : /^\d+$/.test(v) ? Number(v) : Date.parse(v);
   // Epoch seconds would silently land in 1970: ask for milliseconds instead.
   if (!Number.isFinite(ms) || ms < 1e11 || ms > 1e14) {

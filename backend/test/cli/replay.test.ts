@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { steadyTraffic } from '../helpers';
+
+const run = promisify(execFile);
+const root = resolve(import.meta.dirname, '../../..');
+
+/** The acceptance command, from the repository root: npm run sentinel -- replay --input FILE --out FILE. */
+test('sentinel replay: NDJSON and CSV in, one anomaly per line out', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-replay-'));
+  const start = Date.UTC(2026, 0, 5, 10, 0);
+  const events = [
+    ...steadyTraffic(start, 30),
+    ...steadyTraffic(start + 30 * 60_000, 2, 30, { status: 'error', errorType: 'upstream_503', outputTokens: 0 }, 5),
+    ...steadyTraffic(start + 32 * 60_000, 6, 30, {}, 6),
+  ];
+  const nd = join(dir, 'events.ndjson');
+  writeFileSync(nd, events.map((e) => JSON.stringify(e)).join('\n') + '\n{"broken": true}\n');
+  const out = join(dir, 'anomalies.ndjson');
+  const r = await run('npm', ['run', '-s', 'sentinel', '--', 'replay', '--input', nd, '--out', out], { cwd: root, env: { ...process.env, SENTINEL_LOG_LEVEL: 'silent' } });
+  const lines = r.stdout.trim().split('\n').filter(Boolean);
+  assert.equal(lines.length, 1, r.stdout + r.stderr);
+  const a = JSON.parse(lines[0]);
+  assert.equal(a.type, 'error_rate');
+  assert.equal(a.start, new Date(start + 30 * 60_000).toISOString());
+  assert.deepEqual(readFileSync(out, 'utf8').trim().split('\n'), lines);
+  assert.match(r.stderr, /replayed \d+ events \(1 invalid, 0 late\)/);
+  assert.match(r.stderr, /line \d+: timestamp: /);
+
+  const header = ['timestamp', 'service', 'model', 'inputTokens', 'outputTokens', 'latencyMs', 'status', 'errorType', 'costUsd'];
+  const csv = join(dir, 'events.csv');
+  writeFileSync(csv, [header.join(','), ...events.map((e) => header.map((h) => (h === 'timestamp' ? new Date(e.timestamp).toISOString() : String(e[h as keyof typeof e] ?? ''))).join(','))].join('\n') + '\n');
+  const r2 = await run('npm', ['run', '-s', 'sentinel', '--', 'replay', '--input', csv], { cwd: root, env: { ...process.env, SENTINEL_LOG_LEVEL: 'silent' } });
+  assert.deepEqual(r2.stdout.trim().split('\n').map((l) => JSON.parse(l).id), [a.id], 'same anomaly, same stable id from CSV');
+});

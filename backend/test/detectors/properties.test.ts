@@ -1,0 +1,83 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { ScoreReservoir, calibratedThreshold, spreadFor } from '../../src/detectors/calibration';
+import { DetectorRunner } from '../../src/detectors/runner';
+import type { Detector } from '../../src/detectors/types';
+import { combine } from '../../src/pipeline/ensemble';
+import { pipelineNabFactory } from '../../src/bench/nab-bench';
+import { createLogger } from '../../src/logger';
+
+const log = createLogger('silent');
+
+test('calibration: a higher sensitivity never raises a threshold (so never removes an anomaly)', () => {
+  fc.assert(
+    fc.property(fc.array(fc.double({ min: 0, max: 50, noNaN: true }), { minLength: 8, maxLength: 200 }), fc.double({ min: 0.01, max: 0.98, noNaN: true }), fc.double({ min: 0, max: 5, noNaN: true }), (xs, s1, floor) => {
+      const s2 = Math.min(0.99, s1 + 0.01);
+      const r = new ScoreReservoir();
+      xs.forEach((x) => r.add(x));
+      const lo = calibratedThreshold(r, undefined, floor, s1)!;
+      const r2 = new ScoreReservoir();
+      xs.forEach((x) => r2.add(x));
+      const hi = calibratedThreshold(r2, undefined, floor, s2)!;
+      assert.ok(hi <= lo + 1e-9, `${hi} > ${lo}`);
+      assert.ok(lo >= floor);
+      assert.ok(spreadFor(s2) < spreadFor(s1));
+    }),
+  );
+});
+
+test('calibration: without enough samples there is no threshold (the detector abstains)', () => {
+  const r = new ScoreReservoir();
+  for (let i = 0; i < 7; i++) r.add(i);
+  assert.equal(calibratedThreshold(r, undefined, 1, 0.5), undefined);
+  r.add(7);
+  assert.ok(calibratedThreshold(r, undefined, 1, 0.5)! >= 7);
+});
+
+test('ensemble: monotone in every detector score, and <= the largest one', () => {
+  const mk = (name: string, score: number, calibrated = false) => ({ name, output: { raw: score, ...(calibrated ? { calibrated: true } : {}) }, score, threshold: 1 });
+  fc.assert(
+    fc.property(fc.array(fc.double({ min: 0, max: 100, noNaN: true }), { minLength: 1, maxLength: 5 }), fc.double({ min: 0, max: 100, noNaN: true }), fc.nat(4), (scores, bump, which) => {
+      const list = scores.map((s, i) => mk(`d${i}`, s, i === 0));
+      const base = combine(list).score;
+      assert.ok(base <= Math.max(...scores) + 1e-12);
+      const j = which % list.length;
+      const raised = list.map((d, i) => (i === j ? mk(d.name, d.score + bump, i === 0) : d));
+      assert.ok(combine(raised).score >= base - 1e-12);
+    }),
+  );
+});
+
+test('runner isolates a failing detector: the others still score', async () => {
+  const boom: Detector = { name: 'boom', floor: 1, appliesTo: () => true, detect: () => { throw new Error('bad'); } };
+  const ok: Detector = { name: 'ok', floor: 1, appliesTo: () => true, detect: () => ({ raw: 2, calibrated: true }) };
+  const errors: string[] = [];
+  const runner = new DetectorRunner([boom, ok], log, 0.5, new Map(), (d) => errors.push(d));
+  const out = await runner.run({ state: { kind: 'events', calibration: new Map() } } as never);
+  assert.deepEqual(out.map((s) => s.name), ['ok']);
+  assert.deepEqual(errors, ['boom']);
+});
+
+/** Feeds a series to a fresh production NAB detector and returns its scores. */
+async function scoresOf(values: number[], t0 = Date.UTC(2026, 0, 1)): Promise<number[]> {
+  const d = pipelineNabFactory('prop');
+  const out: number[] = [];
+  for (let i = 0; i < values.length; i++) out.push(await d.score(t0 + i * 300_000, values[i]));
+  await d.close?.();
+  return out;
+}
+
+test('point scoring: one finite score per input, deterministic, and no look-ahead (prefix property)', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 5, maxLength: 80 }), fc.nat(), async (values, cut) => {
+      const full = await scoresOf(values);
+      assert.equal(full.length, values.length);
+      assert.ok(full.every((x) => Number.isFinite(x)));
+      assert.deepEqual(await scoresOf(values), full, 'deterministic');
+      const k = 1 + (cut % values.length);
+      assert.deepEqual(await scoresOf(values.slice(0, k)), full.slice(0, k), 'removing later rows changes nothing before them');
+    }),
+    { numRuns: 15, seed: 42 },
+  );
+});
