@@ -46,6 +46,37 @@ export interface Config {
   llmModel?: string;
   webhookUrls: string[];
   amqpUrl?: string;
+  /** Per LLM call attempt. @default 20000 (SENTINEL_LLM_TIMEOUT, e.g. "20s") */
+  llmTimeoutMs: number;
+  /** LLM calls in flight at once. @default 2 (SENTINEL_LLM_CONCURRENCY) */
+  llmConcurrency: number;
+  /** How the JSON answer is requested; refused formats step down by themselves. @default "json_schema" (SENTINEL_LLM_RESPONSE_FORMAT) */
+  llmResponseFormat: 'json_schema' | 'json_object' | 'none';
+  /** HMAC-SHA256 key of the `X-Sentinel-Signature` header on webhook alerts. Unset: unsigned. (SENTINEL_WEBHOOK_SECRET) */
+  webhookSecret?: string;
+  /**
+   * Hosts alert webhooks may reach even when they resolve to private, loopback or link-local addresses
+   * (exact host names or IPs; `*.example.com` for subdomains). Public hosts need no entry. @default [] (SENTINEL_WEBHOOK_ALLOWLIST)
+   */
+  webhookAllowlist: string[];
+  /** Slack incoming-webhook URL. (SENTINEL_SLACK_WEBHOOK_URL) */
+  slackWebhookUrl?: string;
+  /** PagerDuty Events v2 routing (integration) key. (SENTINEL_PAGERDUTY_ROUTING_KEY) */
+  pagerdutyRoutingKey?: string;
+  /** @default "https://events.pagerduty.com/v2/enqueue" (SENTINEL_PAGERDUTY_URL; EU: events.eu.pagerduty.com) */
+  pagerdutyUrl: string;
+  /** Durable topic exchange alerts are published to. @default "sentinel.alerts" (SENTINEL_AMQP_ALERT_EXCHANGE) */
+  amqpAlertExchange: string;
+  /** Queue of guard verdicts consumed when SENTINEL_AMQP_URL is set; "off" disables (undefined). @default "security.events" (SENTINEL_AMQP_SECURITY_QUEUE) */
+  amqpSecurityQueue?: string;
+  /** Delivery attempts per alert and sink before it is dead-lettered. @default 6 (SENTINEL_ALERT_MAX_ATTEMPTS) */
+  alertMaxAttempts: number;
+  /** First retry delay; doubles per attempt (full jitter), capped at 60 s. @default 1000 (SENTINEL_ALERT_RETRY_BASE) */
+  alertRetryBaseMs: number;
+  /** A series whose incident was alerted stays quiet this long unless severity rises. @default 300000 (SENTINEL_ALERT_COOLDOWN) */
+  alertCooldownMs: number;
+  /** Incidents below this severity send no alert. @default "low" (SENTINEL_ALERT_MIN_SEVERITY) */
+  alertMinSeverity: 'critical' | 'high' | 'medium' | 'low';
   /** pino level. @default "info" (SENTINEL_LOG_LEVEL) */
   logLevel: string;
 }
@@ -102,11 +133,33 @@ const SCHEMA = {
   SENTINEL_LLM_MODEL: z.string().min(1).optional(),
   SENTINEL_WEBHOOK_URLS: list.pipe(z.array(url)).default([]),
   SENTINEL_AMQP_URL: z.string().regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL').optional(),
+  SENTINEL_LLM_TIMEOUT: duration(100).default(20_000),
+  SENTINEL_LLM_CONCURRENCY: int(1, 64).default(2),
+  SENTINEL_LLM_RESPONSE_FORMAT: z.enum(['json_schema', 'json_object', 'none']).default('json_schema'),
+  SENTINEL_WEBHOOK_SECRET: z.string().min(16, 'use at least 16 characters').optional(),
+  SENTINEL_WEBHOOK_ALLOWLIST: list.default([]),
+  SENTINEL_SLACK_WEBHOOK_URL: url.optional(),
+  SENTINEL_PAGERDUTY_ROUTING_KEY: z.string().min(1).optional(),
+  SENTINEL_PAGERDUTY_URL: url.default('https://events.pagerduty.com/v2/enqueue'),
+  SENTINEL_AMQP_ALERT_EXCHANGE: z.string().min(1).max(255).default('sentinel.alerts'),
+  SENTINEL_AMQP_SECURITY_QUEUE: z.string().max(255).default('security.events').transform((q) => (q === 'off' ? undefined : q)),
+  SENTINEL_ALERT_MAX_ATTEMPTS: int(1, 100).default(6),
+  SENTINEL_ALERT_RETRY_BASE: duration(1).default(1000),
+  SENTINEL_ALERT_COOLDOWN: duration(0).default(300_000),
+  SENTINEL_ALERT_MIN_SEVERITY: z.enum(['critical', 'high', 'medium', 'low']).default('low'),
   SENTINEL_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 } as const;
 
 /** Variables that only tune behaviour: a malformed value warns and falls back to the default. */
-const OPTIONAL_TUNING = new Set(['SENTINEL_LOG_LEVEL', 'SENTINEL_RATE_LIMIT']);
+const OPTIONAL_TUNING = new Set([
+  'SENTINEL_LOG_LEVEL',
+  'SENTINEL_RATE_LIMIT',
+  'SENTINEL_LLM_TIMEOUT',
+  'SENTINEL_LLM_CONCURRENCY',
+  'SENTINEL_ALERT_MAX_ATTEMPTS',
+  'SENTINEL_ALERT_RETRY_BASE',
+  'SENTINEL_ALERT_COOLDOWN',
+]);
 
 type Parsed = { [K in keyof typeof SCHEMA]: z.output<(typeof SCHEMA)[K]> };
 
@@ -161,6 +214,20 @@ export function loadConfig(
     llmModel: p.SENTINEL_LLM_MODEL,
     webhookUrls: p.SENTINEL_WEBHOOK_URLS,
     amqpUrl: p.SENTINEL_AMQP_URL,
+    llmTimeoutMs: p.SENTINEL_LLM_TIMEOUT,
+    llmConcurrency: p.SENTINEL_LLM_CONCURRENCY,
+    llmResponseFormat: p.SENTINEL_LLM_RESPONSE_FORMAT,
+    webhookSecret: p.SENTINEL_WEBHOOK_SECRET,
+    webhookAllowlist: p.SENTINEL_WEBHOOK_ALLOWLIST,
+    slackWebhookUrl: p.SENTINEL_SLACK_WEBHOOK_URL,
+    pagerdutyRoutingKey: p.SENTINEL_PAGERDUTY_ROUTING_KEY,
+    pagerdutyUrl: p.SENTINEL_PAGERDUTY_URL,
+    amqpAlertExchange: p.SENTINEL_AMQP_ALERT_EXCHANGE,
+    amqpSecurityQueue: p.SENTINEL_AMQP_SECURITY_QUEUE,
+    alertMaxAttempts: p.SENTINEL_ALERT_MAX_ATTEMPTS,
+    alertRetryBaseMs: p.SENTINEL_ALERT_RETRY_BASE,
+    alertCooldownMs: p.SENTINEL_ALERT_COOLDOWN,
+    alertMinSeverity: p.SENTINEL_ALERT_MIN_SEVERITY,
     logLevel: p.SENTINEL_LOG_LEVEL,
   });
 }
