@@ -264,13 +264,23 @@ export class QdrantStore implements VectorStore {
     if (!/^[A-Za-z0-9_-]{1,128}$/.test(this.prefix)) throw new ValidationError(`collection prefix "${this.prefix}" may only hold letters, digits, _ and -`, { field: 'collectionPrefix' });
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.sleep = opts.sleep ?? sleepReal;
-    this.client = new QdrantClient({
-      url: opts.url,
-      ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
-      timeout: this.timeoutMs,
-      // The version probe only warns on the console; init() checks what we rely on instead.
-      checkCompatibility: false,
-    });
+    // The SDK drops a path in `url` and, without an explicit port, uses 6333 (also for https). A path
+    // is passed as its prefix (Qdrant behind a reverse proxy); a port written out, even 443, is kept.
+    const explicitPort = /^[a-z]+:\/\/(?:[^@/]*@)?(?:\[[^\]]*\]|[^:/]*):(\d+)/i.exec(opts.url)?.[1];
+    const path = url.pathname.replace(/\/+$/, '');
+    try {
+      this.client = new QdrantClient({
+        url: `${url.protocol}//${url.host}`,
+        ...(explicitPort ? { port: Number(explicitPort) } : {}),
+        ...(path ? { prefix: path } : {}),
+        ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
+        timeout: this.timeoutMs,
+        // The version probe only warns on the console; init() checks what we rely on instead.
+        checkCompatibility: false,
+      });
+    } catch (err) {
+      throw new ValidationError(`SENTINEL_QDRANT_URL: ${(err as Error).message.replace(opts.url, this.where)}`, { field: 'SENTINEL_QDRANT_URL', cause: err });
+    }
   }
 
   /** Name of the anomalies collection. */

@@ -11,6 +11,7 @@ export interface ResilientStoreOptions {
   initialProbeDelayMs?: number;
   /** @default 30000 */
   maxProbeDelayMs?: number;
+  /** Receives outage, recovery and discarded-write reports. */
   log?: Logger;
 }
 
@@ -20,15 +21,19 @@ export interface ResilientStoreStats {
   state: 'up' | 'down';
   /** ISO time the current outage began, null while up. */
   downSince: string | null;
-  /** Message of the error that started the current outage (never contains secrets: our own messages). */
+  /** Message of the most recent transient error (our own messages, which never hold secrets). */
   lastError: string | null;
+  /** Patterns waiting in the buffer. */
   queuedPatterns: number;
+  /** Anomaly records waiting in the buffer. */
   queuedAnomalies: number;
   /** Buffered patterns discarded to make room (oldest first). Patterns are re-learnt; records are not. */
   droppedPatterns: number;
   /** Anomaly records refused (with an error to the caller) because the buffer held only anomaly records. */
   rejectedAnomalies: number;
+  /** Buffered patterns written once the store came back. */
   flushedPatterns: number;
+  /** Buffered anomaly records written once the store came back. */
   flushedAnomalies: number;
   /** Buffered patterns and records the store refused for a non-transient reason when flushed (logged, not retried). */
   failedWrites: number;

@@ -110,6 +110,19 @@ describe('QdrantStore requests (recorded responses)', () => {
     });
   });
 
+  test('a path in SENTINEL_QDRANT_URL (Qdrant behind a reverse proxy) prefixes every request', async () => {
+    const server = await LoopbackQdrant.start(replay(Object.fromEntries(Object.entries(EXISTING).map(([k, v]) => [k.replace(' /', ' /qdrant/'), v]))));
+    const store = new QdrantStore({ url: `${server.url}/qdrant/`, log });
+    try {
+      await store.init();
+      assert.deepEqual(server.lines()[0], 'GET /qdrant/collections');
+      assert.ok(server.requests.every((r) => r.path.startsWith('/qdrant/collections')));
+    } finally {
+      await store.close();
+      await server.close();
+    }
+  });
+
   test('a pattern collection whose vectors disagree with its name is refused with DimensionMismatchError', async () => {
     await withServer(replay({ ...EXISTING, 'GET /collections/sentinel_patterns_d48': 'collection-info-patterns-d48-size-47' }), {}, async (_server, store) => {
       await assert.rejects(
