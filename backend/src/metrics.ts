@@ -26,6 +26,14 @@ export class SentinelMetrics {
   readonly patternsDropped: Counter;
   readonly activeSeries: Gauge<'kind'>;
   readonly openWindows: Gauge;
+  readonly alertsSent: Counter<'sink' | 'outcome'>;
+  readonly alertsSuppressed: Counter<'reason'>;
+  readonly explanations: Counter<'outcome'>;
+  readonly explainQueueDepth: Gauge;
+  readonly llmCircuitOpen: Gauge;
+  readonly llmDuration: Histogram;
+  readonly securityEventsConsumed: Counter<'outcome'>;
+  readonly amqpConnected: Gauge<'role'>;
   /** Where the score gauge reads from at scrape time; set by the pipeline. */
   scoreSource: () => Iterable<{ service: string; model: string; signal: string; score: number }> = () => [];
 
@@ -84,5 +92,38 @@ export class SentinelMetrics {
     this.patternsDropped = new Counter({ name: 'sentinel_patterns_dropped_total', help: 'Normal patterns dropped because the write buffer was full', registers: r });
     this.activeSeries = new Gauge({ name: 'sentinel_active_series', help: 'Series with state in memory', labelNames: ['kind'], registers: r });
     this.openWindows = new Gauge({ name: 'sentinel_open_windows', help: 'Windows open (what a hard kill would lose)', registers: r });
+    this.alertsSent = new Counter({
+      name: 'sentinel_alerts_sent_total',
+      help: 'Alert deliveries per sink (webhook, slack, pagerduty, amqp): delivered, failed_attempt (retried), dead_lettered',
+      labelNames: ['sink', 'outcome'],
+      registers: r,
+    });
+    this.alertsSuppressed = new Counter({
+      name: 'sentinel_alerts_suppressed_total',
+      help: 'Incident changes that sent no alert (update, cooldown, below_min_severity, overflow)',
+      labelNames: ['reason'],
+      registers: r,
+    });
+    this.explanations = new Counter({
+      name: 'sentinel_explanations_total',
+      help: 'LLM explanation jobs by outcome (llm, cached, invalid_output, timeout, error, breaker_open, dropped, not_found, cancelled)',
+      labelNames: ['outcome'],
+      registers: r,
+    });
+    this.explainQueueDepth = new Gauge({ name: 'sentinel_explain_queue_depth', help: 'LLM explanation jobs waiting', registers: r });
+    this.llmCircuitOpen = new Gauge({ name: 'sentinel_llm_circuit_open', help: '1 while the LLM circuit breaker refuses calls', registers: r });
+    this.llmDuration = new Histogram({
+      name: 'sentinel_llm_request_duration_seconds',
+      help: 'Duration of LLM explanation calls (both attempts when the first answer was invalid)',
+      buckets: [0.25, 0.5, 1, 2, 5, 10, 20, 40, 80],
+      registers: r,
+    });
+    this.securityEventsConsumed = new Counter({
+      name: 'sentinel_security_events_consumed_total',
+      help: 'Security-event messages from AMQP by outcome (accepted, duplicate, rejected, dead_lettered)',
+      labelNames: ['outcome'],
+      registers: r,
+    });
+    this.amqpConnected = new Gauge({ name: 'sentinel_amqp_connected', help: '1 while the AMQP connection of a role (consumer, publisher) is up', labelNames: ['role'], registers: r });
   }
 }
