@@ -11,6 +11,11 @@ export interface ResilientStoreOptions {
   initialProbeDelayMs?: number;
   /** @default 30000 */
   maxProbeDelayMs?: number;
+  /**
+   * Anomaly records remembered from recent saves and reads, so that an open incident saved before an
+   * outage can still be read (and merged into) while the store is down. @default 1000
+   */
+  recentRecords?: number;
   /** Receives outage, recovery and discarded-write reports. */
   log?: Logger;
 }
@@ -54,7 +59,8 @@ function isTransient(err: unknown): err is StoreUnavailableError | StoreTimeoutE
  * While the store is down, pattern upserts and anomaly saves are accepted into a bounded in-memory
  * buffer and flushed in order once a probe (exponential backoff) finds the store healthy again; reads
  * fail fast with StoreUnavailableError (the kNN detector then contributes nothing; the detector runner
- * isolates it), and health() reports `ok: false` with what is buffered. When the buffer is full the
+ * isolates it), except anomaly records still buffered or recently seen, which are served from memory
+ * so open incidents keep merging; pruning is skipped; health() reports `ok: false` with what is buffered. When the buffer is full the
  * oldest buffered patterns are dropped first and counted; an anomaly record is never dropped: if only
  * anomaly records are left in a full buffer, a new one is refused with an error the caller sees.
  */
@@ -78,6 +84,8 @@ export class ResilientStore implements VectorStore {
     failedWrites: 0,
     outages: 0,
   };
+  /** Recently saved or read records, least recently used first (a Map keeps insertion order). */
+  private readonly recent = new Map<string, AnomalyRecord>();
   private readonly maxBuffered: number;
   private readonly initialProbeDelay: number;
   private readonly maxProbeDelay: number;
@@ -109,6 +117,12 @@ export class ResilientStore implements VectorStore {
       lastError: this.lastError?.message ?? null,
       ...this.counts,
     };
+  }
+
+  private remember(record: AnomalyRecord): void {
+    this.recent.delete(record.id);
+    this.recent.set(record.id, record);
+    if (this.recent.size > (this.opts.recentRecords ?? 1000)) this.recent.delete(this.recent.keys().next().value!);
   }
 
   private buffered(): number {
@@ -285,14 +299,17 @@ export class ResilientStore implements VectorStore {
   }
 
   async saveAnomaly(record: AnomalyRecord): Promise<void> {
-    if (this.mustBuffer()) return this.enqueueAnomaly(record);
-    try {
-      await this.inner.saveAnomaly(record);
-    } catch (err) {
-      if (!isTransient(err)) throw err;
-      this.markDown(err);
-      this.enqueueAnomaly(record);
+    if (this.mustBuffer()) this.enqueueAnomaly(record);
+    else {
+      try {
+        await this.inner.saveAnomaly(record);
+      } catch (err) {
+        if (!isTransient(err)) throw err;
+        this.markDown(err);
+        this.enqueueAnomaly(record);
+      }
     }
+    this.remember(record);
   }
 
   searchPatterns(seriesKey: string, vector: Float32Array, k: number, kind?: PatternKind): Promise<Neighbour[]> {
@@ -303,7 +320,9 @@ export class ResilientStore implements VectorStore {
     return this.read('pattern count', () => this.inner.countPatterns(filter));
   }
 
-  prunePatterns(seriesKey: string, kind: PatternKind, keep: number): Promise<number> {
+  /** Retention is best effort: while the store is down nothing is pruned (0), the next prune catches up. */
+  async prunePatterns(seriesKey: string, kind: PatternKind, keep: number): Promise<number> {
+    if (this.state === 'down') return 0;
     return this.read('pattern pruning', () => this.inner.prunePatterns(seriesKey, kind, keep));
   }
 
@@ -312,13 +331,23 @@ export class ResilientStore implements VectorStore {
     yield* this.inner.scanPatterns(batchSize);
   }
 
-  /** A record still in the buffer is returned from there (the API can show what it just reported). */
+  /**
+   * A record still in the buffer is returned from there (the API can show what it just reported); while
+   * the store is down, a recently saved or read record is returned from memory, so open incidents keep
+   * merging new windows through an outage.
+   */
   async getAnomaly(id: string): Promise<AnomalyRecord | null> {
     for (let i = this.queue.length - 1; i >= 0; i--) {
       const op = this.queue[i];
       if (op.kind === 'anomaly' && op.record.id === id) return op.record;
     }
-    return this.read('anomaly lookup', () => this.inner.getAnomaly(id));
+    if (this.state === 'down') {
+      const known = this.recent.get(id);
+      if (known) return known;
+    }
+    const record = await this.read('anomaly lookup', () => this.inner.getAnomaly(id));
+    if (record) this.remember(record);
+    return record;
   }
 
   listAnomalies(query: AnomalyQuery): Promise<AnomalyPage> {
@@ -333,7 +362,9 @@ export class ResilientStore implements VectorStore {
   async saveFeedback(anomalyId: string, feedback: Feedback): Promise<AnomalyRecord> {
     // Feedback on a record still in the buffer must land after it: flush first (only possible while up).
     if (this.state === 'up' && this.queue.some((op) => op.kind === 'anomaly' && op.record.id === anomalyId)) await this.flush();
-    return this.read('feedback', () => this.inner.saveFeedback(anomalyId, feedback));
+    const updated = await this.read('feedback', () => this.inner.saveFeedback(anomalyId, feedback));
+    this.remember(updated);
+    return updated;
   }
 
   feedbackCounts(): Promise<{ true_positive: number; false_positive: number }> {

@@ -231,6 +231,26 @@ describe('ResilientStore', () => {
     await store.close();
   });
 
+  test('open incidents keep merging through an outage; pruning waits for the store', async () => {
+    const inner = await switchable();
+    const store = new ResilientStore(inner, FAST);
+    await store.saveAnomaly(anomaly('open1', Date.UTC(2026, 0, 1)));
+    inner.failure = new StoreUnavailableError('down');
+    await store.upsertPatterns([pattern('p1', 1)]); // reveals the outage
+    const rec = await store.getAnomaly('open1');
+    assert.equal(rec?.windows, 1, 'served from recently seen records');
+    await store.saveAnomaly({ ...rec!, windows: 2 });
+    assert.equal((await store.getAnomaly('open1'))!.windows, 2, 'the buffered state wins');
+    await assert.rejects(() => store.getAnomaly('never-seen'), StoreUnavailableError);
+    const calls = inner.calls;
+    assert.equal(await store.prunePatterns('s', 'normal', 1), 0);
+    assert.equal(inner.calls, calls, 'pruning skipped without calling the store');
+    inner.failure = null;
+    await waitFor('flush', () => store.stats().queuedAnomalies === 0);
+    assert.equal((await inner.getAnomaly('open1'))!.windows, 2);
+    await store.close();
+  });
+
   test('feedback on a record still buffered lands after the record', async () => {
     const inner = await switchable();
     const store = new ResilientStore(inner, { ...FAST, initialProbeDelayMs: 60_000, maxProbeDelayMs: 60_000 });
