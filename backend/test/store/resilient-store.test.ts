@@ -279,9 +279,8 @@ describe('ResilientStore over HTTP: a Qdrant outage on the loopback server', () 
       await store.upsertPatterns([pattern('p1', 10), pattern('p2', 11)]);
       await store.saveAnomaly(anomaly('an_out1', Date.UTC(2026, 0, 1)));
       assert.equal(store.stats().state, 'down');
-      const t0 = performance.now();
       await assert.rejects(() => store.searchPatterns('s', Float32Array.from([1, 0]), 3), StoreUnavailableError);
-      assert.ok(performance.now() - t0 < 50, 'searches fail fast while down');
+      assert.equal(server.requests.filter((r) => r.path.endsWith('/points/query')).length, 0, 'searches fail fast, without a request');
       const h = await store.health();
       assert.equal(h.ok, false);
       assert.match(h.detail!, /degraded.*unreachable.*2 patterns and 1 anomaly records buffered/);
