@@ -249,6 +249,8 @@ export class QdrantStore implements VectorStore {
   /** Pattern collections known to exist (and verified), by dimension. */
   private readonly dims = new Map<number, Promise<void>>();
   private dimsListedAt = 0;
+  /** Dimensions found to have no collection, until when (ms): saves a round trip per search meanwhile. */
+  private readonly missingUntil = new Map<number, number>();
   private anomaliesReady = false;
 
   constructor(private readonly opts: QdrantStoreOptions) {
@@ -424,6 +426,7 @@ export class QdrantStore implements VectorStore {
 
   /** The pattern collection of `dim`, created on first use; concurrent callers share one creation. */
   private ensurePatterns(dim: number): Promise<void> {
+    this.missingUntil.delete(dim);
     let ready = this.dims.get(dim);
     if (!ready) {
       const name = this.patternsCollection(dim);
@@ -506,8 +509,12 @@ export class QdrantStore implements VectorStore {
     const name = this.patternsCollection(dim);
     if (!this.dims.has(dim)) {
       // Another instance may have created it; a missing collection simply has no neighbours.
+      if ((this.missingUntil.get(dim) ?? 0) > Date.now()) return [];
       const exists = await this.call(`check collection ${name}`, () => this.client.collectionExists(name));
-      if (!exists.exists) return [];
+      if (!exists.exists) {
+        this.missingUntil.set(dim, Date.now() + 5_000);
+        return [];
+      }
       await this.ensurePatterns(dim);
     }
     const res = await this.call(`search ${name}`, () =>

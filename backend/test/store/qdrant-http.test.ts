@@ -193,7 +193,8 @@ describe('QdrantStore requests (recorded responses)', () => {
   });
 
   test('search is one filtered query on the collection of the vector dimension; Euclid scores become distances', async () => {
-    await withServer(replay({ ...EXISTING, 'POST /collections/sentinel_patterns_d48/points/query': 'points-query-patterns' }), {}, async (server, store) => {
+    const routes = { ...EXISTING, 'POST /collections/sentinel_patterns_d48/points/query': 'points-query-patterns', 'GET /collections/sentinel_patterns_d7/exists': 'collection-exists-false' };
+    await withServer(replay(routes), {}, async (server, store) => {
       await store.init();
       server.requests.length = 0;
       const q = vec(48, () => 0.5);
@@ -209,6 +210,12 @@ describe('QdrantStore requests (recorded responses)', () => {
         { id: 'win:service=chat|model=m1:1767225600000', distance: 0.41231057, timestamp: 1767225600000, kind: 'normal' },
         { id: 'win:service=chat|model=m1:1767225660000', distance: 1.2649111, timestamp: 1767225660000, kind: 'normal', meta: { anomalyId: 'an_7', type: 'latency_spike' } },
       ]);
+      // A dimension without a collection has no neighbours, and is not asked about again at once.
+      const before = server.requests.length;
+      assert.deepEqual(await store.searchPatterns('service=chat|model=m1', vec(7, () => 0), 3), []);
+      assert.deepEqual(await store.searchPatterns('service=chat|model=m1', vec(7, () => 0), 3), []);
+      assert.deepEqual(server.lines().slice(before), ['GET /collections/sentinel_patterns_d7/exists']);
+      server.requests.splice(before);
       // An 18-float window goes to the 18-dimension collection, never to the 48 one.
       await store.searchPatterns('service=chat|model=m1', vec(18, () => 0), 3, 'incident').catch(() => undefined);
       assert.equal(server.requests[1].path, '/collections/sentinel_patterns_d18/points/query');
