@@ -9,6 +9,8 @@ commands:
   replay --input FILE [--out FILE]    score recorded events (NDJSON or CSV) offline, in event time;
                                       prints one anomaly per line as JSON
   bench nab [options]                 run the NAB benchmark (see bench nab --help)
+  migrate --from sqlite|qdrant --to sqlite|qdrant
+                                      copy patterns and anomalies between stores (see migrate --help)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -23,6 +25,10 @@ async function main(argv: string[]): Promise<number> {
       if (which === 'nab') return (await import('./bench/nab-bench')).nabCommand(args);
       process.stderr.write('usage: sentinel bench nab [options]\n');
       return 2;
+    }
+    case 'migrate': {
+      const { createLogger } = await import('./logger');
+      return (await import('./migrate')).runMigrate(rest, process.env, createLogger(process.env.SENTINEL_LOG_LEVEL ?? 'info'));
     }
     case undefined:
     case '-h':
