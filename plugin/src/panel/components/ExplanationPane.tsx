@@ -61,7 +61,7 @@ const getStyles = (theme: GrafanaTheme2) => ({
     borderCollapse: 'collapse',
     'th, td': { textAlign: 'left', padding: theme.spacing(0.25, 0.5), borderBottom: `1px solid ${theme.colors.border.weak}` },
     th: { color: theme.colors.text.secondary, fontWeight: theme.typography.fontWeightRegular },
-    'td.num': { textAlign: 'right', fontVariantNumeric: 'tabular-nums' },
+    '.num': { textAlign: 'right', fontVariantNumeric: 'tabular-nums' },
   }),
   outside: css({ color: theme.colors.error.text, fontWeight: theme.typography.fontWeightMedium }),
   list: css({ margin: 0, paddingLeft: theme.spacing(2) }),
@@ -167,15 +167,15 @@ export function ExplanationPane({ anomaly, api, apiProblem, timeZone }: Explanat
 
       {record && (
         <>
-          <h4 className={styles.section}>Evidence: what moved</h4>
+          <h4 className={styles.section}>Evidence</h4>
           {features.length ? (
             <table className={styles.table} data-testid="evidence-table">
               <thead>
                 <tr>
                   <th>feature</th>
-                  <th>actual</th>
-                  <th>expected</th>
-                  <th>z</th>
+                  <th className="num">actual</th>
+                  <th className="num">expected (band)</th>
+                  <th className="num">z</th>
                 </tr>
               </thead>
               <tbody>

@@ -143,12 +143,19 @@ export function Timeline(props: TimelineProps) {
             <g key={`sy${v}`}>
               <line x1={MARGIN.left} x2={x.range[1]} y1={yScore(v)} y2={yScore(v)} stroke={colors.grid} />
               <text className={styles.axis} x={MARGIN.left - 6} y={yScore(v) + 4} textAnchor="end">
-                {formatValue(v, undefined, 1)}
+                {formatValue(v)}
               </text>
             </g>
           ))}
         {timeTicks(from, to, Math.max(2, Math.floor(width / 110))).map((t) => (
-          <text key={`x${t}`} className={styles.axis} x={x(t)} y={svgHeight - 6} textAnchor="middle">
+          <text
+            key={`x${t}`}
+            className={styles.axis}
+            x={x(t)}
+            y={svgHeight - 6}
+            // Labels at the plot edges are anchored inwards so they are not cut off.
+            textAnchor={x(t) > x.range[1] - 24 ? 'end' : x(t) < x.range[0] + 24 ? 'start' : 'middle'}
+          >
             {formatTick(t, to - from, timeZone)}
           </text>
         ))}
