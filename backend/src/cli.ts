@@ -9,6 +9,7 @@ commands:
   replay --input FILE [--out FILE]    score recorded events (NDJSON or CSV) offline, in event time;
                                       prints one anomaly per line as JSON
   bench nab [options]                 run the NAB benchmark (see bench nab --help)
+  bench perf [--quick]                run the performance benchmark (see bench perf --help)
   migrate --from sqlite|qdrant --to sqlite|qdrant
                                       copy patterns and anomalies between stores (see migrate --help)
 `;
@@ -23,7 +24,8 @@ async function main(argv: string[]): Promise<number> {
     case 'bench': {
       const [which, ...args] = rest;
       if (which === 'nab') return (await import('./bench/nab-bench')).nabCommand(args);
-      process.stderr.write('usage: sentinel bench nab [options]\n');
+      if (which === 'perf') return (await import('../bench/perf/main')).perfCommand(args);
+      process.stderr.write('usage: sentinel bench nab|perf [options]\n');
       return 2;
     }
     case 'migrate': {
