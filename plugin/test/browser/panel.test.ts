@@ -36,6 +36,11 @@ const API_KEY = 'browser-test-key-0001';
 const DATASOURCE_UID = 'sentinel-browser';
 const MINUTE = 60_000;
 
+// Its own test so a machine without chromium reports a failure, not only cancelled tests.
+it(`Debian chromium is installed at ${CHROMIUM}`, () => {
+  assert.ok(existsSync(CHROMIUM), `chromium not found at ${CHROMIUM}: install it with "apt-get install -y chromium"`);
+});
+
 describe('LLM-Sentinel panel and query editor in chromium against a running backend', () => {
   let backend: Backend | undefined;
   let server: PageServer | undefined;

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { dateTime, type DataSourceInstanceSettings } from '@grafana/data';
 import { act, fireEvent, render, screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
 import React from 'react';
 
 import { latencyAnomaly, seriesResponse, T0, tokenAnomaly } from '../../../test/fixtures/api-responses';
@@ -79,12 +80,14 @@ describe('QueryEditor', () => {
     expect(onChange).toHaveBeenLastCalledWith({ refId: 'C', queryType: QueryType.Explanation, anomalyId: 'an_5f3c01' });
   });
 
-  it('sets the limit on blur', async () => {
-    const { onChange } = await renderEditor({ refId: 'B', queryType: QueryType.Anomalies });
-    const limit = screen.getByPlaceholderText('default');
-    fireEvent.change(limit, { target: { value: '250' } });
-    fireEvent.blur(limit);
+  it('sets the limit when the field is left, not on every keystroke', async () => {
+    const user = userEvent.setup();
+    const { onChange, onRunQuery } = await renderEditor({ refId: 'B', queryType: QueryType.Anomalies });
+    await user.type(screen.getByPlaceholderText('default'), '250');
+    expect(onRunQuery).not.toHaveBeenCalled();
+    await user.tab();
     expect(onChange).toHaveBeenLastCalledWith({ refId: 'B', queryType: QueryType.Anomalies, limit: 250 });
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
   });
 
   it('says so when the series cannot be loaded', async () => {
