@@ -5,6 +5,7 @@ import type { Logger } from './logger';
 import { SentinelMetrics } from './metrics';
 import { Pipeline } from './pipeline/pipeline';
 import { buildServer } from './api/server';
+import { otlpReceiver } from './otlp';
 import { createStore } from './store';
 import type { VectorStore } from './store/vector-store';
 
@@ -31,7 +32,14 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
   const store = deps.store ?? (await createStore(config, log));
   const metrics = new SentinelMetrics();
   const pipeline = new Pipeline({ config, store, log, metrics, now: deps.now });
-  const http = await buildServer({ config, log, pipeline, metrics, version: VERSION });
+  const http = await buildServer({
+    config,
+    log,
+    pipeline,
+    metrics,
+    version: VERSION,
+    plugins: [otlpReceiver({ config, target: pipeline, log, metrics, now: deps.now })],
+  });
   const tick = setInterval(() => pipeline.tick(), 1000);
   tick.unref();
   let closed = false;

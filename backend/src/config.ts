@@ -77,6 +77,14 @@ export interface Config {
   alertCooldownMs: number;
   /** Incidents below this severity send no alert. @default "low" (SENTINEL_ALERT_MIN_SEVERITY) */
   alertMinSeverity: 'critical' | 'high' | 'medium' | 'low';
+  /** OTLP span / resource attributes naming the end user, first present wins. @default ["user.id","enduser.id"] (SENTINEL_OTEL_USER_ATTRIBUTES) */
+  otelUserAttributes: string[];
+  /** OTLP span / resource attributes naming the API key (semconv has none). @default [] (SENTINEL_OTEL_API_KEY_ATTRIBUTES) */
+  otelApiKeyAttributes: string[];
+  /** An agent trace with no new span for this long (wall clock) counts as complete. @default 30000 (SENTINEL_OTEL_TRACE_IDLE) */
+  otelTraceIdleMs: number;
+  /** Agent traces held open at once; beyond it the oldest completes early. @default 10000 (SENTINEL_OTEL_MAX_OPEN_TRACES) */
+  otelMaxOpenTraces: number;
   /** pino level. @default "info" (SENTINEL_LOG_LEVEL) */
   logLevel: string;
 }
@@ -147,6 +155,10 @@ const SCHEMA = {
   SENTINEL_ALERT_RETRY_BASE: duration(1).default(1000),
   SENTINEL_ALERT_COOLDOWN: duration(0).default(300_000),
   SENTINEL_ALERT_MIN_SEVERITY: z.enum(['critical', 'high', 'medium', 'low']).default('low'),
+  SENTINEL_OTEL_USER_ATTRIBUTES: list.default(['user.id', 'enduser.id']),
+  SENTINEL_OTEL_API_KEY_ATTRIBUTES: list.default([]),
+  SENTINEL_OTEL_TRACE_IDLE: duration(100).default(30_000),
+  SENTINEL_OTEL_MAX_OPEN_TRACES: int(1, 10_000_000).default(10_000),
   SENTINEL_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 } as const;
 
@@ -228,6 +240,10 @@ export function loadConfig(
     alertRetryBaseMs: p.SENTINEL_ALERT_RETRY_BASE,
     alertCooldownMs: p.SENTINEL_ALERT_COOLDOWN,
     alertMinSeverity: p.SENTINEL_ALERT_MIN_SEVERITY,
+    otelUserAttributes: p.SENTINEL_OTEL_USER_ATTRIBUTES,
+    otelApiKeyAttributes: p.SENTINEL_OTEL_API_KEY_ATTRIBUTES,
+    otelTraceIdleMs: p.SENTINEL_OTEL_TRACE_IDLE,
+    otelMaxOpenTraces: p.SENTINEL_OTEL_MAX_OPEN_TRACES,
     logLevel: p.SENTINEL_LOG_LEVEL,
   });
 }

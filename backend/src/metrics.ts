@@ -34,6 +34,10 @@ export class SentinelMetrics {
   readonly llmDuration: Histogram;
   readonly securityEventsConsumed: Counter<'outcome'>;
   readonly amqpConnected: Gauge<'role'>;
+  readonly otlpRequests: Counter<'signal' | 'encoding' | 'compression' | 'code'>;
+  readonly otlpReceived: Counter<'signal' | 'outcome'>;
+  readonly otlpOpenTraces: Gauge;
+  readonly otlpTracesCompleted: Counter<'reason'>;
   /** Where the score gauge reads from at scrape time; set by the pipeline. */
   scoreSource: () => Iterable<{ service: string; model: string; signal: string; score: number }> = () => [];
 
@@ -125,5 +129,24 @@ export class SentinelMetrics {
       registers: r,
     });
     this.amqpConnected = new Gauge({ name: 'sentinel_amqp_connected', help: '1 while the AMQP connection of a role (consumer, publisher) is up', labelNames: ['role'], registers: r });
+    this.otlpRequests = new Counter({
+      name: 'sentinel_otlp_requests_total',
+      help: 'OTLP/HTTP export requests by signal (traces, metrics), encoding (protobuf, json, unknown), compression (none, gzip, other) and HTTP status code',
+      labelNames: ['signal', 'encoding', 'compression', 'code'],
+      registers: r,
+    });
+    this.otlpReceived = new Counter({
+      name: 'sentinel_otlp_received_total',
+      help: 'OTLP spans (signal=traces) and data points (signal=metrics) by outcome: accepted (used), ignored (not GenAI), rejected (reported in partial_success)',
+      labelNames: ['signal', 'outcome'],
+      registers: r,
+    });
+    this.otlpOpenTraces = new Gauge({ name: 'sentinel_otlp_open_traces', help: 'Agent traces held open waiting for their root span or idle timeout', registers: r });
+    this.otlpTracesCompleted = new Counter({
+      name: 'sentinel_otlp_traces_completed_total',
+      help: 'Agent traces completed, by reason (root, idle, evicted, shutdown)',
+      labelNames: ['reason'],
+      registers: r,
+    });
   }
 }

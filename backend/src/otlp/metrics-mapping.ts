@@ -1,0 +1,131 @@
+/**
+ * GenAI client metrics -> series points.
+ *
+ * `gen_ai.client.token.usage` and `gen_ai.client.operation.duration` are histograms (one measurement per
+ * operation). Each export becomes, per series, one point whose value is the MEAN of the measurements made
+ * since the previous export: delta sum / delta count. Cumulative streams (the SDK default) are turned into
+ * deltas here, with bounded per-stream state; delta streams are used as they are. An export with no new
+ * measurement for a series yields no point (a mean of nothing is not zero).
+ *
+ * Series: the metric name; labels `service` (resource service.name), `model` (gen_ai.request.model, else
+ * gen_ai.response.model) and, for token usage, `token_type` (input | output | other). Streams that differ
+ * only in other attributes (operation, server.address, error.type, response model) are merged.
+ */
+import type { SeriesPoint } from '../domain/types';
+import { GENAI_ATTRIBUTES, UNKNOWN_MODEL, UNKNOWN_SERVICE } from './genai-mapping';
+import { TEMPORALITY_CUMULATIVE, TEMPORALITY_DELTA, attrString, type Attrs, type OtlpHistogramPoint } from './model';
+
+/** The metrics the receiver maps (semconv names). */
+export const TOKEN_USAGE_METRIC = 'gen_ai.client.token.usage';
+export const OPERATION_DURATION_METRIC = 'gen_ai.client.operation.duration';
+export const MAPPED_METRICS: ReadonlySet<string> = new Set([TOKEN_USAGE_METRIC, OPERATION_DURATION_METRIC]);
+
+const TOKEN_TYPES = new Set(['input', 'output']);
+
+/** A point to ingest and the indexes (in the request) of the data points it was computed from. */
+export interface MappedPoint {
+  point: SeriesPoint;
+  sources: number[];
+}
+
+/** Outcome of mapping one request's histogram points. */
+export interface MetricsMapping {
+  points: MappedPoint[];
+  /** Data points of mapped metrics that could not be used (bad temporality, no sum), with why. */
+  invalid: { index: number; message: string }[];
+}
+
+interface StreamState {
+  startMs: number;
+  count: number;
+  sum: number;
+}
+
+/**
+ * Turns histogram points of the GenAI metrics into series points. Holds the last cumulative value of each
+ * stream (bounded: the least recently seen streams are forgotten first, which at worst makes one export of
+ * such a stream count from its start again).
+ */
+export class GenAiMetricsMapper {
+  private readonly streams = new Map<string, StreamState>();
+
+  constructor(private readonly maxStreams = 10_000) {}
+
+  /** Number of cumulative streams remembered. */
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  map(histograms: readonly OtlpHistogramPoint[]): MetricsMapping {
+    const invalid: MetricsMapping['invalid'] = [];
+    const groups = new Map<string, { point: SeriesPoint; count: number; sum: number; sources: number[] }>();
+    histograms.forEach((h, index) => {
+      if (!MAPPED_METRICS.has(h.metric)) return;
+      if (h.sum === undefined) {
+        invalid.push({ index, message: `${h.metric}: data point without sum` });
+        return;
+      }
+      const delta = this.delta(h);
+      if (delta === 'invalid') {
+        invalid.push({ index, message: `${h.metric}: unknown aggregation temporality ${h.temporality}` });
+        return;
+      }
+      if (delta.count <= 0) return;
+      const labels = labelsOf(h);
+      const timestamp = Math.round(h.timeMs);
+      const key = `${h.metric}\u0000${labels.service}\u0000${labels.model}\u0000${labels.token_type ?? ''}\u0000${timestamp}`;
+      let g = groups.get(key);
+      if (!g) {
+        g = { point: { series: h.metric, labels, timestamp, value: 0 }, count: 0, sum: 0, sources: [] };
+        groups.set(key, g);
+      }
+      g.count += delta.count;
+      g.sum += delta.sum;
+      g.sources.push(index);
+    });
+    const points: MappedPoint[] = [];
+    for (const g of groups.values()) points.push({ point: { ...g.point, value: g.sum / g.count }, sources: g.sources });
+    // Per series, points must arrive in time order (the pipeline refuses older ones).
+    points.sort((a, b) => a.point.timestamp - b.point.timestamp);
+    return { points, invalid };
+  }
+
+  private delta(h: OtlpHistogramPoint): { count: number; sum: number } | 'invalid' {
+    const sum = h.sum ?? 0;
+    if (h.temporality === TEMPORALITY_DELTA) return { count: h.count, sum };
+    if (h.temporality !== TEMPORALITY_CUMULATIVE) return 'invalid';
+    const key = streamKey(h);
+    const prev = this.streams.get(key);
+    this.streams.delete(key);
+    this.streams.set(key, { startMs: h.startMs, count: h.count, sum });
+    if (this.streams.size > this.maxStreams) this.streams.delete(this.streams.keys().next().value as string);
+    // A new start time or a smaller count means the producer restarted: the cumulative value is all new.
+    if (!prev || prev.startMs !== h.startMs || h.count < prev.count) return { count: h.count, sum };
+    return { count: h.count - prev.count, sum: sum - prev.sum };
+  }
+}
+
+function labelsOf(h: OtlpHistogramPoint): Record<string, string> {
+  const labels: Record<string, string> = {
+    service: clip(attrString(h.resource, GENAI_ATTRIBUTES.service) ?? UNKNOWN_SERVICE),
+    model: clip(attrString(h.attributes, GENAI_ATTRIBUTES.model) ?? UNKNOWN_MODEL),
+  };
+  if (h.metric === TOKEN_USAGE_METRIC) {
+    const t = attrString(h.attributes, ['gen_ai.token.type']);
+    labels.token_type = t !== undefined && TOKEN_TYPES.has(t) ? t : 'other';
+  }
+  return labels;
+}
+
+/** Identity of a stream: metric, resource and point attributes (sorted, so order does not matter). */
+function streamKey(h: OtlpHistogramPoint): string {
+  return `${h.metric}\u0000${canonical(h.resource)}\u0000${canonical(h.attributes)}`;
+}
+
+function canonical(a: Attrs): string {
+  return JSON.stringify(Object.keys(a).sort().map((k) => [k, a[k]]));
+}
+
+function clip(s: string): string {
+  return s.length > 256 ? s.slice(0, 256) : s;
+}

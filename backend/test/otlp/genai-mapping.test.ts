@@ -1,0 +1,110 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { classifySpan, spanToEvent, type GenAiMappingOptions } from '../../src/otlp/genai-mapping';
+import { STATUS_ERROR, STATUS_OK, type Attrs, type OtlpSpan } from '../../src/otlp/model';
+
+const opts: GenAiMappingOptions = { userAttributes: ['user.id', 'enduser.id'], apiKeyAttributes: ['app.api_key_id'] };
+const T = Date.UTC(2026, 0, 5, 10, 0, 0);
+
+function span(attributes: Attrs, over: Partial<OtlpSpan> = {}): OtlpSpan {
+  return {
+    traceId: 'aa',
+    spanId: 'bb',
+    parentSpanId: 'cc',
+    name: 'chat',
+    kind: 3,
+    startMs: T,
+    endMs: T + 1234.5,
+    attributes,
+    resource: { 'service.name': 'svc' },
+    scopeName: 'x',
+    status: { code: 0, message: '' },
+    events: [],
+    ...over,
+  };
+}
+
+describe('GenAI span mapping', () => {
+  test('current semconv names map onto the event contract; the timestamp is the span end', () => {
+    const e = spanToEvent(
+      span({
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.provider.name': 'openai',
+        'gen_ai.system': 'ignored-when-provider-present',
+        'gen_ai.request.model': 'gpt-4o',
+        'gen_ai.response.model': 'gpt-4o-2024-08-06',
+        'gen_ai.usage.input_tokens': 120,
+        'gen_ai.usage.output_tokens': 30,
+        'gen_ai.usage.cost': 0.0012,
+        'gen_ai.response.time_to_first_chunk': 0.25,
+        'user.id': 'u-1',
+        'app.api_key_id': 'key-9',
+      }),
+      opts,
+    );
+    assert.deepEqual(e, {
+      timestamp: T + 1235,
+      service: 'svc',
+      model: 'gpt-4o',
+      provider: 'openai',
+      user: 'u-1',
+      apiKeyId: 'key-9',
+      inputTokens: 120,
+      outputTokens: 30,
+      latencyMs: 1234.5,
+      ttftMs: 250,
+      status: 'ok',
+      costUsd: 0.0012,
+    });
+  });
+
+  test('older names (gen_ai.system, prompt/completion tokens) and OpenInference names are fallbacks', () => {
+    const old = spanToEvent(span({ 'gen_ai.operation.name': 'chat', 'gen_ai.system': 'anthropic', 'gen_ai.response.model': 'claude-x', 'gen_ai.usage.prompt_tokens': 7, 'gen_ai.usage.completion_tokens': 3 }), opts);
+    assert.equal(old.provider, 'anthropic');
+    assert.equal(old.model, 'claude-x');
+    assert.equal(old.inputTokens, 7);
+    assert.equal(old.outputTokens, 3);
+    const oi = classifySpan(span({ 'openinference.span.kind': 'LLM', 'llm.model_name': 'mistral-large', 'llm.provider': 'mistralai', 'llm.token_count.prompt': 11, 'llm.token_count.completion': 4 }), opts);
+    assert.equal(oi.kind, 'model');
+    if (oi.kind !== 'model') return;
+    assert.equal(oi.operation, 'chat');
+    assert.deepEqual([oi.event.model, oi.event.provider, oi.event.inputTokens, oi.event.outputTokens], ['mistral-large', 'mistralai', 11, 4]);
+  });
+
+  test('error status and error.type make an error event; an exception event gives the type when error.type is missing', () => {
+    const typed = spanToEvent(span({ 'gen_ai.operation.name': 'chat', 'error.type': 'rate_limit_exceeded' }, { status: { code: STATUS_ERROR, message: '429' } }), opts);
+    assert.deepEqual([typed.status, typed.errorType], ['error', 'rate_limit_exceeded']);
+    const exc = spanToEvent(
+      span({ 'gen_ai.operation.name': 'chat' }, { status: { code: STATUS_ERROR, message: '' }, events: [{ name: 'exception', timeMs: T, attributes: { 'exception.type': 'TimeoutError' } }] }),
+      opts,
+    );
+    assert.deepEqual([exc.status, exc.errorType], ['error', 'TimeoutError']);
+    const bare = spanToEvent(span({ 'gen_ai.operation.name': 'chat' }, { status: { code: STATUS_ERROR, message: '' } }), opts);
+    assert.deepEqual([bare.status, bare.errorType], ['error', '_OTHER']);
+    // A handled exception on a successful call is not an error of the request.
+    const handled = spanToEvent(span({ 'gen_ai.operation.name': 'chat' }, { status: { code: STATUS_OK, message: '' }, events: [{ name: 'exception', timeMs: T, attributes: { 'exception.type': 'Retry' } }] }), opts);
+    assert.deepEqual([handled.status, handled.errorType], ['ok', undefined]);
+  });
+
+  test('user and API key come from the configured attributes, span first, then resource', () => {
+    const fromResource = spanToEvent(span({ 'gen_ai.operation.name': 'chat' }, { resource: { 'service.name': 'svc', 'enduser.id': 'r-user' } }), opts);
+    assert.equal(fromResource.user, 'r-user');
+    const custom = spanToEvent(span({ 'gen_ai.operation.name': 'chat', 'tenant.user': 'x', 'user.id': 'y' }), { userAttributes: ['tenant.user'], apiKeyAttributes: [] });
+    assert.equal(custom.user, 'x');
+    assert.equal(custom.apiKeyId, undefined);
+  });
+
+  test('missing service and model get the SDK-style placeholders; junk numbers count as not reported', () => {
+    const e = spanToEvent(span({ 'gen_ai.operation.name': 'chat', 'gen_ai.usage.input_tokens': -4, 'gen_ai.usage.output_tokens': 'many', 'gen_ai.usage.cost': -1 }, { resource: {} }), opts);
+    assert.deepEqual([e.service, e.model, e.inputTokens, e.outputTokens, e.costUsd], ['unknown_service', 'unknown', 0, 0, 0]);
+    const str = spanToEvent(span({ 'gen_ai.operation.name': 'chat', 'gen_ai.usage.input_tokens': '42' }), opts);
+    assert.equal(str.inputTokens, 42);
+  });
+
+  test('tool and agent spans are GenAI but not model calls; other spans are not GenAI', () => {
+    assert.deepEqual(classifySpan(span({ 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'search' }), opts), { kind: 'genai', operation: 'execute_tool' });
+    assert.deepEqual(classifySpan(span({ 'gen_ai.operation.name': 'invoke_agent' }), opts), { kind: 'genai', operation: 'invoke_agent' });
+    assert.deepEqual(classifySpan(span({ 'http.route': '/chat' }), opts), { kind: 'other' });
+    assert.equal(classifySpan(span({ 'gen_ai.operation.name': 'embeddings', 'gen_ai.request.model': 'text-embedding-3-small' }), opts).kind, 'model');
+  });
+});

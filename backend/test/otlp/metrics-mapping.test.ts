@@ -1,0 +1,79 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GenAiMetricsMapper, OPERATION_DURATION_METRIC, TOKEN_USAGE_METRIC } from '../../src/otlp/metrics-mapping';
+import { TEMPORALITY_CUMULATIVE, TEMPORALITY_DELTA, type OtlpHistogramPoint } from '../../src/otlp/model';
+
+const T = Date.UTC(2026, 0, 5, 10, 0, 0);
+
+function point(over: Partial<OtlpHistogramPoint>): OtlpHistogramPoint {
+  return {
+    metric: TOKEN_USAGE_METRIC,
+    unit: '{token}',
+    temporality: TEMPORALITY_CUMULATIVE,
+    resource: { 'service.name': 'svc' },
+    attributes: { 'gen_ai.request.model': 'gpt-4o', 'gen_ai.token.type': 'input', 'gen_ai.operation.name': 'chat' },
+    startMs: T,
+    timeMs: T + 60_000,
+    count: 0,
+    sum: 0,
+    ...over,
+  };
+}
+
+describe('GenAI metrics -> points', () => {
+  test('cumulative histograms become the mean of what was added since the previous export', () => {
+    const m = new GenAiMetricsMapper();
+    let r = m.map([point({ count: 4, sum: 400 })]);
+    assert.deepEqual(r.points.map((p) => [p.point.series, p.point.labels, p.point.timestamp, p.point.value]), [
+      [TOKEN_USAGE_METRIC, { service: 'svc', model: 'gpt-4o', token_type: 'input' }, T + 60_000, 100],
+    ]);
+    r = m.map([point({ count: 6, sum: 1400, timeMs: T + 120_000 })]);
+    assert.deepEqual(r.points.map((p) => p.point.value), [500]);
+    // Nothing new: no point at all.
+    r = m.map([point({ count: 6, sum: 1400, timeMs: T + 180_000 })]);
+    assert.equal(r.points.length, 0);
+  });
+
+  test('a restarted producer (new start time, or a smaller count) counts from zero again', () => {
+    const m = new GenAiMetricsMapper();
+    m.map([point({ count: 10, sum: 1000 })]);
+    let r = m.map([point({ count: 2, sum: 600, startMs: T + 200_000, timeMs: T + 260_000 })]);
+    assert.deepEqual(r.points.map((p) => p.point.value), [300]);
+    r = m.map([point({ count: 1, sum: 50, startMs: T + 200_000, timeMs: T + 320_000 })]);
+    assert.deepEqual(r.points.map((p) => p.point.value), [50]);
+  });
+
+  test('delta histograms are used as they are; streams of one series and time are merged', () => {
+    const m = new GenAiMetricsMapper();
+    const r = m.map([
+      point({ temporality: TEMPORALITY_DELTA, count: 2, sum: 100 }),
+      point({ temporality: TEMPORALITY_DELTA, count: 2, sum: 300, attributes: { 'gen_ai.request.model': 'gpt-4o', 'gen_ai.token.type': 'input', 'gen_ai.operation.name': 'text_completion' } }),
+      point({ temporality: TEMPORALITY_DELTA, count: 1, sum: 7, attributes: { 'gen_ai.request.model': 'gpt-4o', 'gen_ai.token.type': 'output' } }),
+    ]);
+    assert.deepEqual(
+      r.points.map((p) => [p.point.labels.token_type, p.point.value, p.sources]),
+      [
+        ['input', 100, [0, 1]],
+        ['output', 7, [2]],
+      ],
+    );
+  });
+
+  test('duration has no token_type; other metrics are ignored; bad points are reported', () => {
+    const m = new GenAiMetricsMapper();
+    const r = m.map([
+      point({ metric: OPERATION_DURATION_METRIC, unit: 's', count: 2, sum: 3, attributes: { 'gen_ai.response.model': 'm-2' } }),
+      point({ metric: 'http.client.request.duration', count: 5, sum: 5 }),
+      point({ count: 3, sum: undefined }),
+      point({ count: 3, sum: 3, temporality: 0, attributes: { 'gen_ai.request.model': 'z' } }),
+    ]);
+    assert.deepEqual(r.points.map((p) => [p.point.series, p.point.labels, p.point.value]), [[OPERATION_DURATION_METRIC, { service: 'svc', model: 'm-2' }, 1.5]]);
+    assert.deepEqual(r.invalid.map((x) => x.index), [2, 3]);
+  });
+
+  test('stream state is bounded', () => {
+    const m = new GenAiMetricsMapper(3);
+    for (let i = 0; i < 10; i++) m.map([point({ count: 1, sum: 1, attributes: { 'gen_ai.request.model': `m${i}` } })]);
+    assert.equal(m.streamCount, 3);
+  });
+});
