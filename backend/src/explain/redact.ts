@@ -36,9 +36,11 @@ const KEY_VALUE =
   /\b(api[_-]?key|apikey|access[_-]?key|secret(?:[_-]?key)?|client[_-]?secret|token|auth[_-]?token|password|passwd|pwd)(["']?\s*[:=]\s*["']?)([^\s"',;&}]+)/gi;
 /** URL userinfo (`amqp://user:pass@host`). */
 const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]+:[^\s/@]+@/gi;
-const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
+// Local part: RFC 5322 atext except "=", "|", "{" and "}", which in our texts separate labels
+// ("user=alice@x.io" keeps its "user=").
+const EMAIL = /[A-Za-z0-9.!#$%&'*+/?^_`~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
 // Candidates only: every match is confirmed by node:net, so clock times like 10:01:00 never go.
-const IPV6_CANDIDATE = /(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?:%[\w.]+)?(?![\w:])/g;
+const IPV6_CANDIDATE = /(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,8}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?:%[\w.]+)?(?![\w:]|\.\d)/g;
 const IPV4 = /(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)/g;
 // Phone numbers need a "+" or the 3-3-4 grouping with separators, and 8-15 digits in all, so ISO dates,
 // epoch milliseconds and thousands separators ("6,256") are left alone.
