@@ -8,9 +8,8 @@
  *
  * Usage: tsx .config/build.ts [--dev] [--out DIR]
  */
-import { build, type Metafile, type Plugin } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,19 +32,6 @@ export const GRAFANA_EXTERNALS = [
   'moment',
   'd3',
 ];
-
-/**
- * esbuild treats subpaths of an external as external, so `react/jsx-runtime` (emitted by the automatic
- * JSX transform) would be left for Grafana to supply. It is tiny and not guaranteed to be among
- * Grafana's shared modules, so it is bundled; its own `require('react')` still gets Grafana's React.
- */
-const bundleJsxRuntime: Plugin = {
-  name: 'bundle-jsx-runtime',
-  setup(b) {
-    const require = createRequire(join(ROOT, 'package.json'));
-    b.onResolve({ filter: /^react\/jsx(-dev)?-runtime$/ }, (args) => ({ path: require.resolve(args.path) }));
-  },
-};
 
 /** The plugins this workspace builds: source folder and the plugin id (its dist folder name). */
 export const PLUGINS = [
@@ -109,12 +95,17 @@ export async function buildPlugin(plugin: (typeof PLUGINS)[number], { dev, versi
     format: 'cjs',
     platform: 'browser',
     target: 'es2020',
-    jsx: 'automatic',
+    // Classic JSX: the bundle then needs nothing from React but what Grafana's shared 'react' module
+    // certainly has (createElement, Fragment), not react/jsx-runtime, which Grafana may not share.
+    jsx: 'transform',
+    jsxFactory: 'React.createElement',
+    jsxFragment: 'React.Fragment',
+    // Overrides tsconfig.json's "react-jsx" (meant for tsc and Jest); keeps imports as written.
+    tsconfigRaw: { compilerOptions: { jsx: 'react', verbatimModuleSyntax: true } },
     minify: !dev,
     sourcemap: dev ? 'inline' : false,
     legalComments: 'none',
     external: GRAFANA_EXTERNALS,
-    plugins: [bundleJsxRuntime],
     define: { 'process.env.NODE_ENV': JSON.stringify(dev ? 'development' : 'production') },
     metafile: true,
     logLevel: 'warning',

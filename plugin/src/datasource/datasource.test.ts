@@ -78,6 +78,11 @@ describe('SentinelDataSource.query', () => {
     expect(scoresCall?.params).toEqual({ service: 'chat', feature: 'latency_p95_ms', from: String(T0), to: String(T0 + 600_000) });
     expect(scoresCall?.requestId).toBe('Q1-A');
     expect(backend.requestsTo('/api/v1/anomalies')[0].params).toMatchObject({ severity: 'critical', limit: '100' });
+    // Frames name their datasource so the panel can find it for explanations and feedback.
+    expect(res.data[0].meta?.custom).toMatchObject({
+      sentinelKind: 'scores',
+      datasource: { uid: 'sentinel-test', type: 'llmsentinel-sentinel-datasource' },
+    });
   });
 
   it('skips hidden queries and explanation queries without an id', async () => {

@@ -80,13 +80,19 @@ export class SentinelDataSource extends DataSourceApi<SentinelQuery, SentinelOpt
     const errors: DataQueryError[] = [];
     settled.forEach((result, i) => {
       if (result.status === 'fulfilled') {
-        data.push(...result.value);
+        data.push(...result.value.map((frame) => this.stamp(frame)));
       } else {
         const reason = result.reason as { message?: string; status?: number };
         errors.push({ refId: targets[i].refId, message: reason?.message ?? String(result.reason), status: reason?.status });
       }
     });
     return errors.length ? { data, errors, state: LoadingState.Error } : { data, state: LoadingState.Done };
+  }
+
+  /** Records this datasource in the frame's meta (see SentinelFrameMeta.datasource). */
+  private stamp(frame: DataFrame): DataFrame {
+    const ref = this.getRef();
+    return { ...frame, meta: { ...frame.meta, custom: { ...frame.meta?.custom, datasource: { uid: ref.uid!, type: ref.type! } } } };
   }
 
   /** Runs one interpolated query and converts the response. */

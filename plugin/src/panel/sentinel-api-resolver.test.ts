@@ -16,6 +16,14 @@ describe('sentinelDatasourceRef', () => {
     expect(sentinelDatasourceRef(data([{ uid: 'x' }]))).toEqual({ uid: 'x' });
     expect(sentinelDatasourceRef(data([undefined]))).toBeUndefined();
   });
+
+  it('falls back to the datasource stamped on Sentinel frames', () => {
+    const withFrames = {
+      request: { targets: [{ refId: 'A' }] },
+      series: [{ fields: [], length: 0, meta: { custom: { sentinelKind: 'scores', datasource: { uid: 's2', type: 'llmsentinel-sentinel-datasource' } } } }],
+    } as unknown as PanelData;
+    expect(sentinelDatasourceRef(withFrames)).toEqual({ uid: 's2', type: 'llmsentinel-sentinel-datasource' });
+  });
 });
 
 describe('resolveSentinelApi', () => {

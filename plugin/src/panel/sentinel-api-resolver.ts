@@ -2,6 +2,7 @@ import type { DataSourceRef, PanelData } from '@grafana/data';
 import { getDataSourceSrv } from '@grafana/runtime';
 import { createContext } from 'react';
 
+import type { SentinelFrameMeta } from '../shared/frame-kinds';
 import { isSentinelApi, type SentinelApi } from '../shared/sentinel-api';
 
 /** Plugin id of the datasource the panel talks to for explanations and feedback. */
@@ -18,13 +19,21 @@ export const DatasourceLookupContext = createContext<DatasourceLookup>((ref) => 
 
 /**
  * The datasource reference of the panel's Sentinel queries: a target whose datasource is the Sentinel
- * type first, then any target's datasource (a panel-level datasource of the same type), so mixed
- * panels still find it.
+ * type first, then the datasource the Sentinel frames were stamped with, then any target's datasource
+ * that is not a Grafana built-in (mixed, dashboard), so mixed panels still find it.
  */
 export function sentinelDatasourceRef(data: PanelData | undefined): DataSourceRef | undefined {
   const targets = data?.request?.targets ?? [];
   const refs = targets.map((t) => t.datasource).filter((r): r is DataSourceRef => Boolean(r && (r.uid || r.type)));
-  return refs.find((r) => r.type === SENTINEL_DATASOURCE_TYPE) ?? refs.find((r) => !r.type || r.type !== 'datasource');
+  const fromFrames = (data?.series ?? [])
+    .map((f) => (f.meta?.custom as Partial<SentinelFrameMeta> | undefined)?.datasource)
+    .find((r) => r?.uid);
+  return (
+    refs.find((r) => r.type === SENTINEL_DATASOURCE_TYPE) ??
+    // Frames stamped by the Sentinel datasource beat a guess from an untyped reference.
+    fromFrames ??
+    refs.find((r) => !r.type || r.type !== 'datasource')
+  );
 }
 
 /** Resolves the panel's datasource to a {@link SentinelApi}, or says why it cannot. */

@@ -9,6 +9,11 @@ export interface SentinelFrameMeta {
   sentinelKind: SentinelFrameKind;
   seriesKey?: string;
   feature?: string;
+  /**
+   * The datasource that produced the frame, so the panel finds it for explanations and feedback even
+   * when the queries carry no datasource reference.
+   */
+  datasource?: { uid: string; type: string };
 }
 
 /** Grafana unit for a feature name, from the naming conventions of the backend's features. */

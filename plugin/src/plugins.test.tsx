@@ -4,11 +4,23 @@
  * exports the plugin.
  */
 import { describe, expect, it, jest } from '@jest/globals';
-import { DataSourcePlugin, PanelPlugin } from '@grafana/data';
+import {
+  dateTime,
+  DataSourcePlugin,
+  LoadingState,
+  PanelPlugin,
+  type DataSourcePluginOptionsEditorProps,
+  type PanelProps,
+} from '@grafana/data';
+import { act, render, screen } from '@testing-library/react';
+import React, { type ComponentType } from 'react';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+
+import { latencyAnomaly, scoresResponse, T0 } from '../test/fixtures/api-responses';
+import { anomaliesToFrame, scoresToFrames } from './datasource/transform';
 
 const ROOT = resolve(__dirname, '..');
 
@@ -58,7 +70,7 @@ describe('plugin.json', () => {
 });
 
 describe('production build', () => {
-  it('emits AMD module.js files that export the datasource and panel plugins', () => {
+  it('emits AMD module.js files that export the datasource and panel plugins, and they render', async () => {
     const out = mkdtempSync(join(tmpdir(), 'sentinel-plugin-build-'));
     try {
       const run = spawnSync(process.execPath, ['--import', 'tsx', '.config/build.ts', '--out', out], {
@@ -84,10 +96,50 @@ describe('production build', () => {
       const ds = load('llmsentinel-sentinel-datasource');
       expect(ds.exported?.plugin).toBeInstanceOf(DataSourcePlugin);
       expect(ds.deps).toEqual(expect.arrayContaining(['@grafana/data', '@grafana/runtime', 'react']));
+      // Only modules Grafana shares with plugins; nothing it may lack (e.g. react/jsx-runtime).
+      const shared = ['@emotion/css', '@grafana/data', '@grafana/runtime', '@grafana/ui', 'react', 'rxjs'];
+      expect(ds.deps.filter((d) => !shared.includes(d))).toEqual([]);
       expect(ds.pluginJson.info.version).toBe('0.1.0');
 
       const panel = load('llmsentinel-sentinel-panel');
       expect(panel.exported?.plugin).toBeInstanceOf(PanelPlugin);
+      expect(panel.deps.filter((d) => !shared.includes(d))).toEqual([]);
+
+      // The bundled components work with the React and Grafana modules they are given.
+      const dsPlugin = ds.exported!.plugin as DataSourcePlugin<never>;
+      const ConfigEditor = dsPlugin.components.ConfigEditor as unknown as ComponentType<DataSourcePluginOptionsEditorProps>;
+      const config = render(
+        <ConfigEditor
+          options={{ jsonData: { url: 'http://sentinel:8080' }, secureJsonFields: {} } as never}
+          onOptionsChange={() => undefined}
+        />
+      );
+      expect(screen.getByDisplayValue('http://sentinel:8080')).toBeInTheDocument();
+      config.unmount();
+
+      const Panel = (panel.exported!.plugin as PanelPlugin).panel as ComponentType<PanelProps>;
+      const range = { from: dateTime(T0), to: dateTime(T0 + 600_000), raw: { from: 'a', to: 'b' } };
+      await act(async () => {
+        render(
+          <Panel
+            {...({
+              data: {
+                state: LoadingState.Done,
+                series: [...scoresToFrames(scoresResponse, 'A'), anomaliesToFrame([latencyAnomaly], 'B')],
+                timeRange: range,
+              },
+              timeRange: range,
+              width: 900,
+              height: 400,
+              options: {},
+              timeZone: 'utc',
+            } as unknown as PanelProps)}
+          />
+        );
+      });
+      expect(screen.getByTestId('expected-band')).toBeInTheDocument();
+      expect(screen.getAllByTestId('anomaly-region')).toHaveLength(1);
+      expect(screen.getByTestId('explanation-pane')).toHaveTextContent('latency_p95_ms rose to 5200 ms');
       for (const id of ['llmsentinel-sentinel-datasource', 'llmsentinel-sentinel-panel']) {
         expect(existsSync(join(out, id, 'img/logo.svg'))).toBe(true);
         expect(existsSync(join(out, id, 'README.md'))).toBe(true);
