@@ -7,6 +7,9 @@ import { Pipeline } from './pipeline/pipeline';
 import { buildServer } from './api/server';
 import { otlpReceiver } from './otlp';
 import { createStore } from './store';
+import { attachExplainer, type ExplainQueue } from './explain/explain-queue';
+import { explainRoutes } from './explain/explain-route';
+import { attachAlerting, type Alerting } from './alerts';
 import type { VectorStore } from './store/vector-store';
 
 /** Service version, from backend/package.json. */
@@ -20,6 +23,10 @@ export interface App {
   metrics: SentinelMetrics;
   pipeline: Pipeline;
   http: FastifyInstance;
+  /** LLM explanations (null without SENTINEL_LLM_*). */
+  explainer: ExplainQueue | null;
+  /** Alert sinks, dead letters and the AMQP security-event consumer (each present only when configured). */
+  alerting: Alerting;
   /** Closes windows, scores them, flushes and closes the store (nothing accepted is lost). */
   close(): Promise<void>;
 }
@@ -32,13 +39,19 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
   const store = deps.store ?? (await createStore(config, log));
   const metrics = new SentinelMetrics();
   const pipeline = new Pipeline({ config, store, log, metrics, now: deps.now });
+  const explain = attachExplainer({ config, log, store, metrics, onAnomaly: (l) => pipeline.onAnomaly(l) });
   const http = await buildServer({
     config,
     log,
     pipeline,
     metrics,
     version: VERSION,
-    plugins: [otlpReceiver({ config, target: pipeline, log, metrics, now: deps.now })],
+    plugins: [otlpReceiver({ config, target: pipeline, log, metrics, now: deps.now }), explainRoutes(store, explain.queue)],
+  });
+  const alerting = await attachAlerting({ config, log, pipeline, metrics, now: deps.now }).catch(async (err: unknown) => {
+    await http.close();
+    await store.close();
+    throw err;
   });
   const tick = setInterval(() => pipeline.tick(), 1000);
   tick.unref();
@@ -50,12 +63,18 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
     metrics,
     pipeline,
     http,
+    explainer: explain.queue,
+    alerting,
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(tick);
+      await alerting.stopIntake();
       await http.close();
       await pipeline.shutdown();
+      // After the shutdown: its last windows may open or resolve incidents whose alerts must still go out.
+      await alerting.close();
+      await explain.close();
       await store.close();
     },
   };

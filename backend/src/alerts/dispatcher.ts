@@ -1,0 +1,245 @@
+import type { AnomalyRecord, Severity } from '../domain/types';
+import type { Logger } from '../logger';
+import type { SentinelMetrics } from '../metrics';
+import type { AnomalyListener } from '../pipeline/pipeline';
+import type { DeadLetterStore } from './dead-letter';
+import { DeliveryError } from './errors';
+import { buildAlertPayload, SEVERITY_RANK, type AlertEvent } from './payload';
+import type { AlertMessage, AlertSink } from './sink';
+
+/** Retry policy of one alert on one sink. */
+export interface RetryPolicy {
+  /** Attempts in all (first + retries). @default 6 */
+  maxAttempts: number;
+  /** Delay before the first retry; doubles per attempt. @default 1000 */
+  baseDelayMs: number;
+  /** Cap of one delay (a receiver's Retry-After is honoured up to it). @default 60000 */
+  maxDelayMs: number;
+}
+
+/** Options of {@link AlertDispatcher}. */
+export interface DispatcherOptions {
+  sinks: AlertSink[];
+  deadLetters: DeadLetterStore;
+  log: Logger;
+  metrics?: SentinelMetrics;
+  retry?: Partial<RetryPolicy>;
+  /** After an alerted incident of a series resolves, new incidents of that series stay quiet this long unless more severe. @default 300000 */
+  cooldownMs?: number;
+  /** Incidents below this severity send nothing (until they escalate to it). @default "low" */
+  minSeverity?: Severity;
+  /** Deliveries pending (in flight or waiting to retry) at most; beyond, new alerts are dead-lettered. @default 1000 */
+  maxPending?: number;
+  /** How long close() waits for pending deliveries before dead-lettering them. @default 10000 */
+  flushTimeoutMs?: number;
+  /** @default Date.now */
+  now?: () => number;
+  /** @default Math.random (tests pin the jitter) */
+  random?: () => number;
+}
+
+/** Alert state of one incident. */
+interface IncidentAlertState {
+  seriesKey: string;
+  /** Highest severity an alert went out with; null while nothing was sent (suppressed so far). */
+  alerted: Severity | null;
+}
+
+const MAX_TRACKED = 10_000;
+
+/**
+ * Turns incident changes into alerts and delivers them to every sink, off the pipeline's hot path.
+ *
+ * Policy (one incident = one anomaly id):
+ * - opened -> one "opened" alert, unless below the minimum severity, or its series had an alerted incident
+ *   resolve less than `cooldownMs` ago and this one is not more severe (flapping).
+ * - updated -> nothing, unless severity rose above what was alerted ("escalated", same alert_id) or a
+ *   suppressed incident now reaches the minimum severity (then it sends its "opened").
+ * - resolved -> one "resolved" alert if the incident was alerted, else nothing.
+ *
+ * Delivery: per sink, alerts of one incident go in order (a resolve never overtakes its open); each is
+ * retried with exponential backoff and equal jitter (delay d = base * 2^(n-1), capped, slept as d/2 + rand
+ * * d/2; a receiver's Retry-After is honoured up to the cap); permanent failures (4xx, refused target) and
+ * exhausted retries go to the dead-letter store.
+ */
+export class AlertDispatcher {
+  private readonly incidents = new Map<string, IncidentAlertState>();
+  private readonly cooldowns = new Map<string, { until: number; severity: Severity }>();
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly pending = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+  private readonly retry: RetryPolicy;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private closing = false;
+
+  constructor(private readonly opts: DispatcherOptions) {
+    this.retry = { maxAttempts: 6, baseDelayMs: 1000, maxDelayMs: 60_000, ...opts.retry };
+    this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+  }
+
+  /** The pipeline listener: decides synchronously and returns at once; deliveries run in the background. */
+  readonly listener: AnomalyListener = (event, record) => {
+    if (this.closing) return;
+    const alert = this.decide(event, record);
+    if (alert) this.dispatch(alert, record);
+  };
+
+  /** Applies the grouping / cooldown / escalation policy; returns the alert to send, if any. */
+  decide(event: 'opened' | 'updated' | 'resolved', record: AnomalyRecord): AlertEvent | null {
+    const min = this.opts.minSeverity ?? 'low';
+    const rank = (s: Severity) => SEVERITY_RANK[s];
+    let st = this.incidents.get(record.id);
+    if (event === 'resolved') {
+      this.incidents.delete(record.id);
+      if (!st?.alerted) return this.suppress('not_alerted');
+      this.cooldowns.delete(record.seriesKey);
+      this.cooldowns.set(record.seriesKey, { until: this.now() + (this.opts.cooldownMs ?? 300_000), severity: st.alerted });
+      this.bound(this.cooldowns);
+      return 'resolved';
+    }
+    if (!st) {
+      // Unknown id on 'updated' (attached mid-incident): treat like an open so it is never missed.
+      st = { seriesKey: record.seriesKey, alerted: null };
+      this.incidents.set(record.id, st);
+      this.bound(this.incidents);
+    }
+    if (st.alerted) {
+      if (rank(record.severity) < rank(st.alerted)) {
+        st.alerted = record.severity;
+        return 'escalated';
+      }
+      return this.suppress('update');
+    }
+    if (rank(record.severity) > rank(min)) return this.suppress('below_min_severity');
+    const cd = this.cooldowns.get(record.seriesKey);
+    if (cd && this.now() < cd.until && rank(record.severity) >= rank(cd.severity)) return this.suppress('cooldown');
+    st.alerted = record.severity;
+    return 'opened';
+  }
+
+  /** Queues one alert on every sink. */
+  private dispatch(event: AlertEvent, record: AnomalyRecord): void {
+    const message: AlertMessage = { event, payload: buildAlertPayload(record, event, this.now()), record };
+    for (const sink of this.opts.sinks) {
+      if (this.pending.size >= (this.opts.maxPending ?? 1000)) {
+        this.opts.metrics?.alertsSuppressed.inc({ reason: 'overflow' });
+        void this.deadLetter(sink, message, 0, 'overflow: too many alerts pending delivery');
+        continue;
+      }
+      // Per sink and incident, in order: the next alert of an incident waits for the previous one.
+      const key = `${sink.name}\u0000${record.id}`;
+      const prev = this.chains.get(key) ?? Promise.resolve();
+      const run = prev.then(() => this.deliver(sink, message));
+      this.chains.set(key, run);
+      this.pending.add(run);
+      void run.finally(() => {
+        this.pending.delete(run);
+        if (this.chains.get(key) === run) this.chains.delete(key);
+      });
+    }
+  }
+
+  private async deliver(sink: AlertSink, m: AlertMessage): Promise<void> {
+    const kind = sink.kind;
+    for (let attempt = 1; ; attempt++) {
+      if (this.abort.signal.aborted) return this.deadLetter(sink, m, attempt - 1, 'shutdown: not delivered before the service stopped');
+      try {
+        await sink.send(m, this.abort.signal);
+        this.opts.metrics?.alertsSent.inc({ sink: kind, outcome: 'delivered' });
+        this.opts.log.info({ sink: sink.name, alertId: m.payload.alert_id, event: m.event, attempt }, 'alert delivered');
+        return;
+      } catch (err) {
+        const retryable = err instanceof DeliveryError ? err.retryable : true;
+        const reason = err instanceof Error ? err.message : String(err);
+        this.opts.metrics?.alertsSent.inc({ sink: kind, outcome: 'failed_attempt' });
+        if (!retryable || attempt >= this.retry.maxAttempts || this.abort.signal.aborted) {
+          this.opts.log.error({ sink: sink.name, alertId: m.payload.alert_id, event: m.event, attempt, err }, 'alert undeliverable; dead-lettered');
+          return this.deadLetter(sink, m, attempt, reason);
+        }
+        const delay = this.delay(attempt, err instanceof DeliveryError ? err.retryAfterMs : undefined);
+        this.opts.log.warn({ sink: sink.name, alertId: m.payload.alert_id, event: m.event, attempt, delayMs: delay, reason }, 'alert delivery failed; retrying');
+        await sleep(delay, this.abort.signal);
+      }
+    }
+  }
+
+  /** Exponential backoff with equal jitter, never below a receiver's Retry-After, capped. */
+  delay(attempt: number, retryAfterMs?: number): number {
+    const d = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
+    const jittered = d / 2 + this.random() * (d / 2);
+    return Math.round(Math.min(this.retry.maxDelayMs, Math.max(jittered, retryAfterMs ?? 0)));
+  }
+
+  private async deadLetter(sink: AlertSink, m: AlertMessage, attempts: number, error: string): Promise<void> {
+    this.opts.metrics?.alertsSent.inc({ sink: sink.kind, outcome: 'dead_lettered' });
+    try {
+      await this.opts.deadLetters.append({
+        at: new Date(this.now()).toISOString(),
+        sink: sink.name,
+        alertId: m.payload.alert_id,
+        event: m.event,
+        attempts,
+        error,
+        payload: m.payload,
+      });
+    } catch (err) {
+      // Last resort: the log line carries the whole (redacted) payload so the alert is not silently lost.
+      this.opts.log.error({ err, sink: sink.name, payload: m.payload }, 'dead-letter store write failed');
+    }
+  }
+
+  private suppress(reason: string): null {
+    this.opts.metrics?.alertsSuppressed.inc({ reason });
+    return null;
+  }
+
+  private bound(m: Map<string, unknown>): void {
+    while (m.size > MAX_TRACKED) m.delete(m.keys().next().value as string);
+  }
+
+  /** Deliveries in flight or waiting to retry. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** Resolves when every delivery queued so far has ended (delivered or dead-lettered). */
+  async idle(): Promise<void> {
+    while (this.pending.size) await Promise.allSettled([...this.pending]);
+  }
+
+  /**
+   * Stops taking alerts, waits up to `flushTimeoutMs` for pending deliveries, then cancels the rest (they
+   * are dead-lettered with reason "shutdown") and closes the sinks.
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    const timeout = this.opts.flushTimeoutMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.idle(), new Promise<void>((r) => (timer = setTimeout(r, timeout)))]);
+    clearTimeout(timer);
+    this.abort.abort();
+    await this.idle();
+    for (const s of this.opts.sinks) {
+      try {
+        await s.close?.();
+      } catch (err) {
+        this.opts.log.warn({ err, sink: s.name }, 'closing an alert sink failed');
+      }
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

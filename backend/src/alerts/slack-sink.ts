@@ -1,0 +1,56 @@
+import { checkAnswer, postJson } from './http-post';
+import type { AlertMessage, AlertSink } from './sink';
+import type { UrlGuard } from './url-guard';
+
+const ICON = { critical: ':red_circle:', high: ':large_orange_circle:', medium: ':large_yellow_circle:', low: ':white_circle:' } as const;
+
+/** Slack wants only &, < and > escaped in text; everything else is literal. */
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** The Slack incoming-webhook body (Block Kit, with `text` as the notification fallback). Pure. */
+export function slackMessage(m: AlertMessage): { text: string; blocks: unknown[] } {
+  const p = m.payload;
+  const where = p.affected_services.join(', ') || p.context.series_key;
+  const head =
+    m.event === 'resolved'
+      ? `:white_check_mark: Resolved: ${p.anomaly_type} on ${where}`
+      : `${ICON[p.severity]} ${m.event === 'escalated' ? 'Escalated to ' : ''}${p.severity} ${p.anomaly_type} on ${where}`;
+  const metric =
+    p.metrics.feature && p.metrics.current !== null
+      ? `*${esc(p.metrics.feature)}*: ${p.metrics.current} (expected ${p.metrics.baseline}${p.metrics.expected_range ? `, normal ${p.metrics.expected_range[0]} to ${p.metrics.expected_range[1]}` : ''})`
+      : 'no single feature stands out';
+  const fields = [
+    `*Severity*\n${p.severity}`,
+    `*Score*\n${p.score}`,
+    `*Model*\n${esc(p.context.model_version ?? 'n/a')}`,
+    `*Window*\n${esc(p.context.time_window)}`,
+  ].map((text) => ({ type: 'mrkdwn', text }));
+  const blocks: unknown[] = [
+    { type: 'header', text: { type: 'plain_text', text: head.slice(0, 150), emoji: true } },
+    { type: 'section', text: { type: 'mrkdwn', text: esc(p.summary).slice(0, 2900) } },
+    { type: 'section', text: { type: 'mrkdwn', text: metric }, fields },
+  ];
+  if (m.event !== 'resolved' && p.recommendations.length) {
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: p.recommendations.map((r) => `• ${esc(r)}`).join('\n').slice(0, 2900) } });
+  }
+  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `LLM-Sentinel alert \`${p.alert_id}\` · ${m.event} · ${p.timestamp}` }] });
+  return { text: `${head}: ${p.summary}`.slice(0, 3000), blocks };
+}
+
+/** Slack incoming webhook (the URL is the secret: it is never logged, only its host). */
+export class SlackSink implements AlertSink {
+  readonly kind = 'slack';
+  readonly name: string;
+  private readonly url: URL;
+
+  constructor(private readonly opts: { url: string; guard: UrlGuard; timeoutMs?: number }) {
+    this.url = new URL(opts.url);
+    this.name = `slack ${this.url.host}`;
+    opts.guard.assertAllowed(this.url);
+  }
+
+  async send(m: AlertMessage, signal: AbortSignal): Promise<void> {
+    const answer = await postJson(this.url, JSON.stringify(slackMessage(m)), {}, { guard: this.opts.guard, timeoutMs: this.opts.timeoutMs, signal });
+    checkAnswer(this.name, answer);
+  }
+}

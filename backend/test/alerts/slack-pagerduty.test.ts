@@ -1,0 +1,65 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeadLetterStore } from '../../src/alerts/dead-letter';
+import { AlertDispatcher } from '../../src/alerts/dispatcher';
+import { PagerDutySink } from '../../src/alerts/pagerduty-sink';
+import { SlackSink } from '../../src/alerts/slack-sink';
+import { UrlGuard } from '../../src/alerts/url-guard';
+import { createLogger } from '../../src/logger';
+import { anomaly } from '../store/contract';
+import { Receiver } from './receiver';
+
+const log = createLogger('silent');
+
+describe('Slack and PagerDuty sinks against loopback receivers', () => {
+  const slack = new Receiver();
+  const pd = new Receiver();
+  let dir: string;
+  before(async () => {
+    await slack.start();
+    await pd.start();
+    dir = mkdtempSync(join(tmpdir(), 'sentinel-sinks-'));
+  });
+  after(async () => {
+    await slack.stop();
+    await pd.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('open, escalate, resolve: Slack messages, and PagerDuty trigger/trigger/resolve with the anomaly id as dedup key', async () => {
+    pd.answer = (n) => (n === 0 ? { status: 429, headers: { 'retry-after': '0' } } : { status: 202, body: '{"status":"success"}' });
+    const guard = new UrlGuard(['127.0.0.1']);
+    const d = new AlertDispatcher({
+      sinks: [new SlackSink({ url: slack.url('/services/T000/B000/XXXX'), guard }), new PagerDutySink({ routingKey: 'R0UTINGKEY0123456789', url: pd.url('/v2/enqueue'), guard })],
+      deadLetters: new DeadLetterStore(dir),
+      log,
+      retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
+    });
+    const base = anomaly('an_pd1', Date.UTC(2026, 10, 22, 10), { severity: 'medium', labels: { service: 'chat', model: 'gpt-4o' } });
+    d.listener('opened', base, null);
+    d.listener('updated', { ...base, windows: 2 }, null);
+    d.listener('updated', { ...base, severity: 'critical', windows: 3 }, null);
+    d.listener('resolved', { ...base, severity: 'critical', status: 'resolved' }, null);
+    await d.idle();
+
+    const msgs = slack.delivered<{ text: string; blocks: { type: string }[] }>();
+    assert.equal(msgs.length, 3);
+    assert.match(msgs[0].text, /^:large_yellow_circle: medium latency_spike on chat: /);
+    assert.match(msgs[1].text, /^:red_circle: Escalated to critical latency_spike on chat/);
+    assert.match(msgs[2].text, /^:white_check_mark: Resolved: latency_spike on chat/);
+    assert.deepEqual(msgs[0].blocks.map((b) => b.type), ['header', 'section', 'section', 'section', 'context']);
+
+    const events = pd.delivered<{ routing_key: string; event_action: string; dedup_key: string; payload?: { severity: string; source: string; class: string; summary: string } }>();
+    assert.equal(pd.received.length, 4, 'the 429 was retried');
+    assert.deepEqual(events.map((e) => [e.event_action, e.dedup_key]), [['trigger', 'an_pd1'], ['trigger', 'an_pd1'], ['resolve', 'an_pd1']]);
+    assert.ok(events.every((e) => e.routing_key === 'R0UTINGKEY0123456789'));
+    assert.deepEqual([events[0].payload!.severity, events[1].payload!.severity], ['warning', 'critical']);
+    assert.equal(events[0].payload!.source, 'chat');
+    assert.equal(events[0].payload!.class, 'latency_spike');
+    assert.equal(events[2].payload, undefined, 'a resolve carries only the dedup key');
+    assert.deepEqual(await new DeadLetterStore(dir).readAll(), []);
+  });
+});

@@ -1,0 +1,220 @@
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeadLetterStore } from '../../src/alerts/dead-letter';
+import { AlertDispatcher } from '../../src/alerts/dispatcher';
+import { UrlGuard } from '../../src/alerts/url-guard';
+import { EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSink, signBody, verifySignature } from '../../src/alerts/webhook-sink';
+import type { AlertPayload } from '../../src/alerts/payload';
+import type { AnomalyRecord } from '../../src/domain/types';
+import { createApp } from '../../src/app';
+import { loadConfig } from '../../src/config';
+import { ConfigError } from '../../src/errors';
+import { createLogger } from '../../src/logger';
+import { SentinelMetrics } from '../../src/metrics';
+import { anomaly } from '../store/contract';
+import { PII, ingest, latencyTraffic, memoryLogger, startApp, trafficStart } from '../explain/helpers';
+import { Receiver } from './receiver';
+
+const log = createLogger('silent');
+const SECRET = 'whsec-test-0123456789abcdef';
+const FAST = { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 40 };
+
+describe('webhook signature', () => {
+  test('verifies the body and timestamp it was made for, and nothing else', () => {
+    const body = '{"alert_id":"an_1"}';
+    const ts = 1_800_000_000;
+    const headers = { [SIGNATURE_HEADER]: signBody(SECRET, ts, body), [TIMESTAMP_HEADER]: String(ts) };
+    assert.match(headers[SIGNATURE_HEADER], /^sha256=[0-9a-f]{64}$/);
+    assert.equal(verifySignature(SECRET, body, headers, ts + 10), true);
+    assert.equal(verifySignature('another-secret-value', body, headers, ts), false, 'wrong secret');
+    assert.equal(verifySignature(SECRET, body.replace('an_1', 'an_2'), headers, ts), false, 'tampered body');
+    assert.equal(verifySignature(SECRET, body, { ...headers, [TIMESTAMP_HEADER]: String(ts + 1) }, ts), false, 'timestamp swapped');
+    assert.equal(verifySignature(SECRET, body, headers, ts + 301), false, 'replayed after the tolerance');
+  });
+});
+
+describe('webhook delivery through the dispatcher', () => {
+  const rx = new Receiver();
+  let dir: string;
+  let dead: DeadLetterStore;
+  let metrics: SentinelMetrics;
+  const guard = new UrlGuard(['127.0.0.1']);
+  const rec = (over: Partial<AnomalyRecord> = {}) => anomaly('an_w1', Date.UTC(2026, 10, 22, 10), over);
+
+  before(() => rx.start());
+  after(() => rx.stop());
+  beforeEach(() => {
+    rx.received.length = 0;
+    rx.answer = () => ({ status: 200 });
+    dir = mkdtempSync(join(tmpdir(), 'sentinel-dlq-'));
+    dead = new DeadLetterStore(dir);
+    metrics = new SentinelMetrics(undefined, { defaultMetrics: false });
+  });
+  const dispatcher = (retry = FAST) =>
+    new AlertDispatcher({ sinks: [new WebhookSink({ url: rx.url('/hooks/T0KENPATH'), guard, secret: SECRET })], deadLetters: dead, log, metrics, retry, random: () => 0.5 });
+
+  test('retries with backoff while the receiver fails, then delivers once; the signature verifies', async () => {
+    rx.answer = (n) => (n < 2 ? { status: 503 } : { status: 202 });
+    const d = dispatcher();
+    const t0 = Date.now();
+    d.listener('opened', rec(), null);
+    await d.idle();
+    assert.equal(rx.received.length, 3);
+    // Equal jitter with random 0.5: 3.75 ms then 7.5 ms.
+    assert.ok(Date.now() - t0 >= 10, 'backed off between attempts');
+    const last = rx.received[2];
+    assert.ok(verifySignature(SECRET, last.body, last.headers), 'signature verifies');
+    assert.equal(last.headers[EVENT_ID_HEADER], 'an_w1:opened');
+    assert.equal(rx.received[0].headers[EVENT_ID_HEADER], 'an_w1:opened', 'retries carry the same event id');
+    assert.deepEqual(await dead.readAll(), []);
+    const text = await metrics.registry.metrics();
+    assert.match(text, /sentinel_alerts_sent_total\{sink="webhook",outcome="failed_attempt"\} 2/);
+    assert.match(text, /sentinel_alerts_sent_total\{sink="webhook",outcome="delivered"\} 1/);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('dead-letters after the attempts are exhausted (and at once on a permanent 4xx), never writing the URL', async () => {
+    rx.answer = () => ({ status: 500, body: 'boom' });
+    const d = dispatcher();
+    d.listener('opened', rec(), null);
+    await d.idle();
+    assert.equal(rx.received.length, FAST.maxAttempts);
+    rx.answer = () => ({ status: 400, body: 'bad payload' });
+    d.listener('opened', rec({ id: 'an_w2', seriesKey: 'service=other' }), null);
+    await d.idle();
+    assert.equal(rx.received.length, FAST.maxAttempts + 1, 'a 400 is not retried');
+    const letters = await dead.readAll();
+    assert.deepEqual(letters.map((l) => [l.alertId, l.event, l.attempts]), [['an_w1', 'opened', 4], ['an_w2', 'opened', 1]]);
+    assert.match(letters[0].error, /answered 500: boom/);
+    assert.equal(letters[0].payload.alert_id, 'an_w1');
+    assert.equal(letters[0].sink, `webhook 127.0.0.1:${rx.port}`);
+    assert.ok(!readFileSync(dead.path, 'utf8').includes('T0KENPATH'), 'no URL path in the dead-letter file');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('close flushes pending deliveries, dead-lettering what cannot be delivered before the flush timeout', async () => {
+    rx.answer = () => ({ status: 503 });
+    const d = new AlertDispatcher({
+      sinks: [new WebhookSink({ url: rx.url('/h'), guard })],
+      deadLetters: dead,
+      log,
+      retry: { maxAttempts: 100, baseDelayMs: 1_000, maxDelayMs: 10_000 },
+      flushTimeoutMs: 50,
+    });
+    d.listener('opened', rec(), null);
+    const t0 = Date.now();
+    await d.close();
+    assert.ok(Date.now() - t0 < 1_000);
+    const [letter] = await dead.readAll();
+    assert.match(letter.error, /^shutdown/);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('alert policy: grouping, escalation, cooldown', () => {
+  test('one alert on open, one on resolve; updates only when severity escalates; flapping is quiet within the cooldown', () => {
+    let now = Date.UTC(2026, 10, 22, 10);
+    const metrics = new SentinelMetrics(undefined, { defaultMetrics: false });
+    const d = new AlertDispatcher({ sinks: [], deadLetters: new DeadLetterStore(tmpdir()), log, metrics, cooldownMs: 300_000, now: () => now });
+    const r = (id: string, severity: AnomalyRecord['severity'], seriesKey = 's1') => anomaly(id, now, { severity, seriesKey });
+    const seq: (string | null)[] = [];
+    const step = (e: 'opened' | 'updated' | 'resolved', rec: AnomalyRecord) => seq.push(d.decide(e, rec));
+    step('opened', r('a', 'medium'));
+    for (let i = 0; i < 5; i++) step('updated', r('a', 'medium'));
+    step('updated', r('a', 'low'));
+    step('updated', r('a', 'critical'));
+    step('updated', r('a', 'critical'));
+    step('resolved', r('a', 'critical'));
+    assert.deepEqual(seq, ['opened', null, null, null, null, null, null, 'escalated', null, 'resolved']);
+
+    seq.length = 0;
+    now += 60_000;
+    step('opened', r('b', 'high')); // same series, within the cooldown, not more severe than critical
+    step('resolved', r('b', 'high'));
+    step('opened', r('c', 'high', 's2')); // another series is not affected
+    now += 300_000;
+    step('opened', r('d', 'medium')); // cooldown over
+    assert.deepEqual(seq, [null, null, 'opened', 'opened']);
+  });
+
+  test('below the minimum severity nothing is sent until the incident escalates to it', () => {
+    const d = new AlertDispatcher({ sinks: [], deadLetters: new DeadLetterStore(tmpdir()), log, minSeverity: 'high' });
+    const r = (severity: AnomalyRecord['severity']) => anomaly('x', 0, { severity });
+    assert.deepEqual(
+      [d.decide('opened', r('low')), d.decide('updated', r('medium')), d.decide('updated', r('high')), d.decide('updated', r('critical')), d.decide('resolved', r('critical'))],
+      [null, null, 'opened', 'escalated', 'resolved'],
+    );
+  });
+});
+
+describe('webhook alerts from the real app', () => {
+  const rx = new Receiver();
+  before(() => rx.start());
+  after(() => rx.stop());
+
+  test('an internal webhook target that is not allow-listed stops the start, naming the variable', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-cfg-'));
+    try {
+      const config = loadConfig({ SENTINEL_DATA_DIR: dir, SENTINEL_WEBHOOK_URLS: 'http://127.0.0.1:9/hook' });
+      await assert.rejects(createApp(config, log), (err: unknown) => err instanceof ConfigError && err.variable === 'SENTINEL_WEBHOOK_URLS');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('one incident sends exactly one signed "opened" and one "resolved" alert (seed schema), through receiver failures', async () => {
+    rx.answer = (n) => (n < 2 ? { status: 500 } : { status: 200 });
+    const mem = memoryLogger('debug');
+    const h = await startApp(
+      {
+        SENTINEL_WEBHOOK_URLS: rx.url('/hooks/T0KENPATH'),
+        SENTINEL_WEBHOOK_ALLOWLIST: '127.0.0.1',
+        SENTINEL_WEBHOOK_SECRET: SECRET,
+        SENTINEL_ALERT_RETRY_BASE: '5ms',
+        SENTINEL_SERIES_KEY: 'service,model,user,apiKeyId',
+      },
+      mem.log,
+    );
+    try {
+      await ingest(h.app, latencyTraffic(trafficStart(), 40, new Set([25, 26, 27])));
+      await h.app.alerting.dispatcher!.idle();
+      const [rec] = (await h.app.http.inject({ method: 'GET', url: '/api/v1/anomalies' })).json().items as AnomalyRecord[];
+      assert.equal(rec.status, 'resolved');
+      assert.ok(rec.windows > 1, 'the incident was updated several times');
+
+      assert.equal(rx.received.length, 4, 'two failed attempts, then opened and resolved');
+      for (const r of rx.received) assert.ok(verifySignature(SECRET, r.body, r.headers), 'every delivery is signed');
+      const delivered = rx.delivered<AlertPayload>();
+      assert.deepEqual(delivered.map((p) => [p.alert_id, p.event, p.status]), [[rec.id, 'opened', 'open'], [rec.id, 'resolved', 'resolved']]);
+      // The seed schema, derived from the record (the resolve carries its final state; the open, the state then).
+      const p = delivered[1];
+      assert.ok(!Number.isNaN(Date.parse(p.timestamp)));
+      assert.equal(p.severity, rec.severity);
+      assert.equal(p.anomaly_type, rec.type);
+      assert.deepEqual(p.affected_services, ['chat']);
+      const top = rec.attributions[0];
+      assert.equal(p.metrics.feature, top.feature);
+      assert.equal(p.metrics.current, Math.round(top.actual * 1000) / 1000);
+      assert.equal(p.metrics.baseline, Math.round(top.expected * 1000) / 1000);
+      assert.equal(p.metrics.deviation, Math.round(top.z * 100) / 100);
+      assert.equal(p.context.time_window, `${rec.start}/${rec.end}`);
+      assert.equal(delivered[0].context.time_window.split('/')[0], rec.start);
+      assert.equal(p.context.model_version, 'gpt-4o');
+      assert.equal(p.context.affected_users, 1);
+      assert.ok(p.recommendations.length > 0);
+      // No PII or key in clear anywhere in what left the process, nor the secret path in the logs.
+      const wire = rx.received.map((r) => r.body).join('\n');
+      assert.ok(!wire.includes(PII.user) && !wire.includes(PII.apiKeyId), 'identities in clear');
+      assert.deepEqual(p.context.affected_user_ids, ['[email]', p.context.labels.apiKeyId]);
+      assert.match(p.context.labels.apiKeyId, /^key#[0-9a-f]{12}$/);
+      const logs = mem.lines.join('');
+      assert.ok(logs.includes('alert delivered'));
+      assert.ok(!logs.includes('T0KENPATH') && !logs.includes(SECRET), 'webhook path or secret in the logs');
+    } finally {
+      await h.stop();
+    }
+  });
+});
