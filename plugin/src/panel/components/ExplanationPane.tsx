@@ -65,7 +65,7 @@ const getStyles = (theme: GrafanaTheme2) => ({
   }),
   outside: css({ color: theme.colors.error.text, fontWeight: theme.typography.fontWeightMedium }),
   list: css({ margin: 0, paddingLeft: theme.spacing(2) }),
-  actions: css({ display: 'flex', gap: theme.spacing(1), alignItems: 'center', flexWrap: 'wrap', margin: theme.spacing(1.5, 0, 1) }),
+  actions: css({ display: 'flex', gap: theme.spacing(1), alignItems: 'center', flexWrap: 'wrap', margin: theme.spacing(0, 0, 1) }),
   feedbackNote: css({ color: theme.colors.text.secondary }),
   muted: css({ color: theme.colors.text.secondary }),
 });
@@ -138,6 +138,42 @@ export function ExplanationPane({ anomaly, api, apiProblem, timeZone }: Explanat
       <p className={styles.summary}>{explanation?.summary ?? anomaly.summary}</p>
 
       {!api && apiProblem && <div className={styles.muted}>{apiProblem}</div>}
+      {/* Feedback sits right under the summary so it is reachable without scrolling the evidence. */}
+      {api && (
+        <div className={styles.actions}>
+          <Button
+            size="sm"
+            variant="secondary"
+            icon="times"
+            disabled={feedback.status === 'posting'}
+            onClick={() => void send('false_positive')}
+          >
+            False positive
+          </Button>
+          <Button
+            size="sm"
+            variant="primary"
+            icon="check"
+            disabled={feedback.status === 'posting'}
+            onClick={() => void send('true_positive')}
+          >
+            Confirm
+          </Button>
+          <span className={styles.feedbackNote} role="status" data-testid="feedback-status">
+            {feedback.status === 'posting' && 'Sending feedback…'}
+            {feedback.status === 'done' &&
+              `Feedback recorded: ${VERDICT_TEXT[feedback.verdict]}${
+                typeof feedback.patternsAdded === 'number' ? ` (${feedback.patternsAdded} pattern${feedback.patternsAdded === 1 ? '' : 's'} added)` : ''
+              }.`}
+            {feedback.status === 'idle' && storedVerdict && `Marked as ${VERDICT_TEXT[storedVerdict as Verdict] ?? storedVerdict}.`}
+          </span>
+        </div>
+      )}
+      {feedback.status === 'failed' && (
+        <Alert severity="error" title="Feedback was not saved">
+          {feedback.message}
+        </Alert>
+      )}
       {api && state.status === 'loading' && <LoadingPlaceholder text="Loading explanation…" />}
       {state.status === 'error' && (
         <Alert severity="error" title="Could not load the explanation">
@@ -221,41 +257,6 @@ export function ExplanationPane({ anomaly, api, apiProblem, timeZone }: Explanat
         </>
       )}
 
-      {api && (
-        <div className={styles.actions}>
-          <Button
-            size="sm"
-            variant="secondary"
-            icon="times"
-            disabled={feedback.status === 'posting'}
-            onClick={() => void send('false_positive')}
-          >
-            False positive
-          </Button>
-          <Button
-            size="sm"
-            variant="primary"
-            icon="check"
-            disabled={feedback.status === 'posting'}
-            onClick={() => void send('true_positive')}
-          >
-            Confirm
-          </Button>
-          <span className={styles.feedbackNote} role="status" data-testid="feedback-status">
-            {feedback.status === 'posting' && 'Sending feedback…'}
-            {feedback.status === 'done' &&
-              `Feedback recorded: ${VERDICT_TEXT[feedback.verdict]}${
-                typeof feedback.patternsAdded === 'number' ? ` (${feedback.patternsAdded} pattern${feedback.patternsAdded === 1 ? '' : 's'} added)` : ''
-              }.`}
-            {feedback.status === 'idle' && storedVerdict && `Marked as ${VERDICT_TEXT[storedVerdict as Verdict] ?? storedVerdict}.`}
-          </span>
-        </div>
-      )}
-      {feedback.status === 'failed' && (
-        <Alert severity="error" title="Feedback was not saved">
-          {feedback.message}
-        </Alert>
-      )}
     </section>
   );
 }
