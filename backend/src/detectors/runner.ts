@@ -3,6 +3,12 @@ import type { AnomalyType } from '../domain/types';
 import { calibratedThreshold, featureKey, type ScoreReservoir } from './calibration';
 import type { Detector, DetectionInput, DetectorOutput } from './types';
 
+/**
+ * Deviations beyond this many standard deviations are all "off the scale": capping keeps one degenerate
+ * series from outranking every real anomaly elsewhere.
+ */
+const MAX_Z = 1000;
+
 /** One detector's contribution after calibration. */
 export interface DetectorScore {
   name: string;
@@ -71,7 +77,7 @@ export class DetectorRunner {
       thresholds[j] = t ?? NaN;
       if (t === undefined) continue;
       calibrated = true;
-      const s = Math.abs(z[j]) / t;
+      const s = Math.min(Math.abs(z[j]), MAX_Z) / t;
       if (s > best) best = s;
     }
     return { name: d.name, output, score: best, threshold: calibrated ? 1 : NaN, featureThresholds: thresholds };

@@ -1,4 +1,4 @@
-import { embedSubsequence, embedWindows, robustStats, subsequenceEmbeddingDimension } from '@llm-sentinel/embeddings';
+import { embedSubsequence, embedWindows, medianInPlace, robustStats, subsequenceEmbeddingDimension } from '@llm-sentinel/embeddings';
 import type { AnomalyType, Attribution, Neighbour, SeriesLabels, Severity } from '../domain/types';
 import { ScoreReservoir, featureKey } from '../detectors/calibration';
 import { DetectorRunner, type DetectorScore } from '../detectors/runner';
@@ -65,7 +65,8 @@ const WINDOW_EMBED_LENGTH = 3;
 const SUBSEQUENCE_LENGTH = 16;
 /** Floor of a plain series' scale, as a share of its recent range (quantised or near-flat series). */
 const RANGE_FLOOR = 0.02;
-const POINT_MIN_SCALE = Float64Array.of(1e-9);
+/** Last-resort floor of a plain series' scale, before any change has been seen. */
+const TINY = 1e-9;
 
 /**
  * Scores observations: per-series state, robust baselines, embeddings, the detector runner and the
@@ -102,7 +103,8 @@ export class Scorer {
       obs.labels,
       obs.kind,
       events ? EVENT_FEATURE_NAMES : ['value'],
-      events ? EVENT_FEATURE_MIN_SCALE : POINT_MIN_SCALE,
+      // Plain series learn their own floor (their resolution, see baseline()), so each gets its own array.
+      events ? EVENT_FEATURE_MIN_SCALE : Float64Array.of(TINY),
       HISTORY[obs.kind],
     );
   }
@@ -120,15 +122,25 @@ export class Scorer {
       const stats = robustStats(this.scratch.subarray(0, n), state.minScale[j], this.scratch2);
       center[j] = stats.center;
       scale[j] = stats.scale;
-      if (state.kind === 'points' && n > 0) {
+      if (state.kind === 'points' && n > 1) {
+        // A plain series has no known unit, so its floor is its own resolution: the median non-zero step
+        // between consecutive points. A flat or noise-free stretch otherwise has a scale near zero, and any
+        // change on it would score in the millions (seen on NAB's flat and synthetic series).
         let lo = Infinity;
         let hi = -Infinity;
+        let steps = 0;
         for (let i = 0; i < n; i++) {
           const x = this.scratch[i];
           if (x < lo) lo = x;
           if (x > hi) hi = x;
+          if (i > 0) {
+            const d = Math.abs(x - this.scratch[i - 1]);
+            if (d > 0) this.scratch2[steps++] = d;
+          }
         }
-        scale[j] = Math.max(scale[j], RANGE_FLOOR * (hi - lo));
+        const resolution = steps ? medianInPlace(this.scratch2, steps) : TINY;
+        state.minScale[j] = Math.max(TINY, resolution);
+        scale[j] = Math.max(scale[j], RANGE_FLOOR * (hi - lo), resolution);
       }
     }
     return { center, scale, samples };
