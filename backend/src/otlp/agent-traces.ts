@@ -50,6 +50,8 @@ interface Call {
 interface OpenTrace {
   service?: string;
   rootService?: string;
+  /** The root span arrived: the trace completes at the end of the request that carried it. */
+  rootSeen: boolean;
   lastSeen: number;
   endMs: number;
   llmCalls: number;
@@ -105,7 +107,7 @@ export class AgentTraceTracker {
     if (!t) {
       if (cls.kind === 'other') return;
       if (this.open.size >= this.maxOpen) this.complete(this.open.keys().next().value as string, 'evicted');
-      t = { lastSeen: 0, endMs: 0, llmCalls: 0, tokens: 0, toolCalls: 0, agentSpans: 0, calls: [] };
+      t = { rootSeen: false, lastSeen: 0, endMs: 0, llmCalls: 0, tokens: 0, toolCalls: 0, agentSpans: 0, calls: [] };
       this.open.set(id, t);
     }
     t.lastSeen = this.now();
@@ -121,21 +123,28 @@ export class AgentTraceTracker {
       if (cls.operation === TOOL_OPERATION) t.toolCalls++;
     }
     if (!span.parentSpanId) {
+      // Not completed here: spans after the root in the same request (a collector may reorder) still count.
+      t.rootSeen = true;
       t.rootService = attrString(span.resource, ['service.name']);
-      this.complete(id, 'root');
     }
   }
 
-  /** Completes traces that went idle and returns the points of every trace completed since the last call. */
+  /**
+   * Completes traces whose root arrived or that went idle, and returns the points of every trace completed
+   * since the last call. Called after each request and on a timer.
+   */
   collect(): Completed {
     const now = this.now();
-    for (const [id, t] of this.open) if (now - t.lastSeen >= this.idleMs) this.complete(id, 'idle');
+    for (const [id, t] of this.open) {
+      if (t.rootSeen) this.complete(id, 'root');
+      else if (now - t.lastSeen >= this.idleMs) this.complete(id, 'idle');
+    }
     return this.drain();
   }
 
   /** Completes every open trace (shutdown) and returns the points. */
   flushAll(): Completed {
-    for (const id of [...this.open.keys()]) this.complete(id, 'shutdown');
+    for (const [id, t] of [...this.open]) this.complete(id, t.rootSeen ? 'root' : 'shutdown');
     return this.drain();
   }
 

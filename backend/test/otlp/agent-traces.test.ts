@@ -34,6 +34,19 @@ describe('agent trace tracker', () => {
     assert.equal(tr.openCount, 0);
   });
 
+  test('spans after the root in the same request still count; later ones do not reopen the trace', () => {
+    const tr = new AgentTraceTracker();
+    feed(tr, span('t4', '', { 'gen_ai.operation.name': 'invoke_agent' }, T + 10));
+    feed(tr, span('t4', 'r', chat(100), T + 5));
+    feed(tr, span('t4', 'r', chat(300), T + 6));
+    const c = tr.collect();
+    assert.deepEqual(c.traces, { root: 1 });
+    assert.equal(byName(c.points)[AGENT_SERIES.llmCalls], 2);
+    feed(tr, span('t4', 'r', chat(100), T + 7));
+    assert.equal(tr.openCount, 0);
+    assert.equal(tr.collect().points.length, 0);
+  });
+
   test('idle traces complete after the timeout; a straggler of a completed trace does not reopen it', () => {
     let now = 0;
     const tr = new AgentTraceTracker({ idleMs: 1000, now: () => now });
