@@ -203,3 +203,24 @@ describe('OTLP receiver behind API keys', () => {
     assert.match(text, /^sentinel_otlp_requests_total\{signal="traces",encoding="protobuf",compression="none",code="401"\} 1$/m);
   });
 });
+
+describe('OTLP receiver under the rate limit', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer({ SENTINEL_RATE_LIMIT: '1' });
+  });
+  after(() => s.close());
+
+  test('past the per-client limit an export gets a 429 Status with Retry-After (retryable for exporters)', async () => {
+    // Burst of 2 at 1 request/s: the third request in a row is refused.
+    const statuses: number[] = [];
+    let last: Response | undefined;
+    for (let i = 0; i < 3; i++) {
+      last = await send(s.url, '{}', { 'content-type': 'application/json' });
+      statuses.push(last.status);
+    }
+    assert.deepEqual(statuses, [200, 200, 429]);
+    assert.ok(Number(last!.headers.get('retry-after')) >= 1);
+    assert.deepEqual(await last!.json(), { code: 8, message: 'rate limit exceeded' });
+  });
+});

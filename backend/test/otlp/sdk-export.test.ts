@@ -190,6 +190,16 @@ describe('OTLP agent traces from the SDK exporters: per-trace points and loop de
     assert.match(text, /^sentinel_otlp_open_traces 0$/m);
   });
 
+  test('the loop is an anomaly of the per-trace series at the looping trace, and nothing before it is', async () => {
+    const { items } = await (await fetch(`${s.url}/api/v1/anomalies?service=agent-svc`)).json();
+    // The loop trace's root ends 1 s + 12 calls x 0.9 s + 0.15 s into its minute.
+    const loopEnd = iso(base + normalTraces * MIN + 1000 + 100 + 12 * 900 + 50);
+    const at = (series: string) => items.find((a: { labels: Record<string, string>; start: string }) => a.labels.series === series && a.start === loopEnd);
+    assert.ok(at('agent_trace_max_similar_calls'), `no loop anomaly: ${JSON.stringify(items.map((a: { seriesKey: string; start: string }) => [a.seriesKey, a.start]))}`);
+    assert.ok(at('agent_trace_llm_calls'));
+    for (const a of items) assert.ok(a.start >= iso(base + normalTraces * MIN), `anomaly before the loop: ${a.seriesKey} at ${a.start}`);
+  });
+
   test('the model calls of the agent runs are events of their own series; agent and tool spans are not', async () => {
     const item = await findSeries(s, { service: 'agent-svc', model: 'gpt-4o-mini' });
     const counts = await scores(s, item.seriesKey, 'request_count');
