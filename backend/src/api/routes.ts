@@ -167,9 +167,9 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
           timestamp: iso(p.t),
           score: round(p.score),
           value: round(p.bands[j * 4]),
-          expected: round(p.bands[j * 4 + 1]),
-          lower: round(p.bands[j * 4 + 2]),
-          upper: round(p.bands[j * 4 + 3]),
+          expected: roundOrNull(p.bands[j * 4 + 1]),
+          lower: roundOrNull(p.bands[j * 4 + 2]),
+          upper: roundOrNull(p.bands[j * 4 + 3]),
           isAnomaly: p.anomalous,
         }));
       items.push({ seriesKey: s.key, labels: s.labels, feature, points });
@@ -219,3 +219,5 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
 }
 
 const round = (x: number) => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : 0);
+/** Bands before a series has any history are unknown: null, not a fake 0. */
+const roundOrNull = (x: number) => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null);

@@ -242,10 +242,16 @@ export class Scorer {
     state.lastType = d.anomalous ? d.type : null;
     const f = state.featureNames.length;
     const bands = new Float32Array(f * 4);
+    // Without any history there is no expectation yet: NaN, served as null.
+    const known = d.input.baseline.samples > 0;
     for (let j = 0; j < f; j++) {
       const c = d.input.baseline.center[j];
       const half = d.zThresholds[j] * d.input.baseline.scale[j];
       bands[j * 4] = obs.features[j];
+      if (!known) {
+        bands[j * 4 + 1] = bands[j * 4 + 2] = bands[j * 4 + 3] = NaN;
+        continue;
+      }
       bands[j * 4 + 1] = c;
       // Event features are counts, sums, rates and quantiles: never below 0.
       bands[j * 4 + 2] = state.kind === 'events' ? Math.max(0, c - half) : c - half;
