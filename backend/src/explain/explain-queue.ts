@@ -298,7 +298,12 @@ export class ExplainQueue {
   }
 
   private syncBreakerGauge(): void {
-    this.opts.metrics?.llmCircuitOpen.set(this.breaker.refusing ? 1 : 0);
+    const m = this.opts.metrics;
+    if (!m) return;
+    const refusing = this.breaker.refusing;
+    m.llmCircuitOpen.set(refusing ? 1 : 0);
+    // The breaker half-opens by the clock, not by a call: bring the gauge down when it does.
+    if (refusing && !this.closed) setTimeout(() => m.llmCircuitOpen.set(this.breaker.refusing ? 1 : 0), this.breaker.retryAfterMs + 1).unref();
   }
 
   private report(anomalyId: string, outcome: ExplainOutcome, extra: Partial<ExplainReport> = {}): ExplainReport {
