@@ -40,6 +40,12 @@ export class SentinelMetrics {
   readonly otlpTracesCompleted: Counter<'reason'>;
   /** Where the score gauge reads from at scrape time; set by the pipeline. */
   scoreSource: () => Iterable<{ service: string; model: string; signal: string; score: number }> = () => [];
+  /**
+   * Fills one band gauge at scrape time (0 value, 1 expected, 2 lower, 3 upper) with what changed since
+   * its last scrape; set by the pipeline. Setting 64 labelled gauges per scored window cost more than
+   * scoring it.
+   */
+  bandSource: (band: 0 | 1 | 2 | 3, set: (labels: { service: string; model: string; feature: string }, value: number) => void) => void | Promise<void> = () => {};
 
   constructor(registry = new Registry(), opts: { defaultMetrics?: boolean } = {}) {
     this.registry = registry;
@@ -83,12 +89,20 @@ export class SentinelMetrics {
       registers: r,
     });
     this.pointsIngested = new Counter({ name: 'sentinel_points_ingested_total', help: 'Metric series points accepted', registers: r });
-    const band = (name: string, help: string) =>
-      new Gauge({ name, help, labelNames: ['service', 'model', 'feature'] as const, registers: r });
-    this.expectedValue = band('sentinel_expected_value', 'Expected value of a window feature (robust baseline centre)');
-    this.expectedLower = band('sentinel_expected_value_lower', 'Lower edge of the normal band of a window feature');
-    this.expectedUpper = band('sentinel_expected_value_upper', 'Upper edge of the normal band of a window feature');
-    this.featureValue = band('sentinel_feature_value', 'Actual value of a window feature in the last closed window');
+    const band = (name: string, help: string, which: 0 | 1 | 2 | 3) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['service', 'model', 'feature'] as const,
+        registers: r,
+        collect() {
+          return self.bandSource(which, (labels, value) => this.set(labels, value));
+        },
+      });
+    this.expectedValue = band('sentinel_expected_value', 'Expected value of a window feature (robust baseline centre)', 1);
+    this.expectedLower = band('sentinel_expected_value_lower', 'Lower edge of the normal band of a window feature', 2);
+    this.expectedUpper = band('sentinel_expected_value_upper', 'Upper edge of the normal band of a window feature', 3);
+    this.featureValue = band('sentinel_feature_value', 'Actual value of a window feature in the last closed window', 0);
     this.windowsScored = new Counter({ name: 'sentinel_windows_scored_total', help: 'Windows and points scored', labelNames: ['kind'], registers: r });
     this.openIncidents = new Gauge({ name: 'sentinel_open_incidents', help: 'Incidents currently open', registers: r });
     this.detectorErrors = new Counter({ name: 'sentinel_detector_errors_total', help: 'Detector failures (isolated)', labelNames: ['detector'], registers: r });

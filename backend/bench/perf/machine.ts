@@ -85,3 +85,27 @@ export function round(x: number, digits = 0): number {
 
 /** Lets pending I/O and timers run (between measured phases). */
 export const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * CPU profile of one measured phase when SENTINEL_PERF_PROFILE names a directory: writes
+ * `<dir>/<name>.cpuprofile` (open in Chrome DevTools or speedscope). No-op otherwise.
+ */
+export async function profilePhase<T>(name: string, phase: () => Promise<T>): Promise<T> {
+  const dir = process.env.SENTINEL_PERF_PROFILE;
+  if (!dir) return phase();
+  const { Session } = await import('node:inspector/promises');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  try {
+    return await phase();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(`${dir}/${name.replace(/[^\w.-]+/g, '_')}.cpuprofile`, JSON.stringify(profile));
+    session.disconnect();
+  }
+}

@@ -178,10 +178,12 @@ export function formatReport(r: PerfReport): string {
   if (r.ingest) {
     const i = r.ingest;
     row(`ingest, validation + windowing (events/s)`, num(i.eventsPerSec), '>= 200,000');
+    row(`  per CPU-second of the process`, num(i.eventsPerCpuSec));
     row(`  ${i.input.events} events, ${i.input.series} series: validate / window ns/event`, `${num(i.validateNsPerEvent)} / ${num(i.windowNsPerEvent)}`);
   }
   for (const s of r.scoring ?? []) {
     row(`scoring ${s.label} (windows/s)`, num(s.windowsPerSec), s.case.patternsPerSeries === 10_000 && !s.case.seasonal ? '>= 20,000' : '');
+    row(`  per CPU-second of the process`, num(s.windowsPerCpuSec));
     row(`  per window p50 / p99 (ms)`, `${num(s.p50Ms, 3)} / ${num(s.p99Ms, 3)}`);
     const frac = s.knn.bytesPerSec / r.bandwidth.dramBytesPerSec;
     row(`  kNN: ms/query, GB/s scanned (share of memcpy)`, `${num(s.knn.msPerQuery, 3)}, ${gb(s.knn.bytesPerSec)} (${num(100 * frac, 0)}%)`);

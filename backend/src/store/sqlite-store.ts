@@ -5,9 +5,23 @@ import * as sqliteVec from 'sqlite-vec';
 import type { AnomalyPage, AnomalyQuery, AnomalyRecord, Feedback, Neighbour, Pattern, PatternKind, PatternMeta } from '../domain/types';
 import { NotFoundError, StoreError, ValidationError } from '../errors';
 import { decodeCursor, encodeCursor } from './cursor';
+import { PatternPartition } from './pattern-index';
 import type { StoreHealth, VectorStore } from './vector-store';
 
 type Db = Database.Database;
+
+/** Options of the {@link SqliteStore}. */
+export interface SqliteStoreOptions {
+  /**
+   * Memory for in-memory copies of pattern partitions (searched in process instead of through vec0).
+   * Partitions are admitted as they are searched while they fit; beyond it, searches go to sqlite-vec.
+   * 0 disables the copies. @default 536870912 (512 MiB: about 2.5 M patterns of 48 dimensions)
+   */
+  vectorCacheBytes?: number;
+}
+
+/** Key of a cached partition. */
+const partitionKey = (dim: number, seriesKey: string, kind: PatternKind) => `${dim}\u0000${kind}\u0000${seriesKey}`;
 
 /**
  * Embedded store: one SQLite file (WAL) with sqlite-vec. Patterns live in one vec0 virtual table per
@@ -21,9 +35,19 @@ export class SqliteStore implements VectorStore {
   private db: Db;
   private readonly vecTables = new Set<number>();
   private readonly stmts = new Map<string, Database.Statement>();
+  /** In-memory copies of searched partitions, kept in step with every write (see pattern-index.ts). */
+  private readonly partitions = new Map<string, PatternPartition>();
+  /** Partitions too large for what was left of the budget when first searched: served by sqlite-vec. */
+  private readonly refused = new Set<string>();
+  private cachedBytes = 0;
+  private readonly cacheLimit: number;
 
   /** `path` is a file path or ":memory:". */
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    opts: SqliteStoreOptions = {},
+  ) {
+    this.cacheLimit = opts.vectorCacheBytes ?? 512 * 2 ** 20;
     try {
       this.db = new Database(path);
       sqliteVec.load(this.db);
@@ -96,36 +120,107 @@ export class SqliteStore implements VectorStore {
 
   async upsertPatterns(patterns: Pattern[]): Promise<void> {
     if (patterns.length === 0) return;
+    // What changed, in order (an id may be replaced twice in one batch), for the in-memory copies.
+    const changes: ({ removed: { rowid: number; dim: number; seriesKey: string; kind: PatternKind } } | { added: { rowid: number; p: Pattern; meta: string | null } })[] = [];
     const tx = this.db.transaction((batch: Pattern[]) => {
       for (const p of batch) {
         const table = this.vecTable(p.vector.length);
-        const old = this.stmt('SELECT rowid, dim FROM patterns WHERE id = ?').get(p.id) as { rowid: number; dim: number } | undefined;
+        const old = this.stmt('SELECT rowid, dim, series_key, kind FROM patterns WHERE id = ?').get(p.id) as
+          | { rowid: number; dim: number; series_key: string; kind: PatternKind }
+          | undefined;
         if (old) {
           this.stmt(`DELETE FROM ${this.vecTable(old.dim)} WHERE rowid = ?`).run(BigInt(old.rowid));
           this.stmt('DELETE FROM patterns WHERE rowid = ?').run(old.rowid);
+          changes.push({ removed: { rowid: old.rowid, dim: old.dim, seriesKey: old.series_key, kind: old.kind } });
         }
+        const meta = p.meta ? JSON.stringify(p.meta) : null;
         const info = this.stmt('INSERT INTO patterns (id, series_key, kind, ts, dim, meta) VALUES (?, ?, ?, ?, ?, ?)').run(
           p.id,
           p.seriesKey,
           p.kind,
           Math.round(p.timestamp),
           p.vector.length,
-          p.meta ? JSON.stringify(p.meta) : null,
+          meta,
         );
+        const rowid = Number(info.lastInsertRowid);
         this.stmt(`INSERT INTO ${table} (rowid, series_key, kind, embedding) VALUES (?, ?, ?, ?)`).run(
-          BigInt(info.lastInsertRowid),
+          BigInt(rowid),
           p.seriesKey,
           p.kind,
           Buffer.from(p.vector.buffer, p.vector.byteOffset, p.vector.byteLength),
         );
+        changes.push({ added: { rowid, p, meta } });
       }
     });
     tx(patterns);
+    // Only after the commit: a failed transaction leaves the copies as untouched as the file.
+    if (this.partitions.size === 0) return;
+    for (const c of changes) {
+      if ('removed' in c) {
+        const r = c.removed;
+        this.dropFromCache(r.dim, r.seriesKey, r.kind, new Set([r.rowid]));
+        continue;
+      }
+      const { rowid, p, meta } = c.added;
+      const part = this.partitions.get(partitionKey(p.vector.length, p.seriesKey, p.kind));
+      if (!part) continue;
+      const before = part.bytes;
+      part.append(rowid, p.id, Math.round(p.timestamp), p.vector, meta);
+      this.cachedBytes += part.bytes - before;
+    }
+  }
+
+  private dropFromCache(dim: number, seriesKey: string, kind: PatternKind, rowids: ReadonlySet<number>): void {
+    const part = this.partitions.get(partitionKey(dim, seriesKey, kind));
+    if (!part) return;
+    const before = part.bytes;
+    part.remove(rowids);
+    this.cachedBytes += part.bytes - before;
+  }
+
+  /**
+   * The in-memory copy of a partition, loaded from the file on its first search if it fits in the
+   * budget; undefined when it does not (the search then goes to sqlite-vec).
+   */
+  private cachedPartition(dim: number, seriesKey: string, kind: PatternKind): PatternPartition | undefined {
+    const key = partitionKey(dim, seriesKey, kind);
+    const hit = this.partitions.get(key);
+    if (hit || this.cachedBytes >= this.cacheLimit || this.refused.has(key)) return hit;
+    const n = (this.stmt('SELECT count(*) AS n FROM patterns WHERE series_key = ? AND kind = ? AND dim = ?').get(seriesKey, kind, dim) as { n: number }).n;
+    const part = new PatternPartition(dim, Math.max(64, n));
+    if (this.cachedBytes + part.bytes > this.cacheLimit) {
+      this.refused.add(key);
+      return undefined;
+    }
+    const rows = this.stmt(
+      `SELECT p.rowid AS rowid, p.id AS id, p.ts AS ts, p.meta AS meta, v.embedding AS embedding
+       FROM patterns p JOIN patterns_vec_${dim} v ON v.rowid = p.rowid
+       WHERE p.series_key = ? AND p.kind = ? AND p.dim = ? ORDER BY p.rowid`,
+    ).iterate(seriesKey, kind, dim) as IterableIterator<{ rowid: number; id: string; ts: number; meta: string | null; embedding: Buffer }>;
+    for (const r of rows) {
+      part.append(r.rowid, r.id, r.ts, new Float32Array(r.embedding.buffer, r.embedding.byteOffset, dim), r.meta);
+    }
+    this.partitions.set(key, part);
+    this.cachedBytes += part.bytes;
+    return part;
   }
 
   async searchPatterns(seriesKey: string, vector: Float32Array, k: number, kind: PatternKind = 'normal'): Promise<Neighbour[]> {
     const dim = vector.length;
     if (!this.vecTables.has(dim) || k <= 0) return [];
+    const part = this.cachedPartition(dim, seriesKey, kind);
+    if (part) {
+      return part.search(vector, Math.min(k, 4096)).map((h) => {
+        const meta = part.metas[h.position];
+        return {
+          id: part.ids[h.position],
+          distance: h.distance,
+          timestamp: part.timestamps[h.position],
+          kind,
+          ...(meta ? { meta: JSON.parse(meta) as PatternMeta } : {}),
+        };
+      });
+    }
     const rows = this.stmt(
       `SELECT p.id, p.ts, p.kind, p.meta, v.distance FROM (
          SELECT rowid, distance FROM patterns_vec_${dim}
@@ -168,6 +263,15 @@ export class SqliteStore implements VectorStore {
       }
     });
     tx();
+    if (this.partitions.size) {
+      const byDim = new Map<number, Set<number>>();
+      for (const v of victims) {
+        let set = byDim.get(v.dim);
+        if (!set) byDim.set(v.dim, (set = new Set()));
+        set.add(v.rowid);
+      }
+      for (const [dim, rowids] of byDim) this.dropFromCache(dim, seriesKey, kind, rowids);
+    }
     return victims.length;
   }
 
@@ -280,6 +384,9 @@ export class SqliteStore implements VectorStore {
   }
 
   async close(): Promise<void> {
+    this.partitions.clear();
+    this.refused.clear();
+    this.cachedBytes = 0;
     if (this.db.open) this.db.close();
   }
 }

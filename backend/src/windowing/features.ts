@@ -60,10 +60,11 @@ export class WindowAccumulator {
   cacheHits = 0;
   cacheKnown = 0;
   security = 0;
-  private latencies: Float64Array = new Float64Array(64);
+  // Sized for a typical window: growing by doubling was a visible share of ingest.
+  private latencies: Float64Array = new Float64Array(128);
   private latencyN = 0;
   private latencySeen = 0;
-  private ttfts: Float64Array = new Float64Array(16);
+  private ttfts: Float64Array = new Float64Array(128);
   private ttftN = 0;
   private ttftSeen = 0;
   private users = new Set<string>();

@@ -1,7 +1,7 @@
 import type { KeyDimension } from '../config';
 import type { LlmEvent, SecurityEvent, SeriesLabels } from '../domain/types';
 import { WindowAccumulator, type WindowExtras } from './features';
-import { eventSeriesKey } from './series-key';
+import { SeriesKeyCache } from './series-key';
 
 /** A closed window of one series, ready to score. */
 export interface ClosedWindow {
@@ -52,9 +52,11 @@ export class Windower {
   private maxEventTime = -Infinity;
   private lastBoundary = NaN;
   private readonly maxGap: number;
+  private readonly keys: SeriesKeyCache;
 
   constructor(private readonly opts: WindowerOptions) {
     this.maxGap = opts.maxGapWindows ?? 60;
+    this.keys = new SeriesKeyCache(opts.keyDimensions);
   }
 
   /** Number of series with state (open windows or recent history). */
@@ -93,12 +95,12 @@ export class Windower {
   private accumulatorFor(e: SecurityEvent | LlmEvent): WindowAccumulator | LateReason {
     const W = this.opts.windowMs;
     const start = Math.floor(e.timestamp / W) * W;
-    const { key, labels } = eventSeriesKey(e as LlmEvent, this.opts.keyDimensions);
+    const { key, labels } = this.keys.get(e as LlmEvent);
     let s = this.series.get(key);
     if (!s) {
       if (this.series.size >= this.opts.maxSeries) return 'series_limit';
       if (start + W <= this.watermark) return 'late';
-      s = { labels, open: new Map(), lastClosed: -Infinity, emptyRun: 0 };
+      s = { labels: { ...labels }, open: new Map(), lastClosed: -Infinity, emptyRun: 0 };
       this.series.set(key, s);
     } else if (start <= s.lastClosed || start + W <= this.watermark) {
       return 'late';

@@ -72,6 +72,15 @@ if (UPDATE) {
       });
     }
 
+    // Independent of the pins (so it holds while detection itself changes): the store's in-memory exact
+    // kNN gives the same windows, scores and records as sqlite-vec's own search.
+    for (const name of ['demo4h', 'points'] as const) {
+      it(`${name}: in-memory kNN search and sqlite-vec search give identical results`, async () => {
+        const viaSqliteVec = await CASES[name]({ store: { vectorCacheBytes: 0 } });
+        compare(`${name} (in-memory kNN vs sqlite-vec)`, await CASES[name](), viaSqliteVec);
+      });
+    }
+
     it('the pins are not trivial: the demo finds every injected incident type', () => {
       const types = new Set(pinned!.demo.anomalies.map((a) => a.type));
       for (const t of ['token_abuse', 'traffic_spike', 'latency_spike', 'error_rate', 'security_pattern']) assert.ok(types.has(t), `demo pins a ${t} anomaly`);

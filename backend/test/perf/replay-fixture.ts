@@ -11,7 +11,7 @@ import type { AnomalyRecord, LlmEvent, SeriesPoint } from '../../src/domain/type
 import { createLogger } from '../../src/logger';
 import { Pipeline } from '../../src/pipeline/pipeline';
 import type { Detection } from '../../src/pipeline/scorer';
-import { SqliteStore } from '../../src/store/sqlite-store';
+import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite-store';
 
 /** What is pinned of one scored window (or point). Numbers at full precision. */
 export interface PinnedWindow {
@@ -47,18 +47,26 @@ export interface PinnedCase {
   anomalies: PinnedAnomaly[];
 }
 
+/** How a case is run (the default is the production configuration). */
+export interface CaseOptions {
+  store?: SqliteStoreOptions;
+}
+
 /** Replay cases, by name. */
 export const CASES = {
   /** The demo input: the real Azure trace, every demo incident, seed 42 (about 32k events, 117 windows). */
-  demo: () => eventsCase(demoTraffic(START, DEMO_INCIDENTS, 42)),
+  demo: (o: CaseOptions = {}) => eventsCase(demoTraffic(START, DEMO_INCIDENTS, 42), o),
   /**
    * Four hours of demo traffic (the trace replayed with seeds 42..45, incidents in the second hour): long
    * enough for the seasonal detector to fit and for hundreds of patterns per series.
    */
-  demo4h: () =>
-    eventsCase([0, 1, 2, 3].flatMap((h) => demoTraffic(START + h * HOUR, h === 1 ? DEMO_INCIDENTS : [], 42 + h))),
+  demo4h: (o: CaseOptions = {}) =>
+    eventsCase(
+      [0, 1, 2, 3].flatMap((h) => demoTraffic(START + h * HOUR, h === 1 ? DEMO_INCIDENTS : [], 42 + h)),
+      o,
+    ),
   /** A plain metric series: NAB ec2_cpu_utilization_5f5533 (4032 points, thousands of 18-dim patterns). */
-  points: () => pointsCase('realAWSCloudwatch/ec2_cpu_utilization_5f5533.csv'),
+  points: (o: CaseOptions = {}) => pointsCase('realAWSCloudwatch/ec2_cpu_utilization_5f5533.csv', o),
 } as const;
 
 export type CaseName = keyof typeof CASES;
@@ -69,8 +77,8 @@ const HOUR = 3_600_000;
 /** The fixture file of pinned results. */
 export const FIXTURE = new URL('./fixtures/detections.json', import.meta.url);
 
-function newPipeline(): { pipeline: Pipeline; store: SqliteStore; windows: PinnedWindow[]; ids: Set<string> } {
-  const store = new SqliteStore(':memory:');
+function newPipeline(o: CaseOptions): { pipeline: Pipeline; store: SqliteStore; windows: PinnedWindow[]; ids: Set<string> } {
+  const store = new SqliteStore(':memory:', o.store);
   const pipeline = new Pipeline({ config: loadConfig({}, () => {}), store, log: createLogger('silent'), maxFutureMs: Infinity });
   const windows: PinnedWindow[] = [];
   // commit() is called exactly once per scored window, in scoring order: record what it was given.
@@ -121,8 +129,8 @@ async function finish(p: ReturnType<typeof newPipeline>): Promise<PinnedCase> {
   return { windows: p.windows, anomalies };
 }
 
-async function eventsCase(events: LlmEvent[]): Promise<PinnedCase> {
-  const p = newPipeline();
+async function eventsCase(events: LlmEvent[], o: CaseOptions): Promise<PinnedCase> {
+  const p = newPipeline(o);
   await p.store.init();
   for (let i = 0; i < events.length; i += 5000) {
     p.pipeline.ingestEvents(events.slice(i, i + 5000));
@@ -131,8 +139,8 @@ async function eventsCase(events: LlmEvent[]): Promise<PinnedCase> {
   return finish(p);
 }
 
-async function pointsCase(file: string): Promise<PinnedCase> {
-  const p = newPipeline();
+async function pointsCase(file: string, o: CaseOptions): Promise<PinnedCase> {
+  const p = newPipeline(o);
   await p.store.init();
   const rows = readFileSync(resolve(sharedDataDir(), 'nab/data', file), 'utf8').trim().split('\n').slice(1);
   const points: SeriesPoint[] = rows.map((line) => {
