@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ANOMALY_TYPES, SEVERITIES } from './domain/types';
 
 /**
  * The service's Prometheus metrics, registered on one Registry created at the composition root (never
@@ -81,6 +82,10 @@ export class SentinelMetrics {
       registers: r,
     });
     this.feedback = new Counter({ name: 'sentinel_feedback_total', help: 'Feedback received', labelNames: ['verdict'], registers: r });
+    // Every label set of these counters exists at 0 from the start, so increase() / rate() see the first
+    // anomaly of a kind (a series that appears already at 1 has no increase for Prometheus).
+    for (const severity of SEVERITIES) for (const type of ANOMALY_TYPES) this.anomaliesDetected.inc({ severity, type }, 0);
+    for (const verdict of ['true_positive', 'false_positive']) this.feedback.inc({ verdict }, 0);
     this.eventsIngested = new Counter({ name: 'sentinel_events_ingested_total', help: 'LLM events accepted into windows', registers: r });
     this.eventsRejected = new Counter({
       name: 'sentinel_events_rejected_total',

@@ -22,7 +22,8 @@ export function medianInPlace(scratch: Float64Array, n: number): number {
   // The lower middle is the largest value left of `mid` after selection.
   let lo = -Infinity;
   for (let i = 0; i < mid; i++) if (scratch[i] > lo) lo = scratch[i];
-  return (lo + hi) / 2;
+  // Halve first: (1e308 + 1e308) / 2 would overflow to Infinity.
+  return lo / 2 + hi / 2;
 }
 
 function select(a: Float64Array, left: number, right: number, k: number): number {
@@ -65,5 +66,5 @@ export function robustStats(values: ArrayLike<number>, minScale: number, scratch
   const center = medianInPlace(scratch, n);
   for (let i = 0; i < n; i++) scratch[i] = Math.abs(finite(values[i]) - center);
   const mad = medianInPlace(scratch, n);
-  return { center, scale: Math.max(MAD_TO_SIGMA * mad, minScale, Number.MIN_VALUE) };
+  return { center, scale: Math.min(Number.MAX_VALUE, Math.max(MAD_TO_SIGMA * mad, minScale, Number.MIN_VALUE)) };
 }

@@ -17,6 +17,18 @@ import { Scorer, type Detection, type Observation } from './scorer';
 
 /** Longest stretch of scoring between two yields to the event loop. */
 const YIELD_EVERY_MS = 10;
+/** Most patterns written in one store transaction by the scoring worker. */
+const FLUSH_EVERY = 128;
+
+/**
+ * Observations an anomalous window waits before its embedding joins the normal patterns (120 windows: 2 h
+ * at 1-minute windows). Anomalous windows are never learnt at once, so an attack cannot teach itself in;
+ * but behaviour that persists or recurs (a new daily ramp, a level shift) must become normal eventually,
+ * as it already does for the median baselines within ~30 windows. Confirmed anomalies are never released.
+ */
+export const QUARANTINE_WINDOWS = 120;
+/** Most windows quarantined per series; beyond it the oldest is dropped (never learnt). */
+const MAX_QUARANTINE = 1024;
 
 /** Receives every incident change (alert sinks, explainers). Must not throw; errors are logged. */
 export type AnomalyListener = (event: IncidentEvent, record: AnomalyRecord, detection: Detection | null) => void | Promise<void>;
@@ -57,6 +69,8 @@ export class Pipeline {
   private queue: { obs: Observation; queuedAt: number }[] = [];
   private working: Promise<void> | null = null;
   private readonly lastPoint = new Map<string, number>();
+  /** Anomalies confirmed by feedback: their quarantined windows never become normal. */
+  private readonly confirmed = new Set<string>();
   private readonly now: () => number;
   private lastAdvance: number;
   private lastWatermarkSeen = -Infinity;
@@ -249,7 +263,11 @@ export class Pipeline {
           slice = performance.now();
         }
         try {
-          if (this.writer.hasPending(item.obs.seriesKey)) await this.writer.flush();
+          // A series' patterns are written before its next window is scored; beyond that, writes go in
+          // transactions of at most FLUSH_EVERY patterns, so a burst of windows (every series closing a
+          // window at once) does not become one long transaction that holds the event loop. Windows
+          // only search their own series, so when other series' patterns land does not change a score.
+          if (this.writer.hasPending(item.obs.seriesKey) || this.writer.pendingCount >= FLUSH_EVERY) await this.writer.flush();
           await this.process(item.obs, item.queuedAt);
         } catch (err) {
           this.failures++;
@@ -270,6 +288,7 @@ export class Pipeline {
     const m = this.opts.metrics;
     if (!d.anomalous) this.learn(d);
     const change = await this.incidents.observe(d);
+    this.quarantine(d, change?.record.id ?? d.state.incident?.anomalyId ?? null);
     if (m) {
       m.windowsScored.inc({ kind: obs.kind });
       m.detectionLatency.observe((this.now() - queuedAt) / 1000);
@@ -287,15 +306,26 @@ export class Pipeline {
   private learn(d: Detection): void {
     const nearest = d.neighbours[0]?.distance ?? Infinity;
     if (nearest < 1e-3) return;
-    const ok = this.writer.add({
-      id: `${d.state.key}@${d.observation.start}`,
-      seriesKey: d.state.key,
-      kind: 'normal',
-      timestamp: d.observation.start,
-      vector: d.vector,
-    });
+    this.addPattern(d.state.key, d.observation.start, d.vector);
+  }
+
+  private addPattern(seriesKey: string, start: number, vector: Float32Array): void {
+    const ok = this.writer.add({ id: `${seriesKey}@${start}`, seriesKey, kind: 'normal', timestamp: start, vector });
     if (ok) this.opts.metrics?.patternsWritten.inc();
     else this.opts.metrics?.patternsDropped.inc();
+  }
+
+  /**
+   * Tags the window just quarantined by the scorer with its anomaly id, and releases the windows that have
+   * waited QUARANTINE_WINDOWS observations: unless confirmed, their embeddings become normal patterns (and
+   * the scorer has already added their calibration samples).
+   */
+  private quarantine(d: Detection, anomalyId: string | null): void {
+    const q = d.state.quarantine;
+    if (d.anomalous && q.length) q[q.length - 1].anomalyId = anomalyId;
+    for (const w of this.scorer.releaseQuarantine(d.state, QUARANTINE_WINDOWS, (id) => this.confirmed.has(id), MAX_QUARANTINE)) {
+      this.addPattern(d.state.key, w.start, w.vector);
+    }
   }
 
   private exportBands(d: Detection): void {
@@ -328,6 +358,8 @@ export class Pipeline {
   private *scoreGaugeValues(): Iterable<{ service: string; model: string; signal: string; score: number }> {
     const max = new Map<string, { service: string; model: string; signal: string; score: number }>();
     for (const s of this.scorer.states.values()) {
+      // A series in warm-up cannot alert, so its score would only make alert rules fire for nothing.
+      if (s.windowsSeen < this.opts.config.warmupWindows) continue;
       const service = s.labels.service ?? '';
       const model = s.labels.model ?? (s.kind === 'points' ? s.labels.series : '');
       const k = `${service}\u0000${model}`;
@@ -387,6 +419,8 @@ export class Pipeline {
     const existing = await this.opts.store.getAnomaly(anomalyId);
     if (!existing) throw new NotFoundError(`no anomaly with id ${anomalyId}`);
     const record = await this.opts.store.saveFeedback(anomalyId, { verdict, ...(note ? { note } : {}), at: new Date(this.now()).toISOString() });
+    if (verdict === 'true_positive') this.confirmed.add(anomalyId);
+    else this.confirmed.delete(anomalyId);
     let patternsAdded = 0;
     if (existing.vector?.length) {
       const vector = Float32Array.from(existing.vector);

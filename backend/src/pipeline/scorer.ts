@@ -8,7 +8,27 @@ import type { Logger } from '../logger';
 import type { VectorStore } from '../store/vector-store';
 import { EVENT_FEATURE_MIN_SCALE, EVENT_FEATURE_NAMES, type WindowExtras } from '../windowing/features';
 import { attributions, combine, severityFor, typeFor } from './ensemble';
-import { SeriesState, type SeriesKind } from './series-state';
+import { SeriesState, type QuarantinedWindow, type SeriesKind } from './series-state';
+
+/** The calibration samples of a detection: per-feature |z| of per-feature detectors, raw scores of others. */
+function calibrationSamples(d: Detection): { keys: string[]; values: Float64Array } {
+  const keys: string[] = [];
+  const values: number[] = [];
+  for (const s of d.scores) {
+    if (s.output.calibrated) continue;
+    const z = s.output.featureZ;
+    if (z) {
+      for (let j = 0; j < z.length; j++) {
+        keys.push(featureKey(s.name, j));
+        values.push(Math.abs(z[j]));
+      }
+    } else {
+      keys.push(s.name);
+      values.push(s.output.raw);
+    }
+  }
+  return { keys, values: Float64Array.from(values) };
+}
 
 /** One thing to score: a closed event window or one point of a plain series. */
 export interface Observation {
@@ -217,24 +237,13 @@ export class Scorer {
   commit(d: Detection): void {
     const { state, observation: obs } = d;
     this.runner.update(d.input, d.anomalous);
-    // Every window that is not anomalous teaches calibration, also the quiet ones of an open incident:
-    // otherwise an incident that froze the thresholds could never end.
-    if (!d.anomalous) {
-      for (const s of d.scores) {
-        if (s.output.calibrated) continue;
-        const z = s.output.featureZ;
-        if (z) {
-          for (let j = 0; j < z.length; j++) {
-            const key = featureKey(s.name, j);
-            state.reservoir(key).add(Math.abs(z[j]));
-            this.pooledReservoir(`${state.kind}:${key}`).add(Math.abs(z[j]));
-          }
-        } else {
-          state.reservoir(s.name).add(s.output.raw);
-          this.pooledReservoir(`${state.kind}:${s.name}`).add(s.output.raw);
-        }
-      }
-    }
+    // Every window that is not anomalous teaches calibration at once, also the quiet ones of an open
+    // incident (otherwise an incident that froze the thresholds could never end). An anomalous window's
+    // samples wait in quarantine with its embedding (see Pipeline), so an attack cannot raise the
+    // thresholds that would catch it again, yet a recurring regime is calibrated in eventually.
+    const { keys, values } = calibrationSamples(d);
+    if (!d.anomalous) this.addSamples(state, keys, values);
+    else state.quarantine.push({ seq: state.windowsSeen + 1, start: obs.start, vector: d.vector, anomalyId: null, sampleKeys: keys, sampleValues: values });
     state.history.push(obs.features);
     state.windowsSeen++;
     state.lastSeen = obs.end;
@@ -258,6 +267,31 @@ export class Scorer {
       bands[j * 4 + 3] = c + half;
     }
     state.pushTimeline({ t: obs.start, score: d.score, anomalous: d.anomalous, bands });
+  }
+
+  private addSamples(state: SeriesState, keys: readonly string[], values: Float64Array): void {
+    for (let i = 0; i < keys.length; i++) {
+      state.reservoir(keys[i]).add(values[i]);
+      this.pooledReservoir(`${state.kind}:${keys[i]}`).add(values[i]);
+    }
+  }
+
+  /**
+   * Releases quarantined windows at least `after` observations old: their calibration samples join the
+   * reservoirs (unless `confirmed` says the anomaly was a true positive) and they are returned so the
+   * caller can store their embeddings as normal patterns.
+   */
+  releaseQuarantine(state: SeriesState, after: number, confirmed: (anomalyId: string) => boolean, max: number): QuarantinedWindow[] {
+    const q = state.quarantine;
+    while (q.length > max) q.shift();
+    const out: QuarantinedWindow[] = [];
+    while (q.length && state.windowsSeen - q[0].seq >= after) {
+      const w = q.shift()!;
+      if (w.anomalyId && confirmed(w.anomalyId)) continue;
+      this.addSamples(state, w.sampleKeys, w.sampleValues);
+      out.push(w);
+    }
+    return out;
   }
 
   private pooledReservoir(key: string): ScoreReservoir {

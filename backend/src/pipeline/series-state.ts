@@ -21,6 +21,18 @@ export interface OpenIncident {
   quietWindows: number;
 }
 
+/** An anomalous window held back from the normal patterns (see Pipeline: quarantine). */
+export interface QuarantinedWindow {
+  /** windowsSeen of the series when the window was scored. */
+  seq: number;
+  start: number;
+  vector: Float32Array;
+  anomalyId: string | null;
+  /** Calibration samples the window would have contributed: reservoir keys and raw values. */
+  sampleKeys: string[];
+  sampleValues: Float64Array;
+}
+
 /**
  * Everything the service keeps in memory about one series: its recent feature history (the baselines),
  * per-detector state and calibration, the open incident and the score timeline.
@@ -32,6 +44,8 @@ export class SeriesState {
   lastScore = 0;
   lastType: AnomalyType | null = null;
   incident: OpenIncident | null = null;
+  /** Anomalous windows waiting to become normal patterns, oldest first. */
+  readonly quarantine: QuarantinedWindow[] = [];
   /** Opaque per-detector state (EWMA moments, seasonal model...), keyed by detector name. */
   readonly detectorState = new Map<string, unknown>();
   readonly calibration = new Map<string, ScoreReservoir>();
@@ -55,7 +69,9 @@ export class SeriesState {
   reservoir(detector: string): ScoreReservoir {
     let r = this.calibration.get(detector);
     if (!r) {
-      r = new ScoreReservoir();
+      // Plain series often have periods longer than 128 points (a day of 5-minute data is 288): a longer
+      // memory keeps their recurring highs calibrated. Event windows keep 128 (16 features x 3 detectors).
+      r = new ScoreReservoir(this.kind === 'points' ? 512 : 128);
       this.calibration.set(detector, r);
     }
     return r;
