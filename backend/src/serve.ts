@@ -21,7 +21,17 @@ export async function serve(): Promise<number> {
     }
     throw err;
   }
-  const app = await createApp(config, log);
+  let app;
+  try {
+    app = await createApp(config, log);
+  } catch (err) {
+    // Some settings are only checked when their part is built (e.g. an LLM URL without a model).
+    if (err instanceof ConfigError) {
+      log.fatal({ variable: err.variable }, `invalid configuration: ${err.message}`);
+      return 78;
+    }
+    throw err;
+  }
   const url = await app.http.listen({ host: config.host, port: config.port });
   log.info(
     {
