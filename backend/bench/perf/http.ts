@@ -20,7 +20,7 @@ import { loadConfig } from '../../src/config';
 import type { LlmEvent, Pattern } from '../../src/domain/types';
 import { createLogger } from '../../src/logger';
 import type { AutocannonJob, AutocannonReport, LiveJob, LiveReport } from './load-child';
-import { percentile, round, tick } from './machine';
+import { percentile, profilePhase, round, tick } from './machine';
 import { TrafficGenerator, seriesKeyOf } from './traffic';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -140,7 +140,7 @@ export async function httpScenario(o: HttpOptions, pool: Float32Array[], onProgr
       const e0 = await counter(app, 'eventsIngested');
       const w0 = await counter(app, 'windowsScored');
       const lag = lagMonitor();
-      const r = await runChild<AutocannonReport>(job);
+      const r = await profilePhase(`http-${job.path.split('/').pop()}-${job.rate || 'max'}`, () => runChild<AutocannonReport>(job));
       const eventLoop = lag.stop();
       const e1 = await counter(app, 'eventsIngested');
       const w1 = await counter(app, 'windowsScored');

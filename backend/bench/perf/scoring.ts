@@ -52,8 +52,12 @@ export interface ScoringResult {
   p99Ms: number;
   /** Store fill: patterns inserted per second (batched upserts of 5000). */
   prefillPatternsPerSec: number;
-  /** kNN search alone (the store call the kNN detector makes), per query, over this case's partitions. */
-  knn: { msPerQuery: number; bytesScanned: number; bytesPerSec: number };
+  /**
+   * kNN search alone (the store call the kNN detector makes, k = 10), CPU ms per query over this case's
+   * partitions: the store's in-memory exact search, and sqlite-vec's exact scan of the same partition.
+   * bytesPerSec = vector bytes of the partition / time (the pruned in-memory search reads fewer).
+   */
+  knn: { msPerQuery: number; bytesScanned: number; bytesPerSec: number; sqliteVecMsPerQuery: number; sqliteVecBytesPerSec: number };
   memory: { heapPerPatternBytes: number; rssPerPatternBytes: number; sqliteFileBytesPerPattern: number; heapPerSeriesBytes: number; rssPerSeriesBytes: number };
 }
 
@@ -136,9 +140,19 @@ export async function scoringCase(c: ScoringCase, pool: Float32Array[], onProgre
     }
     const m1 = memorySnapshot();
     const queries = Math.min(200, Math.max(20, Math.round(2e7 / Math.max(1, c.patternsPerSeries))));
-    const q0 = performance.now();
-    for (let i = 0; i < queries; i++) await store.searchPatterns(seriesKeyOf(i % c.series), pool[(k + i * 7919) % pool.length], 10, 'normal');
-    const msPerQuery = (performance.now() - q0) / queries;
+    const timeQueries = async (s: SqliteStore) => {
+      const q0 = process.cpuUsage();
+      for (let i = 0; i < queries; i++) await s.searchPatterns(seriesKeyOf(i % c.series), pool[(k + i * 7919) % pool.length], 10, 'normal');
+      const cpu = process.cpuUsage(q0);
+      return (cpu.user + cpu.system) / 1000 / queries;
+    };
+    const msPerQuery = await timeQueries(store);
+    // The same queries through sqlite-vec (a second connection without in-memory copies): the exact scan.
+    const plain = new SqliteStore(join(dir, 'sentinel.db'), { vectorCacheBytes: 0 });
+    await plain.init();
+    await timeQueries(plain);
+    const sqliteVecMsPerQuery = await timeQueries(plain);
+    await plain.close();
     const bytesScanned = c.patternsPerSeries * DIM * 4;
 
     // --- pipeline with warm series
@@ -204,7 +218,13 @@ export async function scoringCase(c: ScoringCase, pool: Float32Array[], onProgre
       p50Ms: round(percentile(lat, 0.5), 3),
       p99Ms: round(percentile(lat, 0.99), 3),
       prefillPatternsPerSec: round(stored / (fillMs / 1000)),
-      knn: { msPerQuery: round(msPerQuery, 4), bytesScanned, bytesPerSec: round(bytesScanned / (msPerQuery / 1000)) },
+      knn: {
+        msPerQuery: round(msPerQuery, 4),
+        bytesScanned,
+        bytesPerSec: round(bytesScanned / (msPerQuery / 1000)),
+        sqliteVecMsPerQuery: round(sqliteVecMsPerQuery, 4),
+        sqliteVecBytesPerSec: round(bytesScanned / (sqliteVecMsPerQuery / 1000)),
+      },
       memory: {
         heapPerPatternBytes: round((m1.heapUsed + m1.external - m0.heapUsed - m0.external) / stored),
         rssPerPatternBytes: round((m1.rss - m0.rss) / stored),

@@ -187,7 +187,7 @@ export class SqliteStore implements VectorStore {
     const hit = this.partitions.get(key);
     if (hit || this.cachedBytes >= this.cacheLimit || this.refused.has(key)) return hit;
     const n = (this.stmt('SELECT count(*) AS n FROM patterns WHERE series_key = ? AND kind = ? AND dim = ?').get(seriesKey, kind, dim) as { n: number }).n;
-    const part = new PatternPartition(dim, Math.max(64, n));
+    const part = new PatternPartition(dim, Math.max(64, Math.ceil(n * 1.25)));
     if (this.cachedBytes + part.bytes > this.cacheLimit) {
       this.refused.add(key);
       return undefined;
