@@ -158,7 +158,9 @@ export class Scorer {
             if (d > 0) this.scratch2[steps++] = d;
           }
         }
-        const resolution = steps ? medianInPlace(this.scratch2, steps) : TINY;
+        // A stretch with no change at all keeps the resolution learnt before it: a series that sat at 0 for
+        // the whole baseline has not lost its unit.
+        const resolution = steps ? medianInPlace(this.scratch2, steps) : state.minScale[j];
         state.minScale[j] = Math.max(TINY, resolution);
         scale[j] = Math.max(scale[j], RANGE_FLOOR * (hi - lo), resolution);
       }
