@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NabDataError } from './errors';
-import { PROFILE_NAMES, type CostProfiles, type NabWindow, type ProfileName } from './scorer';
+import { PROFILE_NAMES, type CostProfiles, type FileScore, type NabWindow, type ProfileName } from './scorer';
 
 /** Environment variable that overrides the NAB data directory (the folder holding `data/`, `labels/`...). */
 export const NAB_DIR_ENV = 'SENTINEL_NAB_DIR';
@@ -206,21 +206,8 @@ export function readPublishedRows(nabDir: string, detector: string, fileId: stri
   };
 }
 
-/** One row of a published `<detector>_<profile>_scores.csv`. */
-export interface PublishedFileScore {
-  /** Corpus id. */
-  readonly fileId: string;
-  /** Threshold NAB used (the same on every row of a file). */
-  readonly threshold: number;
-  /** Raw NAB score of the file. */
-  readonly score: number;
-  /** Row counts as NAB reports them. */
-  readonly tp: number;
-  readonly tn: number;
-  readonly fp: number;
-  readonly fn: number;
-  readonly totalCount: number;
-}
+/** One row of a published `<detector>_<profile>_scores.csv`: the columns our own FileScore also has. */
+export type PublishedFileScore = Pick<FileScore, 'fileId' | 'threshold' | 'score' | 'tp' | 'tn' | 'fp' | 'fn' | 'totalCount'>;
 
 /** A published per-file score table and its `Totals` row. */
 export interface PublishedProfileScores {

@@ -5,7 +5,7 @@ import { NotFoundError, ValidationError } from '../errors';
 import { evidenceExplanation } from '../explain/evidence';
 import { eventSchema, pointSchema, timestampSchema } from '../ingest/schema';
 import { validateBatch } from '../ingest/parse';
-import type { Pipeline } from '../pipeline/pipeline';
+import type { IngestResult, Pipeline } from '../pipeline/pipeline';
 import type { Detection } from '../pipeline/scorer';
 import type { SentinelMetrics } from '../metrics';
 import { parseOr400 } from './validate';
@@ -92,23 +92,18 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
     return { accepted, rejected: rejected.slice(0, 1000), ...(rejected.length > 1000 ? { rejectedTotal: rejected.length } : {}) };
   };
 
-  app.post('/api/v1/events', async (req, reply) => {
-    const batch = validateBatch(eventSchema, req.body, MAX_BATCH);
-    metrics.eventsRejected.inc({ reason: 'invalid' }, batch.rejected.length);
-    const r = pipeline.ingestEvents(batch.records, batch.indexes);
-    const rejected = [...batch.rejected, ...r.rejected].sort((a, b) => a.index - b.index);
-    const body = ingestReply(r.accepted, rejected, batch.records.length + batch.rejected.length);
-    return reply.code(rejected.length ? 200 : 202).send(body);
-  });
-
-  app.post('/api/v1/series', async (req, reply) => {
-    const batch = validateBatch(pointSchema, req.body, MAX_BATCH);
-    metrics.eventsRejected.inc({ reason: 'invalid' }, batch.rejected.length);
-    const r = pipeline.ingestPoints(batch.records, batch.indexes);
-    const rejected = [...batch.rejected, ...r.rejected].sort((a, b) => a.index - b.index);
-    const body = ingestReply(r.accepted, rejected, batch.records.length + batch.rejected.length);
-    return reply.code(rejected.length ? 200 : 202).send(body);
-  });
+  /** Both ingest routes: validate every record, keep the good ones, report the bad ones by index. */
+  const ingestRoute = <T>(path: string, schema: z.ZodType<T, unknown>, ingest: (records: T[], indexes: number[]) => IngestResult) =>
+    app.post(path, async (req, reply) => {
+      const batch = validateBatch(schema, req.body, MAX_BATCH);
+      metrics.eventsRejected.inc({ reason: 'invalid' }, batch.rejected.length);
+      const r = ingest(batch.records, batch.indexes);
+      const rejected = [...batch.rejected, ...r.rejected].sort((x, y) => x.index - y.index);
+      const body = ingestReply(r.accepted, rejected, batch.records.length + batch.rejected.length);
+      return reply.code(rejected.length ? 200 : 202).send(body);
+    });
+  ingestRoute('/api/v1/events', eventSchema, (records, indexes) => pipeline.ingestEvents(records, indexes));
+  ingestRoute('/api/v1/series', pointSchema, (records, indexes) => pipeline.ingestPoints(records, indexes));
 
   app.post('/api/v1/detect', async (req) => {
     const body = parseOr400(detectBody, req.body, 'detect');
