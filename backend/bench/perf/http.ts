@@ -4,7 +4,8 @@
  *
  * 1. POST /api/v1/detect at a fixed rate against a warm series holding `detectPatterns` patterns.
  * 2. POST /api/v1/events, batches of 500 events over `series` series with current timestamps, at a fixed
- *    offered load (requests/s), with 10 s windows so windows close and are scored during the run.
+ *    offered load (requests/s), with 10 s windows so windows close and are scored during the run: first
+ *    while the series are new (cold start: state and store partitions are created), then steady.
  * 3. The same as fast as the generator can send (saturation).
  * Server side: events accepted per second (sentinel_events_ingested_total), windows scored, and the event
  * loop delay (perf_hooks.monitorEventLoopDelay) during each phase.
@@ -96,6 +97,9 @@ export interface HttpPhase {
 export interface HttpResult {
   input: HttpOptions & { windowMs: number; latenessMs: number };
   detect: HttpPhase;
+  /** The fixed load on series never seen before (their first windows create state and partitions). */
+  coldStart: HttpPhase;
+  /** The fixed load once those series exist (steady state). */
   events: HttpPhase;
   saturation: HttpPhase;
 }
@@ -164,13 +168,19 @@ export async function httpScenario(o: HttpOptions, pool: Float32Array[], onProgr
     });
     onProgress(`  /detect: ${o.detectRate} req/s for ${o.detectSec} s (${o.detectEvents} events per call, ${o.detectPatterns} patterns)`);
     const detect = await phase({ mode: 'autocannon', url: address, path: '/api/v1/detect', fixedBody: detectBody, rate: o.detectRate, connections: 4, durationSec: o.detectSec }, false);
-    onProgress(`  /events: ${o.rate} req/s x ${o.batchEvents} events for ${o.durationSec} s over ${o.series} series`);
     const batch = { events: o.batchEvents, series: o.series, seed: 3 };
+    // First the same load on series the service has never seen: every series' first window creates its
+    // state and its store partition (vec0 allocates a chunk per partition). Reported apart as the cold start.
+    const warmSec = Math.ceil((1.5 * config.windowMs + config.latenessMs) / 1000);
+    onProgress(`  /events cold start: ${o.rate} req/s x ${o.batchEvents} events for ${warmSec} s over ${o.series} new series`);
+    const coldStart = await phase({ mode: 'autocannon', url: address, path: '/api/v1/events', batch: { ...batch, seed: 2 }, rate: o.rate, connections: o.connections, durationSec: warmSec }, true);
+    await app.pipeline.idle();
+    onProgress(`  /events: ${o.rate} req/s x ${o.batchEvents} events for ${o.durationSec} s over ${o.series} series`);
     const events = await phase({ mode: 'autocannon', url: address, path: '/api/v1/events', batch, rate: o.rate, connections: o.connections, durationSec: o.durationSec }, true);
     await app.pipeline.idle();
     onProgress(`  /events: saturation for ${o.saturationSec} s`);
     const saturation = await phase({ mode: 'autocannon', url: address, path: '/api/v1/events', batch: { ...batch, seed: 4 }, rate: 0, connections: o.connections, durationSec: o.saturationSec }, true);
-    return { input: { ...o, windowMs: config.windowMs, latenessMs: config.latenessMs }, detect, events, saturation };
+    return { input: { ...o, windowMs: config.windowMs, latenessMs: config.latenessMs }, detect, coldStart, events, saturation };
   } finally {
     await app.close();
     rmSync(dir, { recursive: true, force: true });

@@ -198,6 +198,7 @@ export function formatReport(r: PerfReport): string {
     row(`  p50 / p99 (ms)`, `${num(h.events.p50Ms)} / ${num(h.events.p99Ms)}`, 'p99 < 50');
     row(`  event-loop delay p99 / max (ms)`, `${num(h.events.eventLoop.p99Ms, 1)} / ${num(h.events.eventLoop.maxMs, 1)}`);
     row(`  windows scored during the run`, num(h.events.windowsScored));
+    row(`  cold start (new series): events/s, p99 (ms)`, `${num(h.coldStart.eventsPerSec)}, ${num(h.coldStart.p99Ms)}`);
     row(`POST /events saturation: events/s, p99 (ms)`, `${num(h.saturation.eventsPerSec)}, ${num(h.saturation.p99Ms)}`);
     row(`POST /detect at ${h.detect.offeredRequestsPerSec} req/s: p50 / p99 (ms)`, `${num(h.detect.p50Ms)} / ${num(h.detect.p99Ms)}`);
   }

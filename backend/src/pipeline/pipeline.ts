@@ -16,9 +16,12 @@ import { PatternWriter } from './pattern-writer';
 import { Scorer, type Detection, type Observation } from './scorer';
 
 /** Longest stretch of scoring between two yields to the event loop. */
-const YIELD_EVERY_MS = 10;
-/** Most patterns written in one store transaction by the scoring worker. */
-const FLUSH_EVERY = 128;
+const YIELD_EVERY_MS = 4;
+/**
+ * Most patterns written in one store transaction by the scoring worker. Small: the first pattern of a
+ * series allocates its vec0 partition chunk (~0.6 ms each), and a transaction cannot yield to HTTP.
+ */
+const FLUSH_EVERY = 16;
 
 /**
  * Observations an anomalous window waits before its embedding joins the normal patterns (120 windows: 2 h
@@ -29,6 +32,11 @@ const FLUSH_EVERY = 128;
 export const QUARANTINE_WINDOWS = 120;
 /** Most windows quarantined per series; beyond it the oldest is dropped (never learnt). */
 const MAX_QUARANTINE = 1024;
+
+/** The observation of a closed event window (reads its features, computing them if still lazy). */
+function windowObservation(w: ClosedWindow): Observation {
+  return { seriesKey: w.seriesKey, labels: w.labels, kind: 'events', start: w.start, end: w.end, features: w.features, extras: w.extras };
+}
 
 /** Receives every incident change (alert sinks, explainers). Must not throw; errors are logged. */
 export type AnomalyListener = (event: IncidentEvent, record: AnomalyRecord, detection: Detection | null) => void | Promise<void>;
@@ -66,7 +74,8 @@ export class Pipeline {
   private readonly incidents: IncidentTracker;
   private readonly writer: PatternWriter;
   private readonly listeners: AnomalyListener[] = [];
-  private queue: { obs: Observation; queuedAt: number }[] = [];
+  /** Windows to score, in order; a closed window's features are computed when it is scored (LazyWindow). */
+  private queue: { obs?: Observation; window?: ClosedWindow; queuedAt: number }[] = [];
   private working: Promise<void> | null = null;
   private readonly lastPoint = new Map<string, number>();
   /** Anomalies confirmed by feedback: their quarantined windows never become normal. */
@@ -231,12 +240,7 @@ export class Pipeline {
   private enqueueWindows(windows: ClosedWindow[]): void {
     if (windows.length === 0) return;
     const now = this.now();
-    for (const w of windows) {
-      this.queue.push({
-        obs: { seriesKey: w.seriesKey, labels: w.labels, kind: 'events', start: w.start, end: w.end, features: w.features, extras: w.extras },
-        queuedAt: now,
-      });
-    }
+    for (const window of windows) this.queue.push({ window, queuedAt: now });
     this.kick();
   }
 
@@ -267,11 +271,12 @@ export class Pipeline {
           // transactions of at most FLUSH_EVERY patterns, so a burst of windows (every series closing a
           // window at once) does not become one long transaction that holds the event loop. Windows
           // only search their own series, so when other series' patterns land does not change a score.
-          if (this.writer.hasPending(item.obs.seriesKey) || this.writer.pendingCount >= FLUSH_EVERY) await this.writer.flush();
-          await this.process(item.obs, item.queuedAt);
+          const obs = item.obs ?? windowObservation(item.window!);
+          if (this.writer.hasPending(obs.seriesKey) || this.writer.pendingCount >= FLUSH_EVERY) await this.writer.flush();
+          await this.process(obs, item.queuedAt);
         } catch (err) {
           this.failures++;
-          this.opts.log.error({ err, seriesKey: item.obs.seriesKey }, 'scoring a window failed');
+          this.opts.log.error({ err, seriesKey: item.obs?.seriesKey ?? item.window?.seriesKey }, 'scoring a window failed');
         }
       }
       try {

@@ -1,0 +1,64 @@
+/**
+ * Markdown before/after table of two bench-results/perf.json files (for docs/BENCHMARKS.md):
+ *
+ *   node --import tsx backend/bench/perf/compare.ts before.json after.json
+ */
+import { readFileSync } from 'node:fs';
+import type { PerfReport } from './main';
+
+type Row = [name: string, get: (r: PerfReport) => number | null | undefined, digits?: number, target?: string];
+
+const scoring = (label: RegExp, f: (s: NonNullable<PerfReport['scoring']>[number]) => number) => (r: PerfReport) => {
+  const s = r.scoring?.find((x) => label.test(x.label));
+  return s ? f(s) : null;
+};
+
+const ROWS: Row[] = [
+  ['ingest: validation + windowing, events/s', (r) => r.ingest?.eventsPerSec, 0, '>= 200,000'],
+  ['ingest: events per CPU-second', (r) => r.ingest?.eventsPerCpuSec],
+  ['ingest: validation ns/event', (r) => r.ingest?.validateNsPerEvent],
+  ['ingest: windowing ns/event', (r) => r.ingest?.windowNsPerEvent],
+  ['scoring 1k series x 1k patterns: windows/s', scoring(/^1k series/, (s) => s.windowsPerSec)],
+  ['scoring 100 series x 10k patterns: windows/s', scoring(/^100 series/, (s) => s.windowsPerSec), 0, '>= 20,000'],
+  ['  windows per CPU-second', scoring(/^100 series/, (s) => s.windowsPerCpuSec)],
+  ['  per window p50 ms', scoring(/^100 series/, (s) => s.p50Ms), 3],
+  ['  per window p99 ms', scoring(/^100 series/, (s) => s.p99Ms), 3],
+  ['  kNN k=10 over 10k x 48: ms/query (CPU)', scoring(/^100 series/, (s) => s.knn.msPerQuery), 3],
+  ['  kNN through sqlite-vec: ms/query (CPU)', scoring(/^100 series/, (s) => s.knn.sqliteVecMsPerQuery), 3],
+  ['scoring 2 series x 100k patterns: windows/s', scoring(/^2 series/, (s) => s.windowsPerSec)],
+  ['  kNN k=10 over 100k x 48: ms/query (CPU)', scoring(/^2 series/, (s) => s.knn.msPerQuery), 3],
+  ['scoring 10k series x 100 patterns: windows/s', scoring(/^10k series/, (s) => s.windowsPerSec)],
+  ['scoring 50 series x 10k, seasonal on: windows/s', scoring(/seasonal/, (s) => s.windowsPerSec)],
+  ['memory per stored pattern, heap bytes', scoring(/^100 series/, (s) => s.memory.heapPerPatternBytes)],
+  ['SQLite file bytes per pattern', (r) => r.bytesPerPattern],
+  ['memory per active series, heap bytes (1k x 1k case)', scoring(/^1k series/, (s) => s.memory.heapPerSeriesBytes)],
+  ['POST /events at 120 req/s x 500: events/s', (r) => r.http?.events.eventsPerSec, 0, '>= 50,000'],
+  ['  p99 ms', (r) => r.http?.events.p99Ms, 0, '< 50'],
+  ['  event-loop delay p99 ms', (r) => r.http?.events.eventLoop.p99Ms, 1],
+  ['  event-loop delay max ms', (r) => r.http?.events.eventLoop.maxMs, 1],
+  ['  cold start (1,000 new series): p99 ms', (r) => r.http?.coldStart?.p99Ms],
+  ['POST /events saturation: events/s', (r) => r.http?.saturation.eventsPerSec],
+  ['  p99 ms', (r) => r.http?.saturation.p99Ms],
+  ['POST /detect at 50 req/s: p99 ms', (r) => r.http?.detect.p99Ms],
+  ['detection latency, window end -> API: p99 ms', (r) => r.latency?.apiP99Ms, 0, '< 1,000'],
+  ['  window end -> /metrics: p99 ms', (r) => r.latency?.metricsP99Ms],
+  ['  event-loop delay p99 ms (live run)', (r) => r.latency?.eventLoop.p99Ms, 1],
+];
+
+const fmt = (x: number | null | undefined, d = 0) => (x === null || x === undefined ? '-' : (Math.round(x * 10 ** d) / 10 ** d).toLocaleString('en-US'));
+
+export function compareTable(before: PerfReport, after: PerfReport): string {
+  const lines = ['| metric | before | after | target |', '| --- | ---: | ---: | --- |'];
+  for (const [name, get, d = 0, target = ''] of ROWS) lines.push(`| ${name} | ${fmt(get(before), d)} | ${fmt(get(after), d)} | ${target} |`);
+  return lines.join('\n');
+}
+
+if (process.argv[1]?.endsWith('compare.ts')) {
+  const [a, b] = process.argv.slice(2);
+  if (!a || !b) {
+    process.stderr.write('usage: compare.ts before.json after.json\n');
+    process.exit(2);
+  }
+  const read = (p: string) => JSON.parse(readFileSync(p, 'utf8')) as PerfReport;
+  process.stdout.write(compareTable(read(a), read(b)) + '\n');
+}
