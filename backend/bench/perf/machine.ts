@@ -67,7 +67,8 @@ export function memorySnapshot(): { heapUsed: number; rss: number; external: num
   gc();
   gc();
   const m = process.memoryUsage();
-  return { heapUsed: m.heapUsed, rss: m.rss, external: m.external + m.arrayBuffers };
+  // `external` already includes `arrayBuffers` (typed arrays, Buffers): adding both counted them twice.
+  return { heapUsed: m.heapUsed, rss: m.rss, external: m.external };
 }
 
 /** Percentile (nearest rank) of unsorted samples; 0 for none. */
