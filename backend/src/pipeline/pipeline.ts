@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import type { AnomalyRecord, LlmEvent, SecurityEvent, SeriesPoint } from '../domain/types';
-import { NotFoundError, ValidationError } from '../errors';
+import { ValidationError } from '../errors';
 import type { Detector } from '../detectors/types';
 import { DEFAULT_DETECTORS } from '../detectors';
 import type { Logger } from '../logger';
@@ -421,25 +421,24 @@ export class Pipeline {
    * anomaly is kept as an incident pattern so similar windows say "seen before".
    */
   async feedback(anomalyId: string, verdict: 'true_positive' | 'false_positive', note?: string): Promise<{ record: AnomalyRecord; patternsAdded: number }> {
-    const existing = await this.opts.store.getAnomaly(anomalyId);
-    if (!existing) throw new NotFoundError(`no anomaly with id ${anomalyId}`);
+    // saveFeedback throws NotFoundError for an unknown id and returns the whole record (with its vector).
     const record = await this.opts.store.saveFeedback(anomalyId, { verdict, ...(note ? { note } : {}), at: new Date(this.now()).toISOString() });
     if (verdict === 'true_positive') this.confirmed.add(anomalyId);
     else this.confirmed.delete(anomalyId);
     let patternsAdded = 0;
-    if (existing.vector?.length) {
-      const vector = Float32Array.from(existing.vector);
+    if (record.vector?.length) {
+      const vector = Float32Array.from(record.vector);
       await this.writer.flush();
       await this.opts.store.upsertPatterns([
         verdict === 'false_positive'
-          ? { id: `fp:${anomalyId}`, seriesKey: existing.seriesKey, kind: 'normal', timestamp: Date.parse(existing.start), vector }
+          ? { id: `fp:${anomalyId}`, seriesKey: record.seriesKey, kind: 'normal', timestamp: Date.parse(record.start), vector }
           : {
               id: `tp:${anomalyId}`,
-              seriesKey: existing.seriesKey,
+              seriesKey: record.seriesKey,
               kind: 'incident',
-              timestamp: Date.parse(existing.start),
+              timestamp: Date.parse(record.start),
               vector,
-              meta: { anomalyId, type: existing.type, ...(note ? { cause: note } : {}) },
+              meta: { anomalyId, type: record.type, ...(note ? { cause: note } : {}) },
             },
       ]);
       patternsAdded = 1;

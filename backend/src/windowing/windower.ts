@@ -205,8 +205,6 @@ export class Windower {
 
   /** Closes and returns every open window regardless of the watermark (graceful shutdown). */
   drain(): ClosedWindow[] {
-    const saved = this.maxEventTime;
-    this.maxEventTime = Infinity;
     // Only the open windows: no empty windows for the time that has not happened yet.
     const W = this.opts.windowMs;
     const out: ClosedWindow[] = [];
@@ -219,7 +217,6 @@ export class Windower {
         s.lastClosed = Math.max(s.lastClosed, start);
       }
     }
-    this.maxEventTime = saved;
     out.sort((a, b) => a.start - b.start || (a.seriesKey < b.seriesKey ? -1 : 1));
     return out;
   }
