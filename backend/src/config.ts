@@ -33,6 +33,11 @@ export interface Config {
   warmupWindows: number;
   /** Detector sensitivity in (0, 1); higher finds more. @default 0.5 (SENTINEL_SENSITIVITY) */
   sensitivity: number;
+  /**
+   * Points a plain metric series that opened an incident opens no new one for; anomalous points in between
+   * rejoin that incident (re-opening it if it had resolved). @default 100 (SENTINEL_REALERT_POINTS; 0: off)
+   */
+  realertPoints: number;
   /** Normal patterns kept per series (oldest pruned). @default 10000 (SENTINEL_MAX_PATTERNS) */
   maxPatternsPerSeries: number;
   /** Largest request body in bytes. @default 10485760 (SENTINEL_BODY_LIMIT) */
@@ -131,6 +136,7 @@ const SCHEMA = {
   SENTINEL_MAX_SERIES: int(1, 10_000_000).default(10_000),
   SENTINEL_WARMUP_WINDOWS: int(1, 100_000).default(20),
   SENTINEL_SENSITIVITY: z.coerce.number().gt(0).lt(1).default(0.5),
+  SENTINEL_REALERT_POINTS: int(0, 1_000_000).default(100),
   SENTINEL_MAX_PATTERNS: int(10, 10_000_000).default(10_000),
   SENTINEL_BODY_LIMIT: int(1024, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
   SENTINEL_RATE_LIMIT: int(1, 1_000_000).default(200),
@@ -216,6 +222,7 @@ export function loadConfig(
     maxSeries: p.SENTINEL_MAX_SERIES,
     warmupWindows: p.SENTINEL_WARMUP_WINDOWS,
     sensitivity: p.SENTINEL_SENSITIVITY,
+    realertPoints: p.SENTINEL_REALERT_POINTS,
     maxPatternsPerSeries: p.SENTINEL_MAX_PATTERNS,
     bodyLimitBytes: p.SENTINEL_BODY_LIMIT,
     rateLimitPerSec: p.SENTINEL_RATE_LIMIT,

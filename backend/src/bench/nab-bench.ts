@@ -9,8 +9,10 @@ import { SqliteStore } from '../store/sqlite-store';
  * The NAB detector: the production pipeline itself, fed one point at a time through the series path
  * (ingestPoints -> scorer -> embeddings -> detectors -> ensemble), with an in-memory embedded store per
  * file. One configuration for every file: the service's, from the SENTINEL_* variables (defaults when
- * unset, which is what docs/BENCHMARKS.md reports). The score NAB sees is the calibrated
- * anomaly score (> 1 anomalous); NAB sweeps its own threshold over it.
+ * unset, which is what docs/BENCHMARKS.md reports). The score NAB sees is the series' alert score: the
+ * calibrated anomaly score (> 1 anomalous), or 0 while the series is in its re-alert hold-off after an
+ * incident opened (SENTINEL_REALERT_POINTS). NAB counts every row over its threshold as a detection,
+ * so what it measures is what an SRE would be paged for; NAB sweeps its own threshold over it.
  *
  * NAB files repeat or step back a timestamp in a few places; the series path refuses non-increasing
  * points, so such a row is fed 1 ms after its predecessor (the value is untouched).
@@ -34,7 +36,7 @@ export const pipelineNabFactory: StreamingDetectorFactory = (fileId) => {
       last = t;
       pipeline.ingestPoints([{ series, labels: {}, timestamp: t, value }]);
       await pipeline.idle();
-      return pipeline.scorer.states.values().next().value!.lastScore;
+      return pipeline.scorer.states.values().next().value!.alertScore;
     },
     async close() {
       await store.close();

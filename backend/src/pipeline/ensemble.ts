@@ -1,6 +1,11 @@
 import type { AnomalyType, Attribution, Severity } from '../domain/types';
 import { typeForFeature, type DetectorScore } from '../detectors/runner';
 import type { FeatureBaseline } from '../detectors/types';
+import { knnDetector } from '../detectors/knn';
+import type { SeriesKind } from './series-state';
+
+/** The detector that judges a point's recent shape rather than its value. */
+const SHAPE_DETECTOR = knnDetector.name;
 
 /** The combined verdict of all detectors on one window. */
 export interface EnsembleResult {
@@ -23,22 +28,34 @@ export interface EnsembleResult {
  * hour 2 -> 1 false alarm, all 5 incidents still found. Rule-based detectors encode a specific LLM failure
  * and count on their own. The ensemble score is the larger of the two.
  */
-export function combine(scores: readonly DetectorScore[]): { score: number; winner: DetectorScore | undefined } {
+export function combine(scores: readonly DetectorScore[], kind: SeriesKind = 'events'): { score: number; winner: DetectorScore | undefined } {
   let top1: DetectorScore | undefined;
   let top2: DetectorScore | undefined;
   let rule: DetectorScore | undefined;
+  let value: DetectorScore | undefined;
+  let shape: DetectorScore | undefined;
   for (const s of scores) {
     if (Number.isNaN(s.threshold)) continue;
     if (s.output.calibrated) {
       if (!rule || s.score > rule.score) rule = s;
       continue;
     }
+    if (s.name === SHAPE_DETECTOR) shape = s;
+    else if (!value || s.score > value.score) value = s;
     if (!top1 || s.score > top1.score) {
       top2 = top1;
       top1 = s;
     } else if (!top2 || s.score > top2.score) top2 = s;
   }
-  const stat = top1 ? (top2 ? top2.score : top1.score) : 0;
+  let stat = top1 ? (top2 ? top2.score : top1.score) : 0;
+  if (kind === 'points' && value && shape) {
+    // A plain series has one value per point, so robust z, EWMA and the seasonal forecast all judge the
+    // same number and fail together (a sharp but daily edge fools all three); the kNN distance of the
+    // recent subsequence is the only view of its shape. A point is anomalous when its value is unusual
+    // AND its recent shape is new: the geometric mean of the most deviating value detector and kNN.
+    stat = Math.sqrt(value.score * shape.score);
+    return rule && rule.score >= stat ? { score: rule.score, winner: rule } : { score: stat, winner: value.score >= shape.score ? value : shape };
+  }
   const ruleScore = rule?.score ?? 0;
   return ruleScore >= stat ? { score: ruleScore, winner: rule ?? top1 } : { score: stat, winner: top1 };
 }

@@ -104,7 +104,7 @@ export class Pipeline {
       detectors: opts.detectors ?? DEFAULT_DETECTORS,
       onDetectorError: (d) => metrics?.detectorErrors.inc({ detector: d }),
     });
-    this.incidents = new IncidentTracker(store);
+    this.incidents = new IncidentTracker(store, undefined, config.realertPoints);
     this.writer = new PatternWriter(store, { maxPerSeries: config.maxPatternsPerSeries });
     if (metrics) {
       metrics.scoreSource = () => this.scoreGaugeValues();
@@ -301,7 +301,8 @@ export class Pipeline {
       if (change?.event === 'opened') {
         m.anomaliesDetected.inc({ severity: change.record.severity, type: change.record.type });
         m.openIncidents.inc();
-      } else if (change?.event === 'resolved') m.openIncidents.dec();
+      } else if (change?.reopened) m.openIncidents.inc();
+      else if (change?.event === 'resolved') m.openIncidents.dec();
     }
     if (change) await this.emit(change.event, change.record, d);
     return d;

@@ -201,7 +201,7 @@ export class Scorer {
       store: this.opts.store,
     };
     const scores = await this.runner.run(input);
-    const { score, winner } = combine(scores);
+    const { score, winner } = combine(scores, state.kind);
     const z = scores.find((s) => s.name === robustZDetector.name);
     const zThresholds = new Float64Array(obs.features.length);
     for (let j = 0; j < zThresholds.length; j++) {

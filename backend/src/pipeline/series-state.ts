@@ -44,6 +44,13 @@ export class SeriesState {
   lastScore = 0;
   lastType: AnomalyType | null = null;
   incident: OpenIncident | null = null;
+  /** The incident of this series' last alerting point, and its windowsSeen then (re-alert hold-off of plain series). */
+  lastOpened: { seq: number; anomalyId: string } | null = null;
+  /**
+   * The score as alerting sees it: the last score, or 0 while the series is inside its re-alert hold-off
+   * (a plain series that alerted less than `realertPoints` points ago cannot alert again).
+   */
+  alertScore = 0;
   /** Anomalous windows waiting to become normal patterns, oldest first. */
   readonly quarantine: QuarantinedWindow[] = [];
   /** Opaque per-detector state (EWMA moments, seasonal model...), keyed by detector name. */

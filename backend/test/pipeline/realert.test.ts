@@ -1,0 +1,61 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { Pipeline } from '../../src/pipeline/pipeline';
+import { SqliteStore } from '../../src/store/sqlite-store';
+
+/** Deterministic noise (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Feeds a noisy plain series with spikes at `spikes`; returns alert scores per point and the anomalies. */
+async function run(env: Record<string, string>, spikes: number[], n = 700) {
+  const store = new SqliteStore(':memory:');
+  await store.init();
+  const pipeline = new Pipeline({ config: loadConfig(env), store, log: createLogger('silent'), maxFutureMs: Infinity });
+  const events: string[] = [];
+  pipeline.onAnomaly((event, record) => void events.push(`${event}:${record.id}`));
+  const r = rng(7);
+  const alert: number[] = [];
+  const t0 = Date.UTC(2026, 0, 5);
+  for (let i = 0; i < n; i++) {
+    const value = 100 + 10 * (r() - 0.5) + (spikes.includes(i) ? 400 : 0);
+    pipeline.ingestPoints([{ series: 'cpu', labels: {}, timestamp: t0 + i * 300_000, value }]);
+    await pipeline.idle();
+    alert.push(pipeline.scorer.states.values().next().value!.alertScore);
+  }
+  const anomalies = (await store.listAnomalies({ limit: 100 })).items;
+  await store.close();
+  return { alert, anomalies, events };
+}
+
+describe('re-alert hold-off of plain series (SENTINEL_REALERT_POINTS)', () => {
+  test('an anomaly within the hold-off rejoins the incident that opened it; a later one opens a new incident', async () => {
+    const { alert, anomalies, events } = await run({}, [300, 330, 500]);
+    assert.equal(anomalies.length, 2, JSON.stringify(anomalies.map((a) => [a.start, a.windows])));
+    const [first, second] = [...anomalies].sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
+    // The spike at 330 (and the points right after a spike, whose recent shape is still new) joined it.
+    assert.ok(first.windows >= 2, `windows ${first.windows}`);
+    assert.ok(Date.parse(first.end) >= Date.UTC(2026, 0, 5) + 330 * 300_000, first.end);
+    assert.equal(second.start, new Date(Date.UTC(2026, 0, 5) + 500 * 300_000).toISOString());
+    // Alerting sees the opening spike, nothing inside the hold-off, and the spike after it.
+    assert.ok(alert[300] > 1 && alert[500] > 1);
+    assert.ok(alert.slice(301, 401).every((s) => s === 0));
+    assert.ok(alert[401] > 0, 'the hold-off ends after 100 points');
+    assert.equal(events.filter((e) => e.startsWith('opened')).length, 2);
+  });
+
+  test('with the hold-off off (0) every separated spike is its own incident', async () => {
+    const { alert, anomalies } = await run({ SENTINEL_REALERT_POINTS: '0' }, [300, 330, 500]);
+    assert.equal(anomalies.length, 3);
+    assert.ok(alert[330] > 1);
+  });
+});
