@@ -47,6 +47,8 @@ export interface Detection {
   state: SeriesState;
   /** Calibrated ensemble score: <= 1 normal, > 1 anomalous. */
   score: number;
+  /** The detectors' combined score alone (without a plain series' sustained score). */
+  combinedScore: number;
   /** Score above 1 on a series past its warm-up. */
   anomalous: boolean;
   warm: boolean;
@@ -201,7 +203,11 @@ export class Scorer {
       store: this.opts.store,
     };
     const scores = await this.runner.run(input);
-    const { score, winner } = combine(scores, state.kind);
+    const combined = combine(scores, state.kind);
+    const { winner } = combined;
+    // Plain series: a recent average score the series has not reached in a long while counts too.
+    const sustained = state.sustained?.evaluate(combined.score) ?? 0;
+    const score = Math.max(combined.score, sustained);
     const z = scores.find((s) => s.name === robustZDetector.name);
     const zThresholds = new Float64Array(obs.features.length);
     for (let j = 0; j < zThresholds.length; j++) {
@@ -218,6 +224,7 @@ export class Scorer {
       observation: obs,
       state,
       score,
+      combinedScore: combined.score,
       anomalous: warm && score > 1,
       warm,
       type,
@@ -247,6 +254,7 @@ export class Scorer {
     if (!d.anomalous) this.addSamples(state, keys, values);
     else state.quarantine.push({ seq: state.windowsSeen + 1, start: obs.start, vector: d.vector, anomalyId: null, sampleKeys: keys, sampleValues: values });
     state.history.push(obs.features);
+    state.sustained?.push(d.combinedScore);
     state.windowsSeen++;
     state.lastSeen = obs.end;
     state.lastScore = d.score;

@@ -1,6 +1,7 @@
 import type { AnomalyType, SeriesLabels } from '../domain/types';
 import { ScoreReservoir } from '../detectors/calibration';
 import { RingMatrix } from './ring';
+import { SustainedScore } from './sustained';
 
 /** Event windows or plain metric points. */
 export type SeriesKind = 'events' | 'points';
@@ -51,6 +52,8 @@ export class SeriesState {
    * (a plain series that alerted less than `realertPoints` points ago cannot alert again).
    */
   alertScore = 0;
+  /** Plain series: their recent average score against its own record (see SustainedScore). */
+  readonly sustained: SustainedScore | null;
   /** Anomalous windows waiting to become normal patterns, oldest first. */
   readonly quarantine: QuarantinedWindow[] = [];
   /** Opaque per-detector state (EWMA moments, seasonal model...), keyed by detector name. */
@@ -70,6 +73,7 @@ export class SeriesState {
     readonly timelineCapacity = 720,
   ) {
     this.history = new RingMatrix(historyCapacity, featureNames.length);
+    this.sustained = kind === 'points' ? new SustainedScore() : null;
     this.timeline = new Array(timelineCapacity);
   }
 
