@@ -31,7 +31,7 @@ export interface Config {
   maxSeries: number;
   /** Windows a series must see before it may alert. @default 20 (SENTINEL_WARMUP_WINDOWS) */
   warmupWindows: number;
-  /** Detector sensitivity in (0, 1); higher finds more. @default 0.5 (SENTINEL_SENSITIVITY) */
+  /** Detector sensitivity in (0, 1); higher finds more. @default 0.35 (SENTINEL_SENSITIVITY; NAB-measured, docs/BENCHMARKS.md step 9) */
   sensitivity: number;
   /**
    * Points a plain metric series that opened an incident opens no new one for; anomalous points in between
@@ -135,7 +135,7 @@ const SCHEMA = {
   SENTINEL_SERIES_KEY: list.pipe(z.array(z.enum(KEY_DIMENSIONS)).min(1)).default(['service', 'model']),
   SENTINEL_MAX_SERIES: int(1, 10_000_000).default(10_000),
   SENTINEL_WARMUP_WINDOWS: int(1, 100_000).default(20),
-  SENTINEL_SENSITIVITY: z.coerce.number().gt(0).lt(1).default(0.5),
+  SENTINEL_SENSITIVITY: z.coerce.number().gt(0).lt(1).default(0.35),
   SENTINEL_REALERT_POINTS: int(0, 1_000_000).default(100),
   SENTINEL_MAX_PATTERNS: int(10, 10_000_000).default(10_000),
   SENTINEL_BODY_LIMIT: int(1024, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
