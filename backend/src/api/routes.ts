@@ -182,6 +182,7 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
       windows: s.windowsSeen,
       lastSeen: s.lastSeen ? iso(s.lastSeen) : null,
       lastScore: round(s.lastScore),
+      alertScore: round(s.alertScore),
       warm: s.windowsSeen >= pipeline.warmupWindows,
     })),
   }));

@@ -105,6 +105,8 @@ describe('GET endpoints', () => {
       assert.equal(series.items.length, 1);
       assert.deepEqual(series.items[0].labels, { service: 'chat', model: 'm1' });
       assert.equal(series.items[0].warm, true);
+      // Event series have no re-alert hold-off: alerting sees the score itself.
+      assert.equal(series.items[0].alertScore, series.items[0].lastScore);
       const key = encodeURIComponent(series.items[0].seriesKey);
       const scores = await (await fetch(`${s.url}/api/v1/scores?series=${key}&feature=latency_p95_ms`)).json();
       const pts = scores.items[0].points;
