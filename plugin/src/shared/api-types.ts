@@ -146,6 +146,8 @@ export interface SeriesInfo {
   windows?: number;
   lastSeen?: string;
   lastScore?: number | null;
+  /** The score as Sentinel's alerting sees it (0 inside a plain series' re-alert hold-off). */
+  alertScore?: number | null;
   warm?: boolean;
 }
 
