@@ -1,0 +1,33 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rangeDetector } from '../../src/detectors/range';
+import type { DetectionInput } from '../../src/detectors/types';
+import { SeriesState } from '../../src/pipeline/series-state';
+
+/** Feeds values through detect + update as the runner does; returns the raw rule scores. */
+function feed(values: number[]): number[] {
+  const state = new SeriesState('s', {}, 'points', ['value'], Float64Array.of(1e-9), 64);
+  return values.map((v) => {
+    const input = { state, features: Float64Array.of(v) } as unknown as DetectionInput;
+    const out = rangeDetector.detect(input) as { raw: number } | null;
+    rangeDetector.update!(input, false);
+    return out?.raw ?? -1;
+  });
+}
+
+test('range rule: silent for the first 500 points, then fires on a value 5 % of the range beyond every earlier one', () => {
+  const normal = Array.from({ length: 600 }, (_, i) => 50 + 10 * Math.sin(i / 7)); // range about 40..60
+  const scores = feed([...normal, 60.5, 62, 39, 37.5, 50]);
+  assert.ok(scores.slice(0, 500).every((s) => s === -1), 'no opinion before 500 points');
+  assert.ok(scores.slice(500, 600).every((s) => s === 0));
+  // 60.5 is within 5 % of the range (20 -> 1.0) above the max, 62 beyond it (and widens the range to 22);
+  // 39 is within 1.1 below the min, 37.5 beyond it.
+  assert.deepEqual(scores.slice(600), [0, 2, 0, 2, 0]);
+});
+
+test('range rule: a slow trend widens the range as it goes and never fires; a jump beyond it does', () => {
+  const trend = Array.from({ length: 2000 }, (_, i) => i * 0.01);
+  const scores = feed([...trend, 25]);
+  assert.ok(scores.slice(0, 2000).every((s) => s <= 0));
+  assert.equal(scores[2000], 2);
+});
