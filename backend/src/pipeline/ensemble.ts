@@ -48,16 +48,17 @@ export function combine(scores: readonly DetectorScore[], kind: SeriesKind = 'ev
     } else if (!top2 || s.score > top2.score) top2 = s;
   }
   let stat = top1 ? (top2 ? top2.score : top1.score) : 0;
+  let statWinner = top1;
   if (kind === 'points' && value && shape) {
     // A plain series has one value per point, so robust z, EWMA and the seasonal forecast all judge the
     // same number and fail together (a sharp but daily edge fools all three); the kNN distance of the
     // recent subsequence is the only view of its shape. A point is anomalous when its value is unusual
     // AND its recent shape is new: the geometric mean of the most deviating value detector and kNN.
     stat = Math.sqrt(value.score * shape.score);
-    return rule && rule.score >= stat ? { score: rule.score, winner: rule } : { score: stat, winner: value.score >= shape.score ? value : shape };
+    statWinner = value.score >= shape.score ? value : shape;
   }
   const ruleScore = rule?.score ?? 0;
-  return ruleScore >= stat ? { score: ruleScore, winner: rule ?? top1 } : { score: stat, winner: top1 };
+  return ruleScore >= stat ? { score: ruleScore, winner: rule ?? statWinner } : { score: stat, winner: statWinner };
 }
 
 /** Severity bands of the calibrated score. */

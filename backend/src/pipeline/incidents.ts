@@ -55,37 +55,21 @@ export class IncidentTracker {
     const { state, observation: obs } = d;
     const open = state.incident;
     if (d.anomalous) {
-      if (open) {
-        const rec = await this.store.getAnomaly(open.anomalyId);
-        if (rec) {
-          const stronger = d.score > rec.score;
-          const updated: AnomalyRecord = {
-            ...rec,
-            end: new Date(obs.end).toISOString(),
-            windows: rec.windows + 1,
-            status: 'open',
-            ...(stronger ? this.fromDetection(d, rec.id, rec.start) : {}),
-          };
-          open.lastAnomalousEnd = obs.end;
-          open.quietWindows = 0;
-          await this.store.saveAnomaly(updated);
-          return { event: 'updated', record: updated };
-        }
-      }
-      if (held) {
-        const rec = await this.store.getAnomaly(held.anomalyId);
-        if (rec) {
-          const reopened: AnomalyRecord = {
-            ...rec,
-            end: new Date(obs.end).toISOString(),
-            windows: rec.windows + 1,
-            status: 'open',
-            ...(d.score > rec.score ? this.fromDetection(d, rec.id, rec.start) : {}),
-          };
-          state.incident = { anomalyId: rec.id, lastAnomalousEnd: obs.end, quietWindows: 0 };
-          await this.store.saveAnomaly(reopened);
-          return { event: 'updated', record: reopened, reopened: true };
-        }
+      // Join the open incident, else (inside a plain series' hold-off) re-open the one that alerted last.
+      for (const joinId of [open?.anomalyId, held?.anomalyId]) {
+        if (!joinId) continue;
+        const rec = await this.store.getAnomaly(joinId);
+        if (!rec) continue;
+        const updated: AnomalyRecord = {
+          ...rec,
+          end: new Date(obs.end).toISOString(),
+          windows: rec.windows + 1,
+          status: 'open',
+          ...(d.score > rec.score ? this.fromDetection(d, rec.id, rec.start) : {}),
+        };
+        state.incident = { anomalyId: rec.id, lastAnomalousEnd: obs.end, quietWindows: 0 };
+        await this.store.saveAnomaly(updated);
+        return joinId === open?.anomalyId ? { event: 'updated', record: updated } : { event: 'updated', record: updated, reopened: true };
       }
       const id = anomalyId(state.key, obs.start);
       const record: AnomalyRecord = {
