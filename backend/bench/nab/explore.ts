@@ -13,10 +13,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../../src/config';
-import { createLogger } from '../../src/logger';
-import { Pipeline } from '../../src/pipeline/pipeline';
-import { SqliteStore } from '../../src/store/sqlite-store';
+import { nabPipeline } from '../../src/bench/nab-bench';
 import { loadProfiles, loadWindows, readSeries, resolveNabDir } from './nab-data';
 import { prepareSeries, scoreCorpus } from './scorer';
 
@@ -30,13 +27,12 @@ export async function dump(outDir: string, shard = 0, shards = 1): Promise<void>
   for (const fileId of ids) {
     const started = performance.now();
     const data = readSeries(nabDir, fileId);
-    const store = new SqliteStore(':memory:');
-    await store.init();
-    const pipeline = new Pipeline({ config: loadConfig(process.env, () => {}), store, log: createLogger('silent'), maxFutureMs: Infinity });
+    const run = nabPipeline(fileId);
     const names = new Set<string>();
     let row: Record<string, number> = {};
-    const evaluate = pipeline.scorer.evaluate.bind(pipeline.scorer);
-    pipeline.scorer.evaluate = async (obs, state) => {
+    const scorer = run.pipeline.scorer;
+    const evaluate = scorer.evaluate.bind(scorer);
+    scorer.evaluate = async (obs, state) => {
       const d = await evaluate(obs, state);
       row = { score: d.score, combined: d.combinedScore };
       for (const s of d.scores) {
@@ -46,18 +42,14 @@ export async function dump(outDir: string, shard = 0, shards = 1): Promise<void>
       return d;
     };
     const rows: Record<string, number>[] = [];
-    let last = -Infinity;
     for (let i = 0; i < data.timestampsMs.length; i++) {
-      // As the benchmark does: a repeated or earlier timestamp is fed 1 ms after its predecessor.
-      const t = data.timestampsMs[i] > last ? data.timestampsMs[i] : last + 1;
-      last = t;
       row = {};
-      pipeline.ingestPoints([{ series: fileId, labels: {}, timestamp: t, value: data.values[i] }]);
-      await pipeline.idle();
-      row.alert = pipeline.scorer.states.values().next().value!.alertScore;
+      // The same feed as the benchmark (a repeated timestamp goes 1 ms after its predecessor).
+      const { alertScore } = await run.feed(data.timestampsMs[i], data.values[i]);
+      row.alert = alertScore;
       rows.push(row);
     }
-    await store.close();
+    await run.close();
     const cols = ['score', 'combined', 'alert', ...names];
     writeFileSync(path.join(outDir, dumpName(fileId)), JSON.stringify({ cols, data: cols.map((c) => rows.map((r) => r[c] ?? -1)) }));
     process.stderr.write(`${fileId}: ${Math.round(performance.now() - started)} ms\n`);

@@ -3,6 +3,7 @@ import type { StreamingDetectorFactory } from '../../bench/nab/harness';
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { Pipeline } from '../pipeline/pipeline';
+import type { SeriesState } from '../pipeline/series-state';
 import { SqliteStore } from '../store/sqlite-store';
 
 /**
@@ -18,6 +19,15 @@ import { SqliteStore } from '../store/sqlite-store';
  * points, so such a row is fed 1 ms after its predecessor (the value is untouched).
  */
 export const pipelineNabFactory: StreamingDetectorFactory = (fileId) => {
+  const run = nabPipeline(fileId);
+  return {
+    score: async (timestampMs: number, value: number) => (await run.feed(timestampMs, value)).alertScore,
+    close: run.close,
+  };
+};
+
+/** One NAB file's production pipeline, fed the way the benchmark feeds it (also used by bench/nab/explore.ts). */
+export function nabPipeline(series: string): { pipeline: Pipeline; feed(timestampMs: number, value: number): Promise<SeriesState>; close(): Promise<void> } {
   const log = createLogger('silent');
   // The service's own configuration (SENTINEL_* variables, defaults when unset): one for every file.
   const config = loadConfig(process.env, () => {});
@@ -25,9 +35,9 @@ export const pipelineNabFactory: StreamingDetectorFactory = (fileId) => {
   let ready: Promise<void> | null = store.init();
   const pipeline = new Pipeline({ config, store, log, maxFutureMs: Infinity });
   let last = -Infinity;
-  const series = fileId;
   return {
-    async score(timestampMs: number, value: number): Promise<number> {
+    pipeline,
+    async feed(timestampMs: number, value: number): Promise<SeriesState> {
       if (ready) {
         await ready;
         ready = null;
@@ -36,13 +46,11 @@ export const pipelineNabFactory: StreamingDetectorFactory = (fileId) => {
       last = t;
       pipeline.ingestPoints([{ series, labels: {}, timestamp: t, value }]);
       await pipeline.idle();
-      return pipeline.scorer.states.values().next().value!.alertScore;
+      return pipeline.scorer.states.values().next().value!;
     },
-    async close() {
-      await store.close();
-    },
+    close: () => store.close(),
   };
-};
+}
 
 /** `sentinel bench nab` / `npm run bench:nab`. */
 export function nabCommand(argv: string[]): Promise<number> {
