@@ -47,7 +47,10 @@ export interface Detection {
   state: SeriesState;
   /** Calibrated ensemble score: <= 1 normal, > 1 anomalous. */
   score: number;
-  /** The detectors' combined score alone (without a plain series' sustained score). */
+  /**
+   * The detectors' combined level alone (without a plain series' sustained score, and before the shape
+   * gate of a plain series' point score): what the sustained score averages.
+   */
   combinedScore: number;
   /** Score above 1 on a series past its warm-up. */
   anomalous: boolean;
@@ -206,7 +209,7 @@ export class Scorer {
     const combined = combine(scores, state.kind);
     const { winner } = combined;
     // Plain series: a recent average score the series has not reached in a long while counts too.
-    const sustained = state.sustained?.evaluate(combined.score) ?? 0;
+    const sustained = state.sustained?.evaluate(combined.level) ?? 0;
     const score = Math.max(combined.score, sustained);
     const z = scores.find((s) => s.name === robustZDetector.name);
     const zThresholds = new Float64Array(obs.features.length);
@@ -224,7 +227,7 @@ export class Scorer {
       observation: obs,
       state,
       score,
-      combinedScore: combined.score,
+      combinedScore: combined.level,
       anomalous: warm && score > 1,
       warm,
       type,

@@ -49,6 +49,28 @@ test('ensemble: monotone in every detector score, and <= the largest one', () =>
   );
 });
 
+test('ensemble of a plain series: a high value in a familiar shape stays below the boundary; its level does not', () => {
+  const mk = (name: string, score: number, calibrated = false) => ({ name, output: { raw: score, ...(calibrated ? { calibrated: true } : {}) }, score, threshold: 1 });
+  // robust z says 9, kNN 0.5: the geometric mean is 2.1, but the shape has been seen before.
+  const familiar = combine([mk('robust_z', 9), mk('knn', 0.5)], 'points');
+  assert.ok(familiar.score < 1);
+  assert.ok(Math.abs(familiar.level - Math.sqrt(4.5)) < 1e-12);
+  const novel = combine([mk('robust_z', 9), mk('knn', 0.9)], 'points');
+  assert.ok(Math.abs(novel.score - Math.sqrt(8.1)) < 1e-12);
+  // A rule counts on its own whatever the shape.
+  assert.equal(combine([mk('robust_z', 9), mk('knn', 0.5), mk('range', 2, true)], 'points').score, 2);
+  // Event windows have no gate.
+  assert.ok(combine([mk('robust_z', 9), mk('knn', 0.5), mk('ewma', 3)], 'events').score > 1);
+  fc.assert(
+    fc.property(fc.double({ min: 0, max: 50, noNaN: true }), fc.double({ min: 0, max: 5, noNaN: true }), fc.double({ min: 0, max: 5, noNaN: true }), (v, k, bump) => {
+      const base = combine([mk('robust_z', v), mk('knn', k)], 'points');
+      assert.ok(base.score <= base.level + 1e-12);
+      // Monotone in the shape score too (the gate only ever lifts the cap).
+      assert.ok(combine([mk('robust_z', v), mk('knn', k + bump)], 'points').score >= base.score - 1e-12);
+    }),
+  );
+});
+
 test('runner isolates a failing detector: the others still score', async () => {
   const boom: Detector = { name: 'boom', floor: 1, appliesTo: () => true, detect: () => { throw new Error('bad'); } };
   const ok: Detector = { name: 'ok', floor: 1, appliesTo: () => true, detect: () => ({ raw: 2, calibrated: true }) };
