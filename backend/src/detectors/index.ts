@@ -4,9 +4,10 @@ import { llmRulesDetector } from './llm-rules';
 import { rangeDetector } from './range';
 import { robustZDetector } from './robust-z';
 import { seasonalDetector } from './seasonal';
+import { stuckDetector } from './stuck';
 import type { Detector } from './types';
 
 /** The detector registry: one line per detector. Order is the order of evaluation and of ties. */
-export const DEFAULT_DETECTORS: readonly Detector[] = [robustZDetector, ewmaDetector, seasonalDetector, knnDetector, llmRulesDetector, rangeDetector];
+export const DEFAULT_DETECTORS: readonly Detector[] = [robustZDetector, ewmaDetector, seasonalDetector, knnDetector, llmRulesDetector, rangeDetector, stuckDetector];
 
 export type { Detector, DetectionInput, DetectorOutput, FeatureBaseline } from './types';
