@@ -31,7 +31,17 @@ export interface IncidentChange {
  * already aggregate a whole window each and keep the cooldown alone: distinct LLM failures on one
  * service minutes apart must stay distinct incidents. Measured on NAB (docs/BENCHMARKS.md): standard
  * score 26.7 -> 45.3 with 100 points, 43.0 with 50, 42.0 with 200.
+ *
+ * One exception: a rule past its boundary (a value beyond everything the series has done, a value stuck for
+ * longer than ever) inside the hold-off of a statistical alert alerts again, once: a wobble that paged is
+ * no reason to swallow the series then leaving its range. (NAB: 68.65 -> 69.26, as offline; letting every rule
+ * through, also after a rule's own alert, 68.31.)
  */
+/** Whether a rule detector (calibrated output, e.g. range or stuck) put the point past its boundary. */
+function firedRule(d: Detection): boolean {
+  return d.scores.some((s) => s.output.calibrated && s.score > 1);
+}
+
 export class IncidentTracker {
   constructor(
     private readonly store: VectorStore,
@@ -42,12 +52,14 @@ export class IncidentTracker {
   async observe(d: Detection): Promise<IncidentChange | null> {
     const { state } = d;
     const last = state.lastOpened;
-    const held = state.kind === 'points' && last !== null && state.windowsSeen - last.seq <= this.realertPoints;
+    const rule = d.anomalous && firedRule(d);
+    // A rule (a new extreme, a stuck value) is news even inside the hold-off of a statistical alert, once.
+    const held = state.kind === 'points' && last !== null && state.windowsSeen - last.seq <= this.realertPoints && !(rule && !last.rule);
     state.alertScore = held ? 0 : d.score;
     const change = await this.apply(d, held ? last : null);
     // An anomalous point outside the hold-off alerts (as a new incident, or as news on one still open):
     // the hold-off runs from it.
-    if (d.anomalous && !held && change) state.lastOpened = { seq: state.windowsSeen, anomalyId: change.record.id };
+    if (d.anomalous && !held && change) state.lastOpened = { seq: state.windowsSeen, anomalyId: change.record.id, rule };
     return change;
   }
 

@@ -45,8 +45,11 @@ export class SeriesState {
   lastScore = 0;
   lastType: AnomalyType | null = null;
   incident: OpenIncident | null = null;
-  /** The incident of this series' last alerting point, and its windowsSeen then (re-alert hold-off of plain series). */
-  lastOpened: { seq: number; anomalyId: string } | null = null;
+  /**
+   * The incident of this series' last alerting point, its windowsSeen then, and whether a rule (range,
+   * stuck) made it alert (re-alert hold-off of plain series).
+   */
+  lastOpened: { seq: number; anomalyId: string; rule: boolean } | null = null;
   /**
    * The score as alerting sees it: the last score, or 0 while the series is inside its re-alert hold-off
    * (a plain series that alerted less than `realertPoints` points ago cannot alert again).

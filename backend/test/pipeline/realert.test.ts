@@ -64,4 +64,17 @@ describe('re-alert hold-off of plain series (SENTINEL_REALERT_POINTS)', () => {
     assert.equal(anomalies.length, 3);
     assert.ok(alert[330] > 1);
   });
+
+  test('a rule (here a new extreme) inside the hold-off of a statistical alert alerts again, once', async () => {
+    // 450-459: a burst of oscillation (a statistical alert; the range rule has no opinion before 500 points);
+    // 520: far beyond everything (the range rule, inside the burst's hold-off); 540: further beyond (a rule
+    // again, but the hold-off now runs from a rule's alert).
+    const spikes: Record<number, number> = { 520: 900, 540: 1400 };
+    for (let i = 450; i < 460; i++) spikes[i] = i % 2 ? 60 : -60;
+    const { alert } = await run({}, spikes);
+    assert.ok(alert[450] > 1, `450: ${alert[450]}`);
+    assert.ok(alert.slice(451, 520).every((s) => s === 0));
+    assert.ok(alert[520] >= 2, `520: ${alert[520]}`);
+    assert.equal(alert[540], 0);
+  });
 });
