@@ -4,6 +4,7 @@ import type { Config } from './config';
 import type { Logger } from './logger';
 import { SentinelMetrics } from './metrics';
 import { Pipeline } from './pipeline/pipeline';
+import { SeriesStateStore } from './pipeline/state-store';
 import { buildServer } from './api/server';
 import { otlpReceiver } from './otlp';
 import { createStore } from './store';
@@ -55,6 +56,7 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
   });
   const tick = setInterval(() => pipeline.tick(), 1000);
   tick.unref();
+  const state = persistState(config, log, pipeline);
   let closed = false;
   return {
     config,
@@ -72,10 +74,56 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
       await alerting.stopIntake();
       await http.close();
       await pipeline.shutdown();
+      await state.close();
       // After the shutdown: its last windows may open or resolve incidents whose alerts must still go out.
       await alerting.close();
       await explain.close();
       await store.close();
+    },
+  };
+}
+
+/** Series saved per SQLite transaction (about 0.5 ms each for a plain series here); the event loop gets a turn between batches. */
+const STATE_SAVE_BATCH = 50;
+
+/**
+ * Restores the series state saved by the last run and saves what changed every SENTINEL_STATE_SAVE_SECONDS
+ * and at shutdown (nothing when it is 0). A failed save is logged and retried at the next interval: the
+ * state stays in memory meanwhile.
+ */
+function persistState(config: Readonly<Config>, log: Logger, pipeline: Pipeline): { close(): Promise<void> } {
+  if (config.stateSaveSeconds <= 0) return { close: async () => {} };
+  const store = SeriesStateStore.inDataDir(config.dataDir);
+  // Window length and series key give the saved baselines their meaning; with others they are dropped.
+  if (store.adopt(JSON.stringify({ windowMs: config.windowMs, seriesKey: config.seriesKey }))) {
+    log.info({ series: pipeline.restoreState(store) }, 'series state restored');
+  } else log.warn('series state was saved with another SENTINEL_WINDOW or SENTINEL_SERIES_KEY; starting afresh');
+  let saving: Promise<void> | null = null;
+  const save = (): Promise<void> =>
+    (saving ??= (async () => {
+      try {
+        let saved = 0;
+        let n: number;
+        do {
+          n = pipeline.saveState(store, STATE_SAVE_BATCH);
+          saved += n;
+          if (n === STATE_SAVE_BATCH) await new Promise((r) => setImmediate(r));
+        } while (n === STATE_SAVE_BATCH);
+        if (saved) log.debug({ series: saved }, 'series state saved');
+      } catch (err) {
+        log.warn({ err }, 'saving series state failed; retried at the next interval');
+      } finally {
+        saving = null;
+      }
+    })());
+  const timer = setInterval(() => void save(), config.stateSaveSeconds * 1000);
+  timer.unref();
+  return {
+    async close() {
+      clearInterval(timer);
+      await saving;
+      await save();
+      store.close();
     },
   };
 }

@@ -38,6 +38,12 @@ export interface Config {
    * rejoin that incident (re-opening it if it had resolved). @default 100 (SENTINEL_REALERT_POINTS; 0: off)
    */
   realertPoints: number;
+  /**
+   * Every this many seconds the state of each series that changed (baselines, calibration, detector state,
+   * hold-off, score timeline) is saved to series-state.db in the data directory, and on shutdown; it is
+   * restored at start. @default 60 (SENTINEL_STATE_SAVE_SECONDS; 0: keep state in memory only)
+   */
+  stateSaveSeconds: number;
   /** Normal patterns kept per series (oldest pruned). @default 10000 (SENTINEL_MAX_PATTERNS) */
   maxPatternsPerSeries: number;
   /** Largest request body in bytes. @default 10485760 (SENTINEL_BODY_LIMIT) */
@@ -137,6 +143,7 @@ const SCHEMA = {
   SENTINEL_WARMUP_WINDOWS: int(1, 100_000).default(20),
   SENTINEL_SENSITIVITY: z.coerce.number().gt(0).lt(1).default(0.35),
   SENTINEL_REALERT_POINTS: int(0, 1_000_000).default(100),
+  SENTINEL_STATE_SAVE_SECONDS: int(0, 86_400).default(60),
   SENTINEL_MAX_PATTERNS: int(10, 10_000_000).default(10_000),
   SENTINEL_BODY_LIMIT: int(1024, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
   SENTINEL_RATE_LIMIT: int(1, 1_000_000).default(200),
@@ -223,6 +230,7 @@ export function loadConfig(
     warmupWindows: p.SENTINEL_WARMUP_WINDOWS,
     sensitivity: p.SENTINEL_SENSITIVITY,
     realertPoints: p.SENTINEL_REALERT_POINTS,
+    stateSaveSeconds: p.SENTINEL_STATE_SAVE_SECONDS,
     maxPatternsPerSeries: p.SENTINEL_MAX_PATTERNS,
     bodyLimitBytes: p.SENTINEL_BODY_LIMIT,
     rateLimitPerSec: p.SENTINEL_RATE_LIMIT,

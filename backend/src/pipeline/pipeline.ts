@@ -14,6 +14,8 @@ import { BandExport } from './band-export';
 import { IncidentTracker, type IncidentEvent } from './incidents';
 import { PatternWriter } from './pattern-writer';
 import { Scorer, type Detection, type Observation } from './scorer';
+import type { SeriesState } from './series-state';
+import type { SeriesStateStore } from './state-store';
 
 /** Longest stretch of scoring between two yields to the event loop. */
 const YIELD_EVERY_MS = 4;
@@ -78,6 +80,8 @@ export class Pipeline {
   private queue: { obs?: Observation; window?: ClosedWindow; queuedAt: number }[] = [];
   private working: Promise<void> | null = null;
   private readonly lastPoint = new Map<string, number>();
+  /** windowsSeen of each series at its last saveState. */
+  private readonly savedSeen = new Map<string, number>();
   /** Anomalies confirmed by feedback: their quarantined windows never become normal. */
   private readonly confirmed = new Set<string>();
   private readonly now: () => number;
@@ -445,6 +449,40 @@ export class Pipeline {
       patternsAdded = 1;
     }
     return { record, patternsAdded };
+  }
+
+  /**
+   * Loads the series states saved by {@link saveState} (call before anything is ingested): baselines,
+   * calibration, detector state, hold-off and timelines continue where the last run left them. Returns the
+   * number of series restored.
+   */
+  restoreState(store: SeriesStateStore): number {
+    const { states, pooled } = store.load();
+    for (const [k, r] of pooled) this.scorer.pooled.set(k, r);
+    for (const s of states) {
+      this.scorer.states.set(s.key, s);
+      this.savedSeen.set(s.key, s.windowsSeen);
+      // A plain series refuses points that are not after its last one, across the restart too.
+      if (s.kind === 'points' && s.windowsSeen > 0) this.lastPoint.set(s.key, s.lastSeen);
+    }
+    return states.length;
+  }
+
+  /**
+   * Saves the state of series that have scored something since their last save, at most `max` of them (one
+   * SQLite transaction; call again while it returns `max`, so a large save does not hold the event loop).
+   * Returns how many were saved.
+   */
+  saveState(store: SeriesStateStore, max = Infinity): number {
+    const changed: SeriesState[] = [];
+    for (const s of this.scorer.states.values()) {
+      if (changed.length >= max) break;
+      if (this.savedSeen.get(s.key) !== s.windowsSeen) changed.push(s);
+    }
+    if (!changed.length) return 0;
+    const n = store.save(changed, this.scorer.pooled);
+    for (const s of changed) this.savedSeen.set(s.key, s.windowsSeen);
+    return n;
   }
 
   /** Graceful shutdown: closes every open window, scores it, flushes patterns. */

@@ -99,7 +99,8 @@ const TINY = 1e-9;
  */
 export class Scorer {
   readonly states = new Map<string, SeriesState>();
-  private readonly pooled = new Map<string, ScoreReservoir>();
+  /** Pooled calibration per series kind and detector key: the prior of series too young for their own. */
+  readonly pooled = new Map<string, ScoreReservoir>();
   private readonly runner: DetectorRunner;
   private readonly scratch = new Float64Array(Math.max(BASELINE_ROWS.events, BASELINE_ROWS.points) + 1);
   private readonly scratch2 = new Float64Array(Math.max(BASELINE_ROWS.events, BASELINE_ROWS.points) + 1);

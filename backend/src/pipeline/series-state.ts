@@ -62,7 +62,13 @@ export class SeriesState {
   /** Opaque per-detector state (EWMA moments, seasonal model...), keyed by detector name. */
   readonly detectorState = new Map<string, unknown>();
   readonly calibration = new Map<string, ScoreReservoir>();
-  private readonly timeline: (TimelinePoint | undefined)[];
+  // The score timeline, a ring of `timelineCapacity` entries kept column by column (no object per entry: a
+  // series' state stays a handful of typed arrays, cheap to hold and to save, see state-store.ts).
+  private readonly tlT: Float64Array;
+  private readonly tlScore: Float64Array;
+  private readonly tlAnomalous: Uint8Array;
+  /** 4 entries per feature per timeline entry (value, expected, lower, upper). */
+  private readonly tlBands: Float32Array;
   private tlHead = 0;
   private tlSize = 0;
 
@@ -77,7 +83,10 @@ export class SeriesState {
   ) {
     this.history = new RingMatrix(historyCapacity, featureNames.length);
     this.sustained = kind === 'points' ? new SustainedScore() : null;
-    this.timeline = new Array(timelineCapacity);
+    this.tlT = new Float64Array(timelineCapacity);
+    this.tlScore = new Float64Array(timelineCapacity);
+    this.tlAnomalous = new Uint8Array(timelineCapacity);
+    this.tlBands = new Float32Array(timelineCapacity * featureNames.length * 4);
   }
 
   reservoir(detector: string): ScoreReservoir {
@@ -101,17 +110,25 @@ export class SeriesState {
   }
 
   pushTimeline(p: TimelinePoint): void {
-    this.timeline[this.tlHead] = p;
-    this.tlHead = (this.tlHead + 1) % this.timelineCapacity;
+    const at = this.tlHead;
+    const width = this.featureNames.length * 4;
+    this.tlT[at] = p.t;
+    this.tlScore[at] = p.score;
+    this.tlAnomalous[at] = p.anomalous ? 1 : 0;
+    this.tlBands.set(p.bands.subarray(0, width), at * width);
+    this.tlHead = (at + 1) % this.timelineCapacity;
     if (this.tlSize < this.timelineCapacity) this.tlSize++;
   }
 
   /** Timeline points in [from, to], oldest first. */
   timelineBetween(from: number, to: number): TimelinePoint[] {
     const out: TimelinePoint[] = [];
+    const width = this.featureNames.length * 4;
     for (let i = 0; i < this.tlSize; i++) {
-      const p = this.timeline[(this.tlHead - this.tlSize + i + this.timelineCapacity) % this.timelineCapacity]!;
-      if (p.t >= from && p.t <= to) out.push(p);
+      const at = (this.tlHead - this.tlSize + i + this.timelineCapacity) % this.timelineCapacity;
+      const t = this.tlT[at];
+      if (t < from || t > to) continue;
+      out.push({ t, score: this.tlScore[at], anomalous: this.tlAnomalous[at] === 1, bands: this.tlBands.slice(at * width, (at + 1) * width) });
     }
     return out;
   }

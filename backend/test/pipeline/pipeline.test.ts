@@ -59,10 +59,14 @@ describe('service state across restarts, feedback and shutdown', () => {
     const patterns = await s1.app.store.countPatterns();
     assert.ok(patterns > 20);
     await s1.close({ keepData: true });
+    // Closing scored the open windows; the series state saved at shutdown includes them.
+    const seen = new Map([...s1.app.pipeline.scorer.states.values()].map((s) => [s.key, s.windowsSeen]));
+    assert.ok(seen.size > 0);
 
     const s2 = await startServer({}, s1.dataDir);
     try {
       assert.equal(await s2.app.store.countPatterns(), patterns, 'patterns kept');
+      assert.deepEqual(new Map([...s2.app.pipeline.scorer.states.values()].map((s) => [s.key, s.windowsSeen])), seen, 'series state kept');
       const got = await (await fetch(`${s2.url}/api/v1/anomalies/${id}`)).json();
       assert.equal(got.id, id);
       assert.ok(!('vector' in got), 'internal vector not exposed');

@@ -1,0 +1,113 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { deserialize, serialize } from 'node:v8';
+import Database from 'better-sqlite3';
+import { ScoreReservoir } from '../detectors/calibration';
+import { RingMatrix } from './ring';
+import { SeriesState } from './series-state';
+import { SustainedScore } from './sustained';
+
+/**
+ * Format of a saved series state. Bump it when SeriesState (or anything it holds) changes shape: a row of
+ * another version is ignored, and that series re-warms as after a first start.
+ */
+export const STATE_FORMAT = 1;
+
+/** Row key of the pooled calibration (the prior of young series), next to the per-series rows. */
+const POOLED_KEY = '\u0000pooled';
+
+/**
+ * A series' in-memory state (baselines, calibration, detector state, hold-off, quarantine, score timeline)
+ * as bytes: V8's structured serialisation, which keeps typed arrays and Maps as they are. Classes come back
+ * as plain objects and get their prototypes again in {@link decodeSeriesState}.
+ */
+export function encodeSeriesState(state: SeriesState): Buffer {
+  return serialize({ v: STATE_FORMAT, state });
+}
+
+/** The series state saved by {@link encodeSeriesState}, or null for another format version. */
+export function decodeSeriesState(bytes: Buffer): SeriesState | null {
+  const saved = deserialize(bytes) as { v?: number; state?: SeriesState };
+  if (saved?.v !== STATE_FORMAT || !saved.state) return null;
+  const s = Object.setPrototypeOf(saved.state, SeriesState.prototype) as SeriesState;
+  Object.setPrototypeOf(s.history, RingMatrix.prototype);
+  if (s.sustained) Object.setPrototypeOf(s.sustained, SustainedScore.prototype);
+  for (const r of s.calibration.values()) Object.setPrototypeOf(r, ScoreReservoir.prototype);
+  return s;
+}
+
+/**
+ * Where series state survives a restart: `series-state.db` (SQLite) in the data directory, one row per series,
+ * written in one transaction per flush. It is separate from the vector store, so it works the same with
+ * Qdrant. Without it every series re-learns its baselines after a deploy (20 windows before it alerts, 500
+ * points before the range and stuck rules have an opinion).
+ */
+export class SeriesStateStore {
+  private readonly db: Database.Database;
+  private readonly upsert: Database.Statement<[string, Buffer, number]>;
+
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.exec('CREATE TABLE IF NOT EXISTS series_state (key TEXT PRIMARY KEY, state BLOB NOT NULL, updated_ms INTEGER NOT NULL)');
+    this.db.exec('CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    this.upsert = this.db.prepare(
+      'INSERT INTO series_state (key, state, updated_ms) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms',
+    );
+  }
+
+  static inDataDir(dataDir: string): SeriesStateStore {
+    return new SeriesStateStore(path.join(dataDir, 'series-state.db'));
+  }
+
+  /**
+   * Keeps the saved states only if they were learnt under the same `fingerprint` (the settings that give a
+   * window and a series key their meaning): a history of 1-minute windows is no baseline for 5-minute
+   * ones. Otherwise every row is dropped and the fingerprint recorded. Returns whether the rows were kept.
+   */
+  adopt(fingerprint: string): boolean {
+    const row = this.db.prepare("SELECT value FROM meta WHERE name = 'fingerprint'").get() as { value: string } | undefined;
+    if (row?.value === fingerprint) return true;
+    this.db.transaction(() => {
+      this.db.exec('DELETE FROM series_state');
+      this.db.prepare("INSERT INTO meta (name, value) VALUES ('fingerprint', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value").run(fingerprint);
+    })();
+    return row === undefined;
+  }
+
+  /** Saves series states (and the pooled calibration, when given) in one transaction. */
+  save(states: Iterable<SeriesState>, pooled: ReadonlyMap<string, ScoreReservoir> | null, now = Date.now()): number {
+    let n = 0;
+    this.db.transaction(() => {
+      for (const s of states) {
+        this.upsert.run(s.key, encodeSeriesState(s), now);
+        n++;
+      }
+      if (pooled) this.upsert.run(POOLED_KEY, serialize({ v: STATE_FORMAT, pooled }), now);
+    })();
+    return n;
+  }
+
+  /** Every saved series state of the current format, and the pooled calibration. */
+  load(): { states: SeriesState[]; pooled: Map<string, ScoreReservoir> } {
+    const states: SeriesState[] = [];
+    let pooled = new Map<string, ScoreReservoir>();
+    for (const row of this.db.prepare('SELECT key, state FROM series_state').iterate() as Iterable<{ key: string; state: Buffer }>) {
+      if (row.key === POOLED_KEY) {
+        const saved = deserialize(row.state) as { v?: number; pooled?: Map<string, ScoreReservoir> };
+        if (saved?.v !== STATE_FORMAT || !saved.pooled) continue;
+        for (const r of saved.pooled.values()) Object.setPrototypeOf(r, ScoreReservoir.prototype);
+        pooled = saved.pooled;
+        continue;
+      }
+      const s = decodeSeriesState(row.state);
+      if (s) states.push(s);
+    }
+    return { states, pooled };
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
