@@ -41,7 +41,7 @@ export interface Config {
   /**
    * Every this many seconds the state of each series that changed (baselines, calibration, detector state,
    * hold-off, score timeline) is saved to series-state.db in the data directory, and on shutdown; it is
-   * restored at start. @default 60 (SENTINEL_STATE_SAVE_SECONDS; 0: keep state in memory only)
+   * restored at start. @default 300 (SENTINEL_STATE_SAVE_SECONDS; 0: keep state in memory only)
    */
   stateSaveSeconds: number;
   /** Normal patterns kept per series (oldest pruned). @default 10000 (SENTINEL_MAX_PATTERNS) */
@@ -143,7 +143,7 @@ const SCHEMA = {
   SENTINEL_WARMUP_WINDOWS: int(1, 100_000).default(20),
   SENTINEL_SENSITIVITY: z.coerce.number().gt(0).lt(1).default(0.35),
   SENTINEL_REALERT_POINTS: int(0, 1_000_000).default(100),
-  SENTINEL_STATE_SAVE_SECONDS: int(0, 86_400).default(60),
+  SENTINEL_STATE_SAVE_SECONDS: int(0, 86_400).default(300),
   SENTINEL_MAX_PATTERNS: int(10, 10_000_000).default(10_000),
   SENTINEL_BODY_LIMIT: int(1024, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
   SENTINEL_RATE_LIMIT: int(1, 1_000_000).default(200),
