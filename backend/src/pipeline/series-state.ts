@@ -62,13 +62,16 @@ export class SeriesState {
   /** Opaque per-detector state (EWMA moments, seasonal model...), keyed by detector name. */
   readonly detectorState = new Map<string, unknown>();
   readonly calibration = new Map<string, ScoreReservoir>();
-  // The score timeline, a ring of `timelineCapacity` entries kept column by column (no object per entry: a
-  // series' state stays a handful of typed arrays, cheap to hold and to save, see state-store.ts).
-  private readonly tlT: Float64Array;
-  private readonly tlScore: Float64Array;
-  private readonly tlAnomalous: Uint8Array;
+  // The score timeline, a ring of up to `timelineCapacity` entries kept column by column (no object per
+  // entry: a series' state stays a handful of typed arrays, cheap to hold and to save, see state-store.ts).
+  // The columns grow by doubling until the ring is full, so a young series holds only what it has scored.
+  private tlT = new Float64Array(0);
+  private tlScore = new Float64Array(0);
+  private tlAnomalous = new Uint8Array(0);
   /** 4 entries per feature per timeline entry (value, expected, lower, upper). */
-  private readonly tlBands: Float32Array;
+  private tlBands = new Float32Array(0);
+  /** Entries the columns have room for now (<= timelineCapacity). */
+  private tlCap = 0;
   private tlHead = 0;
   private tlSize = 0;
 
@@ -83,10 +86,6 @@ export class SeriesState {
   ) {
     this.history = new RingMatrix(historyCapacity, featureNames.length);
     this.sustained = kind === 'points' ? new SustainedScore() : null;
-    this.tlT = new Float64Array(timelineCapacity);
-    this.tlScore = new Float64Array(timelineCapacity);
-    this.tlAnomalous = new Uint8Array(timelineCapacity);
-    this.tlBands = new Float32Array(timelineCapacity * featureNames.length * 4);
   }
 
   reservoir(detector: string): ScoreReservoir {
@@ -110,14 +109,32 @@ export class SeriesState {
   }
 
   pushTimeline(p: TimelinePoint): void {
+    if (this.tlSize === this.tlCap && this.tlCap < this.timelineCapacity) this.growTimeline();
     const at = this.tlHead;
     const width = this.featureNames.length * 4;
     this.tlT[at] = p.t;
     this.tlScore[at] = p.score;
     this.tlAnomalous[at] = p.anomalous ? 1 : 0;
     this.tlBands.set(p.bands.subarray(0, width), at * width);
-    this.tlHead = (at + 1) % this.timelineCapacity;
-    if (this.tlSize < this.timelineCapacity) this.tlSize++;
+    this.tlHead = (at + 1) % this.tlCap;
+    if (this.tlSize < this.tlCap) this.tlSize++;
+  }
+
+  /** Doubles the timeline columns (only while the ring has never wrapped: entries are in order from 0). */
+  private growTimeline(): void {
+    const cap = Math.min(this.timelineCapacity, Math.max(16, this.tlCap * 2));
+    const width = this.featureNames.length * 4;
+    const grow = <T extends Float64Array | Float32Array | Uint8Array>(old: T, make: (n: number) => T, per = 1): T => {
+      const next = make(cap * per);
+      next.set(old.subarray(0, this.tlSize * per));
+      return next;
+    };
+    this.tlT = grow(this.tlT, (n) => new Float64Array(n));
+    this.tlScore = grow(this.tlScore, (n) => new Float64Array(n));
+    this.tlAnomalous = grow(this.tlAnomalous, (n) => new Uint8Array(n));
+    this.tlBands = grow(this.tlBands, (n) => new Float32Array(n), width);
+    this.tlCap = cap;
+    this.tlHead = this.tlSize;
   }
 
   /** Timeline points in [from, to], oldest first. */
@@ -125,7 +142,7 @@ export class SeriesState {
     const out: TimelinePoint[] = [];
     const width = this.featureNames.length * 4;
     for (let i = 0; i < this.tlSize; i++) {
-      const at = (this.tlHead - this.tlSize + i + this.timelineCapacity) % this.timelineCapacity;
+      const at = (this.tlHead - this.tlSize + i + this.tlCap) % this.tlCap;
       const t = this.tlT[at];
       if (t < from || t > to) continue;
       out.push({ t, score: this.tlScore[at], anomalous: this.tlAnomalous[at] === 1, bands: this.tlBands.slice(at * width, (at + 1) * width) });
