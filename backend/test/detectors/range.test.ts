@@ -1,19 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rangeDetector } from '../../src/detectors/range';
-import type { DetectionInput } from '../../src/detectors/types';
-import { SeriesState } from '../../src/pipeline/series-state';
+import { feedPoints } from './feed';
 
-/** Feeds values through detect + update as the runner does; returns the raw rule scores. */
-function feed(values: number[]): number[] {
-  const state = new SeriesState('s', {}, 'points', ['value'], Float64Array.of(1e-9), 64);
-  return values.map((v) => {
-    const input = { state, features: Float64Array.of(v) } as unknown as DetectionInput;
-    const out = rangeDetector.detect(input) as { raw: number } | null;
-    rangeDetector.update!(input, false);
-    return out?.raw ?? -1;
-  });
-}
+const feed = (values: number[]) => feedPoints(rangeDetector, values);
 
 /** 600 points cycling through 40, 46.7, 53.3 and 60: the range is exactly 40..60. */
 const NORMAL = Array.from({ length: 600 }, (_, i) => 40 + (20 * (i % 4)) / 3);

@@ -1,19 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { stuckDetector } from '../../src/detectors/stuck';
-import type { DetectionInput } from '../../src/detectors/types';
-import { SeriesState } from '../../src/pipeline/series-state';
+import { feedPoints } from './feed';
 
-/** Feeds values through detect + update as the runner does; returns the raw rule scores (-1: no opinion). */
-function feed(values: number[]): number[] {
-  const state = new SeriesState('s', {}, 'points', ['value'], Float64Array.of(1e-9), 64);
-  return values.map((v) => {
-    const input = { state, features: Float64Array.of(v) } as unknown as DetectionInput;
-    const out = stuckDetector.detect(input) as { raw: number } | null;
-    stuckDetector.update!(input, false);
-    return out?.raw ?? -1;
-  });
-}
+const feed = (values: number[]) => feedPoints(stuckDetector, values);
 
 /** A gauge that changes every point, with one run of 40 equal values starting at `at`. */
 function series(n: number, runs: Record<number, number>): number[] {

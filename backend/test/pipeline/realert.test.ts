@@ -1,20 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config';
+import { rng } from '../../src/demo/traffic';
 import { createLogger } from '../../src/logger';
 import { Pipeline } from '../../src/pipeline/pipeline';
 import { SqliteStore } from '../../src/store/sqlite-store';
-
-/** Deterministic noise (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Feeds a noisy plain series (100 +- 5) with spikes (index -> offset); returns alert scores per point and the

@@ -4,20 +4,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config';
+import { rng } from '../../src/demo/traffic';
 import { createLogger } from '../../src/logger';
 import { Pipeline } from '../../src/pipeline/pipeline';
 import { SeriesStateStore } from '../../src/pipeline/state-store';
 import { SqliteStore } from '../../src/store/sqlite-store';
 
-/** Deterministic noise (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** Runs `fn` with `n` fresh data directories, removed afterwards. */
+async function withDirs(n: number, fn: (dirs: string[]) => Promise<void>): Promise<void> {
+  const dirs = Array.from({ length: n }, () => mkdtempSync(path.join(tmpdir(), 'sentinel-state-')));
+  try {
+    await fn(dirs);
+  } finally {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
 }
 
 const T0 = Date.UTC(2026, 0, 5);
@@ -52,8 +52,7 @@ async function feed(pipeline: Pipeline, from: number, to: number): Promise<numbe
 
 describe('series state across a restart (series-state.db)', () => {
   test('a restored pipeline scores the rest of a series exactly as one that never stopped', async () => {
-    const dirs = [mkdtempSync(path.join(tmpdir(), 'sentinel-state-')), mkdtempSync(path.join(tmpdir(), 'sentinel-state-'))];
-    try {
+    await withDirs(2, async (dirs) => {
       // Uninterrupted.
       const a = await open(dirs[0]);
       await feed(a.pipeline, 0, 600);
@@ -85,14 +84,11 @@ describe('series state across a restart (series-state.db)', () => {
 
       assert.ok(straight.some(([s]) => s > 1), 'the second half has anomalies to compare');
       assert.deepEqual(resumed, straight);
-    } finally {
-      for (const d of dirs) rmSync(d, { recursive: true, force: true });
-    }
+    });
   });
 
   test('a row of another format version is ignored (the series re-warms)', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'sentinel-state-'));
-    try {
+    await withDirs(1, async ([dir]) => {
       const { store, pipeline } = await open(dir);
       await feed(pipeline, 0, 50);
       const st = SeriesStateStore.inDataDir(dir);
@@ -104,14 +100,11 @@ describe('series state across a restart (series-state.db)', () => {
       assert.equal(st.load().states.length, 0);
       st.close();
       await store.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test('states learnt under other settings (window length, series key) are dropped, not restored', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'sentinel-state-'));
-    try {
+    await withDirs(1, async ([dir]) => {
       const { store, pipeline } = await open(dir);
       await feed(pipeline, 0, 50);
       const st = SeriesStateStore.inDataDir(dir);
@@ -124,8 +117,6 @@ describe('series state across a restart (series-state.db)', () => {
       assert.equal(st.adopt('{"windowMs":300000}'), true, 'and the new settings are recorded');
       st.close();
       await store.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
