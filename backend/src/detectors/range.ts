@@ -39,9 +39,9 @@ export const rangeDetector: Detector = {
   detect({ state, features }: DetectionInput): DetectorOutput | null {
     const r = state.state<Range | null>('range', () => null);
     if (!r || r.n < MIN_POINTS) return null;
+    if (!(r.max > r.min)) return { raw: 0, calibrated: true };
     const x = features[0];
     const margin = TOLERANCE * (r.max - r.min);
-    if (!(r.max > r.min)) return { raw: 0, calibrated: true };
     const beyond = x > r.max + margin ? 'above' : x < r.min - margin ? 'below' : null;
     if (!beyond) return { raw: 0, calibrated: true };
     return {

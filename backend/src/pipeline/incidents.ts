@@ -19,6 +19,11 @@ export interface IncidentChange {
   reopened?: boolean;
 }
 
+/** Whether a rule detector (calibrated output, e.g. range or stuck) put the point past its boundary. */
+function firedRule(d: Detection): boolean {
+  return d.scores.some((s) => s.output.calibrated && s.score > 1);
+}
+
 /**
  * Merges anomalous observations of a series into one open incident while they keep coming, and resolves it
  * after `cooldownWindows` normal ones in a row. One incident = one anomaly record (stable id), so sinks
@@ -37,11 +42,6 @@ export interface IncidentChange {
  * no reason to swallow the series then leaving its range. (NAB: 68.65 -> 69.26, as offline; letting every rule
  * through, also after a rule's own alert, 68.31.)
  */
-/** Whether a rule detector (calibrated output, e.g. range or stuck) put the point past its boundary. */
-function firedRule(d: Detection): boolean {
-  return d.scores.some((s) => s.output.calibrated && s.score > 1);
-}
-
 export class IncidentTracker {
   constructor(
     private readonly store: VectorStore,

@@ -82,6 +82,8 @@ export class Pipeline {
   private readonly lastPoint = new Map<string, number>();
   /** windowsSeen of each series at its last saveState. */
   private readonly savedSeen = new Map<string, number>();
+  /** Some series was saved since the pooled calibration last was. */
+  private pooledUnsaved = false;
   /** Anomalies confirmed by feedback: their quarantined windows never become normal. */
   private readonly confirmed = new Set<string>();
   private readonly now: () => number;
@@ -471,7 +473,8 @@ export class Pipeline {
   /**
    * Saves the state of series that have scored something since their last save, at most `max` of them (one
    * SQLite transaction; call again while it returns `max`, so a large save does not hold the event loop).
-   * Returns how many were saved.
+   * The pooled calibration only changes when some series does, and goes with the last call of such a round.
+   * Returns how many series were saved.
    */
   saveState(store: SeriesStateStore, max = Infinity): number {
     const changed: SeriesState[] = [];
@@ -479,9 +482,12 @@ export class Pipeline {
       if (changed.length >= max) break;
       if (this.savedSeen.get(s.key) !== s.windowsSeen) changed.push(s);
     }
-    if (!changed.length) return 0;
-    const n = store.save(changed, this.scorer.pooled);
+    if (changed.length) this.pooledUnsaved = true;
+    const pooled = changed.length < max && this.pooledUnsaved ? this.scorer.pooled : null;
+    if (!changed.length && !pooled) return 0;
+    const n = store.save(changed, pooled);
     for (const s of changed) this.savedSeen.set(s.key, s.windowsSeen);
+    if (pooled) this.pooledUnsaved = false;
     return n;
   }
 

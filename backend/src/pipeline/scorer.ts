@@ -92,6 +92,8 @@ const SUBSEQUENCE_LENGTH = 16;
 const RANGE_FLOOR = 0.02;
 /** Last-resort floor of a plain series' scale, before any change has been seen. */
 const TINY = 1e-9;
+/** The calibration samples a plain series' quarantined point keeps (none; see commit). */
+const NO_SAMPLES = new Float64Array(0);
 
 /**
  * Scores observations: per-series state, robust baselines, embeddings, the detector runner and the
@@ -253,11 +255,17 @@ export class Scorer {
     // Every window that is not anomalous teaches calibration at once, also the quiet ones of an open
     // incident (otherwise an incident that froze the thresholds could never end). An anomalous window's
     // samples wait in quarantine with its embedding (see Pipeline), so an attack cannot raise the
-    // thresholds that would catch it again, yet a recurring regime is calibrated in eventually (event
-    // windows; see releaseQuarantine for plain series).
+    // thresholds that would catch it again, yet a recurring regime is calibrated in eventually. A plain
+    // series' anomalous points keep no samples at all: its baseline is the median / MAD of its last 512
+    // points and moves with a new regime by itself, so the anomaly's own scores would only widen every band
+    // of the series for the next 512 points (NAB: 69.26 -> 70.16). Event windows keep learning them (their
+    // demo criteria were set with it; not measured otherwise).
     const { keys, values } = calibrationSamples(d);
     if (!d.anomalous) this.addSamples(state, keys, values);
-    else state.quarantine.push({ seq: state.windowsSeen + 1, start: obs.start, vector: d.vector, anomalyId: null, sampleKeys: keys, sampleValues: values });
+    else {
+      const learn = state.kind === 'events';
+      state.quarantine.push({ seq: state.windowsSeen + 1, start: obs.start, vector: d.vector, anomalyId: null, sampleKeys: learn ? keys : [], sampleValues: learn ? values : NO_SAMPLES });
+    }
     state.history.push(obs.features);
     state.sustained?.push(d.combinedScore);
     state.windowsSeen++;
@@ -293,11 +301,8 @@ export class Scorer {
 
   /**
    * Releases quarantined windows at least `after` observations old: unless `confirmed` says the anomaly was
-   * a true positive, they are returned so the caller can store their embeddings as normal patterns, and an
-   * event window's calibration samples join the reservoirs. A plain series' do not: its baseline is the
-   * median / MAD of its last 512 points and moves with a new regime by itself, so the anomaly's own scores
-   * would only widen every band of the series for the next 512 points (NAB: 69.26 -> 70.16). Event windows
-   * keep learning them (their demo criteria were set with it; not measured otherwise).
+   * a true positive, their calibration samples (an event window's; see commit) join the reservoirs and they
+   * are returned so the caller can store their embeddings as normal patterns.
    */
   releaseQuarantine(state: SeriesState, after: number, confirmed: (anomalyId: string) => boolean, max: number): QuarantinedWindow[] {
     const q = state.quarantine;
@@ -306,7 +311,7 @@ export class Scorer {
     while (q.length && state.windowsSeen - q[0].seq >= after) {
       const w = q.shift()!;
       if (w.anomalyId && confirmed(w.anomalyId)) continue;
-      if (state.kind === 'events') this.addSamples(state, w.sampleKeys, w.sampleValues);
+      this.addSamples(state, w.sampleKeys, w.sampleValues);
       out.push(w);
     }
     return out;
