@@ -48,6 +48,7 @@ export const rangeDetector: Detector = {
       raw: SCORE,
       calibrated: true,
       type: 'other',
+      finding: beyond,
       reason: `value ${x} is ${beyond} everything this series had reported until ${LAG} points ago (range ${r.min} to ${r.max} over ${r.n - LAG} points)`,
     };
   },

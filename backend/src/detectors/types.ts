@@ -46,6 +46,12 @@ export interface DetectorOutput {
   culprit?: Record<string, string>;
   /** Human-readable reason, for the evidence explanation. */
   reason?: string;
+  /**
+   * What a rule found, the same string whenever it finds the same thing (the range rule: `above` or
+   * `below`). Inside a plain series' re-alert hold-off, a rule alerts again only with a finding the alert
+   * that opened the hold-off did not have (see IncidentTracker).
+   */
+  finding?: string;
 }
 
 /**

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AnomalyRecord } from '../domain/types';
 import { evidenceExplanation } from '../explain/evidence';
 import type { VectorStore } from '../store/vector-store';
+import type { DetectorScore } from '../detectors/runner';
 import type { Detection } from './scorer';
 
 /** What happened to an incident after one observation. */
@@ -19,9 +20,15 @@ export interface IncidentChange {
   reopened?: boolean;
 }
 
-/** Whether a rule detector (calibrated output, e.g. range or stuck) put the point past its boundary. */
-function firedRule(d: Detection): boolean {
-  return d.scores.some((s) => s.output.calibrated && s.score > 1);
+/**
+ * What the strongest rule detector (calibrated output, e.g. range or stuck) past its boundary found, as
+ * `detector:finding` (`range:below`, `stuck`), or null when no rule fired.
+ */
+function ruleFinding(d: Detection): string | null {
+  let top: DetectorScore | undefined;
+  for (const s of d.scores) if (s.output.calibrated && s.score > 1 && (!top || s.score > top.score)) top = s;
+  if (!top) return null;
+  return top.output.finding ? `${top.name}:${top.output.finding}` : top.name;
 }
 
 /**
@@ -38,9 +45,13 @@ function firedRule(d: Detection): boolean {
  * score 26.7 -> 45.3 with 100 points, 43.0 with 50, 42.0 with 200.
  *
  * One exception: a rule past its boundary (a value beyond everything the series has done, a value stuck for
- * longer than ever) inside the hold-off of a statistical alert alerts again, once: a wobble that paged is
- * no reason to swallow the series then leaving its range. (NAB: 68.65 -> 69.26, as offline; letting every rule
- * through, also after a rule's own alert, 68.31.)
+ * longer than ever) inside the hold-off alerts again when it is news to the alert that opened the hold-off:
+ * after a statistical alert any rule, after a rule's alert a different finding (a new low after a new high,
+ * a stuck value after a new extreme); the hold-off then runs from it. A wobble that paged is no reason to
+ * swallow the series then leaving its range, and a page for "higher than ever" says nothing about the
+ * "lower than ever" that follows. The same finding again is held. (NAB: any rule after a statistical alert
+ * 68.65 -> 69.26; different findings after a rule's alert too 72.00 -> 72.76 offline; letting every rule
+ * through, also the same finding again, 68.31.)
  */
 export class IncidentTracker {
   constructor(
@@ -52,14 +63,15 @@ export class IncidentTracker {
   async observe(d: Detection): Promise<IncidentChange | null> {
     const { state } = d;
     const last = state.lastOpened;
-    const rule = d.anomalous && firedRule(d);
-    // A rule (a new extreme, a stuck value) is news even inside the hold-off of a statistical alert, once.
-    const held = state.kind === 'points' && last !== null && state.windowsSeen - last.seq <= this.realertPoints && !(rule && !last.rule);
+    const finding = d.anomalous ? ruleFinding(d) : null;
+    // A rule's finding (a new extreme, a stuck value) the opening alert did not have is news even inside the hold-off.
+    const news = finding !== null && finding !== (last?.finding ?? null);
+    const held = state.kind === 'points' && last !== null && state.windowsSeen - last.seq <= this.realertPoints && !news;
     state.alertScore = held ? 0 : d.score;
     const change = await this.apply(d, held ? last : null);
     // An anomalous point outside the hold-off alerts (as a new incident, or as news on one still open):
     // the hold-off runs from it.
-    if (d.anomalous && !held && change) state.lastOpened = { seq: state.windowsSeen, anomalyId: change.record.id, rule };
+    if (d.anomalous && !held && change) state.lastOpened = { seq: state.windowsSeen, anomalyId: change.record.id, finding };
     return change;
   }
 

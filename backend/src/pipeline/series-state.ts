@@ -46,10 +46,11 @@ export class SeriesState {
   lastType: AnomalyType | null = null;
   incident: OpenIncident | null = null;
   /**
-   * The incident of this series' last alerting point, its windowsSeen then, and whether a rule (range,
-   * stuck) made it alert (re-alert hold-off of plain series).
+   * The incident of this series' last alerting point, its windowsSeen then, and what the rule that made
+   * it alert found (`range:above`, `stuck`; null for a statistical alert): the re-alert hold-off of plain
+   * series. Saved state of an earlier version has no `finding` (undefined), read as a statistical alert.
    */
-  lastOpened: { seq: number; anomalyId: string; rule: boolean } | null = null;
+  lastOpened: { seq: number; anomalyId: string; finding: string | null } | null = null;
   /**
    * The score as alerting sees it: the last score, or 0 while the series is inside its re-alert hold-off
    * (a plain series that alerted less than `realertPoints` points ago cannot alert again).

@@ -55,16 +55,20 @@ describe('re-alert hold-off of plain series (SENTINEL_REALERT_POINTS)', () => {
     assert.ok(alert[330] > 1);
   });
 
-  test('a rule (here a new extreme) inside the hold-off of a statistical alert alerts again, once', async () => {
+  test('a rule inside the hold-off alerts again only with a finding the opening alert did not have', async () => {
     // 450-459: a burst of oscillation (a statistical alert; the range rule has no opinion before 500 points);
-    // 520: far beyond everything (the range rule, inside the burst's hold-off); 540: further beyond (a rule
-    // again, but the hold-off now runs from a rule's alert).
-    const spikes: Record<number, number> = { 520: 900, 540: 1400 };
+    // 520: far above everything (the range rule, inside the burst's hold-off: news); 540: further above (the
+    // same finding as the alert the hold-off now runs from: held); 560: far below everything (a new finding).
+    const spikes: Record<number, number> = { 520: 900, 540: 1400, 560: -700 };
     for (let i = 450; i < 460; i++) spikes[i] = i % 2 ? 60 : -60;
-    const { alert } = await run({}, spikes);
+    const { alert, anomalies } = await run({}, spikes);
     assert.ok(alert[450] > 1, `450: ${alert[450]}`);
     assert.ok(alert.slice(451, 520).every((s) => s === 0));
     assert.ok(alert[520] >= 2, `520: ${alert[520]}`);
     assert.equal(alert[540], 0);
+    assert.ok(alert[560] >= 2, `560: ${alert[560]}`);
+    assert.ok(alert.slice(561, 661).every((s) => s === 0), 'the hold-off runs from the new finding');
+    const reasons = anomalies.map((a) => a.explanation.markdown).join('\n');
+    assert.match(reasons, /below everything/);
   });
 });
