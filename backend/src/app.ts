@@ -11,6 +11,7 @@ import { createStore } from './store';
 import { attachExplainer, type ExplainQueue } from './explain/explain-queue';
 import { explainRoutes } from './explain/explain-route';
 import { attachAlerting, type Alerting } from './alerts';
+import type { AlertDispatcher, DispatcherMemory } from './alerts/dispatcher';
 import type { VectorStore } from './store/vector-store';
 
 /** Service version, from backend/package.json. */
@@ -56,7 +57,7 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
   });
   const tick = setInterval(() => pipeline.tick(), 1000);
   tick.unref();
-  const state = persistState(config, log, pipeline);
+  const state = persistState(config, log, pipeline, alerting.dispatcher);
   let closed = false;
   return {
     config,
@@ -89,18 +90,30 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
  */
 const STATE_SAVE_BATCH = 20;
 
+/** Name of the alert dispatcher's memory in series-state.db. */
+const ALERTING_MEMORY = 'alerting';
+
 /**
  * Restores the series state saved by the last run and saves what changed every SENTINEL_STATE_SAVE_SECONDS
- * and at shutdown (nothing when it is 0). A failed save is logged and retried at the next interval: the
- * state stays in memory meanwhile.
+ * and at shutdown (nothing when it is 0), with the alert dispatcher's memory (which incidents were alerted,
+ * running cooldowns) so that an incident alerted before a restart still sends its "resolved" after it. A
+ * failed save is logged and retried at the next interval: the state stays in memory meanwhile.
  */
-function persistState(config: Readonly<Config>, log: Logger, pipeline: Pipeline): { close(): Promise<void> } {
+function persistState(config: Readonly<Config>, log: Logger, pipeline: Pipeline, dispatcher: AlertDispatcher | null): { close(): Promise<void> } {
   if (config.stateSaveSeconds <= 0) return { close: async () => {} };
   const store = SeriesStateStore.inDataDir(config.dataDir);
   // Window length and series key give the saved baselines their meaning; with others they are dropped.
   if (store.adopt(JSON.stringify({ windowMs: config.windowMs, seriesKey: config.seriesKey }))) {
     log.info({ series: pipeline.restoreState(store) }, 'series state restored');
   } else log.warn('series state was saved with another SENTINEL_WINDOW or SENTINEL_SERIES_KEY; starting afresh');
+  if (dispatcher) {
+    try {
+      const memory = store.loadValue(ALERTING_MEMORY) as DispatcherMemory | undefined;
+      if (memory) log.info({ incidents: dispatcher.restore(memory) }, 'alert state restored');
+    } catch (err) {
+      log.warn({ err }, 'saved alert state unreadable; alerted incidents of the last run may send no "resolved"');
+    }
+  }
   let saving: Promise<void> | null = null;
   const save = (): Promise<void> =>
     (saving ??= (async () => {
@@ -112,6 +125,7 @@ function persistState(config: Readonly<Config>, log: Logger, pipeline: Pipeline)
           saved += n;
           if (n === STATE_SAVE_BATCH) await new Promise((r) => setImmediate(r));
         } while (n === STATE_SAVE_BATCH);
+        if (dispatcher) store.saveValue(ALERTING_MEMORY, dispatcher.memory());
         if (saved) log.debug({ series: saved }, 'series state saved');
       } catch (err) {
         log.warn({ err }, 'saving series state failed; retried at the next interval');

@@ -45,6 +45,17 @@ interface IncidentAlertState {
   alerted: Severity | null;
 }
 
+/**
+ * What the dispatcher must remember across a restart (JSON-safe): which open incidents were alerted, at
+ * which severity, and the flapping cooldowns still running. Without it, an incident alerted before a deploy
+ * that resolves after it sends no "resolved" (the receiver's incident stays open), and its next update sends
+ * a second "opened".
+ */
+export interface DispatcherMemory {
+  incidents: [anomalyId: string, state: IncidentAlertState][];
+  cooldowns: [seriesKey: string, cooldown: { until: number; severity: Severity }][];
+}
+
 const MAX_TRACKED = 10_000;
 
 /**
@@ -193,6 +204,33 @@ export class AlertDispatcher {
   private suppress(reason: string): null {
     this.opts.metrics?.alertsSuppressed.inc({ reason });
     return null;
+  }
+
+  /** The alert state of open incidents and the running cooldowns, for {@link restore} after a restart. */
+  memory(): DispatcherMemory {
+    const now = this.now();
+    return { incidents: [...this.incidents], cooldowns: [...this.cooldowns].filter(([, c]) => c.until > now) };
+  }
+
+  /**
+   * Takes back what an earlier run remembered (entries this run already has win; malformed entries are
+   * skipped). Returns how many incidents came back.
+   */
+  restore(m: DispatcherMemory): number {
+    const isSeverity = (s: unknown): s is Severity => typeof s === 'string' && Object.hasOwn(SEVERITY_RANK, s);
+    let n = 0;
+    for (const [id, st] of Array.isArray(m?.incidents) ? m.incidents : []) {
+      if (typeof id !== 'string' || typeof st?.seriesKey !== 'string' || !(st.alerted === null || isSeverity(st.alerted)) || this.incidents.has(id)) continue;
+      this.incidents.set(id, { seriesKey: st.seriesKey, alerted: st.alerted });
+      n++;
+    }
+    for (const [key, c] of Array.isArray(m?.cooldowns) ? m.cooldowns : []) {
+      if (typeof key !== 'string' || !Number.isFinite(c?.until) || !isSeverity(c?.severity) || this.cooldowns.has(key)) continue;
+      this.cooldowns.set(key, { until: c.until, severity: c.severity });
+    }
+    this.bound(this.incidents);
+    this.bound(this.cooldowns);
+    return n;
   }
 
   private bound(m: Map<string, unknown>): void {

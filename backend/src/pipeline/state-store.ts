@@ -107,6 +107,17 @@ export class SeriesStateStore {
     return { states, pooled };
   }
 
+  /** Saves a small JSON value under `name` (e.g. the alert dispatcher's memory), next to the series rows. */
+  saveValue(name: string, value: unknown): void {
+    this.db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value').run(`value:${name}`, JSON.stringify(value));
+  }
+
+  /** The value saved under `name`, or undefined. */
+  loadValue(name: string): unknown {
+    const row = this.db.prepare('SELECT value FROM meta WHERE name = ?').get(`value:${name}`) as { value: string } | undefined;
+    return row ? JSON.parse(row.value) : undefined;
+  }
+
   close(): void {
     this.db.close();
   }

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeadLetterStore } from '../../src/alerts/dead-letter';
-import { AlertDispatcher } from '../../src/alerts/dispatcher';
+import { AlertDispatcher, type DispatcherMemory } from '../../src/alerts/dispatcher';
 import { UrlGuard } from '../../src/alerts/url-guard';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSink, signBody, verifySignature } from '../../src/alerts/webhook-sink';
 import type { AlertPayload } from '../../src/alerts/payload';
@@ -140,6 +140,28 @@ describe('alert policy: grouping, escalation, cooldown', () => {
     assert.deepEqual(seq, [null, null, 'opened', 'opened']);
   });
 
+  test('the memory survives a JSON round trip: alerted incidents resolve, cooldowns hold, malformed entries are skipped', () => {
+    let now = Date.UTC(2026, 10, 22, 10);
+    const make = () => new AlertDispatcher({ sinks: [], deadLetters: new DeadLetterStore(tmpdir()), log, cooldownMs: 300_000, now: () => now });
+    const r = (id: string, severity: AnomalyRecord['severity'], seriesKey: string) => anomaly(id, now, { severity, seriesKey });
+    const before = make();
+    assert.equal(before.decide('opened', r('a', 'high', 's1')), 'opened');
+    assert.equal(before.decide('opened', r('b', 'medium', 's2')), 'opened');
+    assert.equal(before.decide('resolved', r('b', 'medium', 's2')), 'resolved');
+    const saved = JSON.parse(JSON.stringify(before.memory())) as DispatcherMemory;
+    saved.incidents.push(['bad', { seriesKey: 's3', alerted: 'apocalyptic' as AnomalyRecord['severity'] }], [42 as unknown as string, { seriesKey: 's3', alerted: null }]);
+    saved.cooldowns.push(['s4', { until: Number.NaN, severity: 'low' }]);
+
+    now += 60_000;
+    const after = make();
+    assert.equal(after.restore(saved), 1);
+    assert.deepEqual(after.memory().cooldowns.map(([k]) => k), ['s2']);
+    assert.equal(after.decide('updated', r('a', 'high', 's1')), null, 'no second "opened" for an alerted incident');
+    assert.equal(after.decide('resolved', r('a', 'high', 's1')), 'resolved');
+    assert.equal(after.decide('opened', r('c', 'medium', 's2')), null, 'the cooldown of s2 still runs');
+    assert.equal(make().decide('resolved', r('a', 'high', 's1')), null, 'without the memory the resolve is lost');
+  });
+
   test('below the minimum severity nothing is sent until the incident escalates to it', () => {
     const d = new AlertDispatcher({ sinks: [], deadLetters: new DeadLetterStore(tmpdir()), log, minSeverity: 'high' });
     const r = (severity: AnomalyRecord['severity']) => anomaly('x', 0, { severity });
@@ -161,6 +183,39 @@ describe('webhook alerts from the real app', () => {
       const config = loadConfig({ SENTINEL_DATA_DIR: dir, SENTINEL_WEBHOOK_URLS: 'http://127.0.0.1:9/hook' });
       await assert.rejects(createApp(config, log), (err: unknown) => err instanceof ConfigError && err.variable === 'SENTINEL_WEBHOOK_URLS');
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an incident alerted before a restart sends its "resolved" after it, and no second "opened"', async () => {
+    rx.received.length = 0;
+    rx.answer = () => ({ status: 200 });
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-restart-'));
+    const env = { SENTINEL_DATA_DIR: dir, SENTINEL_PORT: '0', SENTINEL_WARMUP_WINDOWS: '10', SENTINEL_WEBHOOK_URLS: rx.url('/hooks/T0KENPATH'), SENTINEL_WEBHOOK_ALLOWLIST: '127.0.0.1' };
+    const start = trafficStart();
+    const events = latencyTraffic(start, 40, new Set([25, 26, 27]));
+    // Stopped one window after the slow ones: the incident is alerted and still open (it resolves after 3 quiet windows).
+    const split = start + 29 * 60_000;
+    try {
+      const first = await createApp(loadConfig(env), log);
+      await ingest(first, events.filter((e) => (e.timestamp as number) < split));
+      await first.close();
+      assert.deepEqual(rx.delivered<AlertPayload>().map((p) => p.event), ['opened']);
+
+      const second = await createApp(loadConfig(env), log);
+      try {
+        const [open] = (await second.store.listAnomalies({ limit: 10 })).items.filter((a) => a.status === 'open');
+        assert.ok(open, 'the incident is still open at the restart');
+        await ingest(second, events.filter((e) => (e.timestamp as number) >= split));
+        await second.pipeline.idle();
+        await second.alerting.dispatcher!.idle();
+        const delivered = rx.delivered<AlertPayload>();
+        assert.deepEqual(delivered.map((p) => [p.alert_id, p.event]), [[open.id, 'opened'], [open.id, 'resolved']]);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rx.received.length = 0;
       rmSync(dir, { recursive: true, force: true });
     }
   });
