@@ -24,11 +24,21 @@ export interface IncidentChange {
  * What the strongest rule detector (calibrated output, e.g. range or stuck) past its boundary found, as
  * `detector:finding` (`range:below`, `stuck`), or null when no rule fired.
  */
-function ruleFinding(d: Detection): string | null {
+export function ruleFinding(scores: readonly DetectorScore[]): string | null {
   let top: DetectorScore | undefined;
-  for (const s of d.scores) if (s.output.calibrated && s.score > 1 && (!top || s.score > top.score)) top = s;
+  for (const s of scores) if (s.output.calibrated && s.score > 1 && (!top || s.score > top.score)) top = s;
   if (!top) return null;
   return top.output.finding ? `${top.name}:${top.output.finding}` : top.name;
+}
+
+/**
+ * Whether point `seq` of a plain series is held back by the re-alert hold-off of its last alert `last`:
+ * within `realertPoints` of it, unless a rule's `finding` (of an anomalous point) is news to that alert.
+ * Saved state of an earlier version has no `finding` on `last`: read as a statistical alert.
+ */
+export function inHoldOff(last: { seq: number; finding?: string | null } | null, seq: number, realertPoints: number, finding: string | null): boolean {
+  if (last === null || seq - last.seq > realertPoints) return false;
+  return finding === null || finding === (last.finding ?? null);
 }
 
 /**
@@ -63,10 +73,8 @@ export class IncidentTracker {
   async observe(d: Detection): Promise<IncidentChange | null> {
     const { state } = d;
     const last = state.lastOpened;
-    const finding = d.anomalous ? ruleFinding(d) : null;
-    // A rule's finding (a new extreme, a stuck value) the opening alert did not have is news even inside the hold-off.
-    const news = finding !== null && finding !== (last?.finding ?? null);
-    const held = state.kind === 'points' && last !== null && state.windowsSeen - last.seq <= this.realertPoints && !news;
+    const finding = d.anomalous ? ruleFinding(d.scores) : null;
+    const held = state.kind === 'points' && inHoldOff(last, state.windowsSeen, this.realertPoints, finding);
     state.alertScore = held ? 0 : d.score;
     const change = await this.apply(d, held ? last : null);
     // An anomalous point outside the hold-off alerts (as a new incident, or as news on one still open):
