@@ -92,12 +92,15 @@ const STATE_SAVE_BATCH = 20;
 
 /** Name of the alert dispatcher's memory in series-state.db. */
 const ALERTING_MEMORY = 'alerting';
+/** How soon after an alert decision the dispatcher's memory is on disk (the rest of the state waits for the interval). */
+const ALERT_MEMORY_DELAY_MS = 250;
 
 /**
  * Restores the series state saved by the last run and saves what changed every SENTINEL_STATE_SAVE_SECONDS
  * and at shutdown (nothing when it is 0), with the alert dispatcher's memory (which incidents were alerted,
- * running cooldowns) so that an incident alerted before a restart still sends its "resolved" after it. A
- * failed save is logged and retried at the next interval: the state stays in memory meanwhile.
+ * running cooldowns) so that an incident alerted before a restart still sends its "resolved" after it; that
+ * memory is also written within 250 ms of every alert, so a crash keeps it too. A failed save is logged and
+ * retried at the next interval: the state stays in memory meanwhile.
  */
 function persistState(config: Readonly<Config>, log: Logger, pipeline: Pipeline, dispatcher: AlertDispatcher | null): { close(): Promise<void> } {
   if (config.stateSaveSeconds <= 0) return { close: async () => {} };
@@ -106,6 +109,7 @@ function persistState(config: Readonly<Config>, log: Logger, pipeline: Pipeline,
   if (store.adopt(JSON.stringify({ windowMs: config.windowMs, seriesKey: config.seriesKey }))) {
     log.info({ series: pipeline.restoreState(store) }, 'series state restored');
   } else log.warn('series state was saved with another SENTINEL_WINDOW or SENTINEL_SERIES_KEY; starting afresh');
+  let closed = false;
   if (dispatcher) {
     try {
       const memory = store.loadValue(ALERTING_MEMORY) as DispatcherMemory | undefined;
@@ -113,6 +117,20 @@ function persistState(config: Readonly<Config>, log: Logger, pipeline: Pipeline,
     } catch (err) {
       log.warn({ err }, 'saved alert state unreadable; alerted incidents of the last run may send no "resolved"');
     }
+    // A crash must not forget an alert that went out: written through within ALERT_MEMORY_DELAY_MS of a
+    // change, one write for all the changes of an alert storm.
+    let pending: NodeJS.Timeout | null = null;
+    dispatcher.onMemoryChange = () => {
+      pending ??= setTimeout(() => {
+        pending = null;
+        if (closed) return;
+        try {
+          store.saveValue(ALERTING_MEMORY, dispatcher.memory());
+        } catch (err) {
+          log.warn({ err }, 'saving alert state failed; retried at the next interval');
+        }
+      }, ALERT_MEMORY_DELAY_MS).unref();
+    };
   }
   let saving: Promise<void> | null = null;
   const save = (): Promise<void> =>
@@ -140,6 +158,7 @@ function persistState(config: Readonly<Config>, log: Logger, pipeline: Pipeline,
       clearInterval(timer);
       await saving;
       await save();
+      closed = true;
       store.close();
     },
   };

@@ -83,6 +83,11 @@ export class AlertDispatcher {
   private readonly now: () => number;
   private readonly random: () => number;
   private closing = false;
+  /**
+   * Called after every decision that changed what {@link memory} returns in a way a restart must not lose (an
+   * incident alerted, escalated or resolved): the app writes the memory through to disk then.
+   */
+  onMemoryChange: (() => void) | null = null;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.retry = { maxAttempts: 6, baseDelayMs: 1000, maxDelayMs: 60_000, ...opts.retry };
@@ -94,7 +99,10 @@ export class AlertDispatcher {
   readonly listener: AnomalyListener = (event, record) => {
     if (this.closing) return;
     const alert = this.decide(event, record);
-    if (alert) this.dispatch(alert, record);
+    if (alert) {
+      this.dispatch(alert, record);
+      this.onMemoryChange?.();
+    }
   };
 
   /** Applies the grouping / cooldown / escalation policy; returns the alert to send, if any. */

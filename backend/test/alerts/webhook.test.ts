@@ -10,12 +10,13 @@ import { EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSink, signB
 import type { AlertPayload } from '../../src/alerts/payload';
 import type { AnomalyRecord } from '../../src/domain/types';
 import { createApp } from '../../src/app';
+import { SeriesStateStore } from '../../src/pipeline/state-store';
 import { loadConfig } from '../../src/config';
 import { ConfigError } from '../../src/errors';
 import { createLogger } from '../../src/logger';
 import { SentinelMetrics } from '../../src/metrics';
 import { anomaly } from '../store/contract';
-import { PII, ingest, latencyTraffic, memoryLogger, startApp, trafficStart } from '../explain/helpers';
+import { PII, ingest, latencyTraffic, memoryLogger, startApp, trafficStart, waitFor } from '../explain/helpers';
 import { Receiver } from './receiver';
 
 const log = createLogger('silent');
@@ -187,7 +188,7 @@ describe('webhook alerts from the real app', () => {
     }
   });
 
-  test('an incident alerted before a restart sends its "resolved" after it, and no second "opened"', async () => {
+  test('an incident alerted before a restart (or a crash) sends its "resolved" after it, and no second "opened"', async () => {
     rx.received.length = 0;
     rx.answer = () => ({ status: 200 });
     const dir = mkdtempSync(join(tmpdir(), 'sentinel-restart-'));
@@ -199,6 +200,13 @@ describe('webhook alerts from the real app', () => {
     try {
       const first = await createApp(loadConfig(env), log);
       await ingest(first, events.filter((e) => (e.timestamp as number) < split));
+      await first.pipeline.idle();
+      // Written through soon after the alert was decided, not only at the next save interval (300 s): a crash keeps it.
+      const onDisk = SeriesStateStore.inDataDir(dir);
+      const saved = () => onDisk.loadValue('alerting') as DispatcherMemory | undefined;
+      await waitFor('the alert memory on disk', () => saved()?.incidents.length === 1, 2_000);
+      assert.notEqual(saved()!.incidents[0][1].alerted, null, 'the incident is remembered as alerted');
+      onDisk.close();
       await first.close();
       assert.deepEqual(rx.delivered<AlertPayload>().map((p) => p.event), ['opened']);
 
