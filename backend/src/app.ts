@@ -58,6 +58,11 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
   const tick = setInterval(() => pipeline.tick(), 1000);
   tick.unref();
   const state = persistState(config, log, pipeline, alerting.dispatcher);
+  if (alerting.dispatcher) {
+    // Alerted before a crash, but the series state that would resolve them was not saved: resolve them now.
+    const n = await pipeline.resolveUntracked(alerting.dispatcher.alertedIncidents());
+    if (n) log.warn({ incidents: n }, 'resolved incidents of the last run that no saved series state tracks (not saved before a crash, or new settings)');
+  }
   let closed = false;
   return {
     config,

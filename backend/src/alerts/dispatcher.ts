@@ -214,6 +214,11 @@ export class AlertDispatcher {
     return null;
   }
 
+  /** Ids of the open incidents an alert went out for. */
+  alertedIncidents(): string[] {
+    return [...this.incidents].filter(([, st]) => st.alerted !== null).map(([id]) => id);
+  }
+
   /** The alert state of open incidents and the running cooldowns, for {@link restore} after a restart. */
   memory(): DispatcherMemory {
     const now = this.now();

@@ -357,6 +357,28 @@ export class Pipeline {
     });
   }
 
+  /**
+   * Resolves the open incidents among `anomalyIds` that no series state tracks: their series' state was not
+   * saved before a crash (or was dropped for new settings), so nothing would ever resolve them, and the
+   * alerts they sent would stay open at the receivers. Listeners see a `resolved` event (without a
+   * detection). Returns how many were resolved.
+   */
+  async resolveUntracked(anomalyIds: Iterable<string>): Promise<number> {
+    const tracked = new Set<string>();
+    for (const s of this.scorer.states.values()) if (s.incident) tracked.add(s.incident.anomalyId);
+    let n = 0;
+    for (const id of anomalyIds) {
+      if (tracked.has(id)) continue;
+      const rec = await this.opts.store.getAnomaly(id);
+      if (!rec || rec.status !== 'open') continue;
+      const resolved: AnomalyRecord = { ...rec, status: 'resolved' };
+      await this.opts.store.saveAnomaly(resolved);
+      await this.emit('resolved', resolved, null);
+      n++;
+    }
+    return n;
+  }
+
   private async emit(event: IncidentEvent, record: AnomalyRecord, d: Detection | null): Promise<void> {
     for (const l of this.listeners) {
       try {

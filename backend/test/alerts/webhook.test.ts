@@ -11,6 +11,7 @@ import type { AlertPayload } from '../../src/alerts/payload';
 import type { AnomalyRecord } from '../../src/domain/types';
 import { createApp } from '../../src/app';
 import { SeriesStateStore } from '../../src/pipeline/state-store';
+import Database from 'better-sqlite3';
 import { loadConfig } from '../../src/config';
 import { ConfigError } from '../../src/errors';
 import { createLogger } from '../../src/logger';
@@ -188,37 +189,67 @@ describe('webhook alerts from the real app', () => {
     }
   });
 
-  test('an incident alerted before a restart (or a crash) sends its "resolved" after it, and no second "opened"', async () => {
+  /**
+   * Runs the app on `dir` until one window after three slow ones: the incident is alerted and still open (it
+   * resolves after 3 quiet windows). Checks its alert memory reached the disk before any interval save (300 s),
+   * so a crash keeps it. Returns the app's config and the traffic still to come.
+   */
+  async function runUntilIncidentOpen(dir: string): Promise<{ env: Record<string, string>; rest: Record<string, unknown>[] }> {
     rx.received.length = 0;
     rx.answer = () => ({ status: 200 });
-    const dir = mkdtempSync(join(tmpdir(), 'sentinel-restart-'));
     const env = { SENTINEL_DATA_DIR: dir, SENTINEL_PORT: '0', SENTINEL_WARMUP_WINDOWS: '10', SENTINEL_WEBHOOK_URLS: rx.url('/hooks/T0KENPATH'), SENTINEL_WEBHOOK_ALLOWLIST: '127.0.0.1' };
     const start = trafficStart();
     const events = latencyTraffic(start, 40, new Set([25, 26, 27]));
-    // Stopped one window after the slow ones: the incident is alerted and still open (it resolves after 3 quiet windows).
     const split = start + 29 * 60_000;
-    try {
-      const first = await createApp(loadConfig(env), log);
-      await ingest(first, events.filter((e) => (e.timestamp as number) < split));
-      await first.pipeline.idle();
-      // Written through soon after the alert was decided, not only at the next save interval (300 s): a crash keeps it.
-      const onDisk = SeriesStateStore.inDataDir(dir);
-      const saved = () => onDisk.loadValue('alerting') as DispatcherMemory | undefined;
-      await waitFor('the alert memory on disk', () => saved()?.incidents.length === 1, 2_000);
-      assert.notEqual(saved()!.incidents[0][1].alerted, null, 'the incident is remembered as alerted');
-      onDisk.close();
-      await first.close();
-      assert.deepEqual(rx.delivered<AlertPayload>().map((p) => p.event), ['opened']);
+    const first = await createApp(loadConfig(env), log);
+    await ingest(first, events.filter((e) => (e.timestamp as number) < split));
+    await first.pipeline.idle();
+    const onDisk = SeriesStateStore.inDataDir(dir);
+    const saved = () => onDisk.loadValue('alerting') as DispatcherMemory | undefined;
+    await waitFor('the alert memory on disk', () => saved()?.incidents.length === 1, 2_000);
+    assert.notEqual(saved()!.incidents[0][1].alerted, null, 'the incident is remembered as alerted');
+    onDisk.close();
+    await first.close();
+    assert.deepEqual(rx.delivered<AlertPayload>().map((p) => p.event), ['opened']);
+    return { env, rest: events.filter((e) => (e.timestamp as number) >= split) };
+  }
 
+  test('an incident alerted before a restart sends its "resolved" after it, and no second "opened"', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-restart-'));
+    try {
+      const { env, rest } = await runUntilIncidentOpen(dir);
       const second = await createApp(loadConfig(env), log);
       try {
         const [open] = (await second.store.listAnomalies({ limit: 10 })).items.filter((a) => a.status === 'open');
         assert.ok(open, 'the incident is still open at the restart');
-        await ingest(second, events.filter((e) => (e.timestamp as number) >= split));
+        await ingest(second, rest);
         await second.pipeline.idle();
         await second.alerting.dispatcher!.idle();
         const delivered = rx.delivered<AlertPayload>();
         assert.deepEqual(delivered.map((p) => [p.alert_id, p.event]), [[open.id, 'opened'], [open.id, 'resolved']]);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rx.received.length = 0;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('an alerted incident whose series state a crash lost is resolved at the next start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-crash-'));
+    try {
+      const { env } = await runUntilIncidentOpen(dir);
+      // A crash before the first interval save: the alert memory is on disk, the series state is not.
+      const db = new Database(join(dir, 'series-state.db'));
+      db.exec('DELETE FROM series_state');
+      db.close();
+      const second = await createApp(loadConfig(env), log);
+      try {
+        await second.alerting.dispatcher!.idle();
+        const [rec] = (await second.store.listAnomalies({ limit: 10 })).items;
+        assert.equal(rec.status, 'resolved');
+        assert.deepEqual(rx.delivered<AlertPayload>().map((p) => [p.alert_id, p.event]), [[rec.id, 'opened'], [rec.id, 'resolved']]);
       } finally {
         await second.close();
       }
