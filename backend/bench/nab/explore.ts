@@ -118,39 +118,42 @@ export function replayAlerts(j: Dump, warmupWindows: number, realertPoints: numb
 
 /** `replay`: rows where the replayed alert score differs from the dumped one, and NAB's scores of the replay. */
 export function replay(dir: string): { mismatches: number; scores: Record<string, number> } {
-  const nabDir = resolveNabDir();
-  const windows = loadWindows(nabDir);
   const config = loadConfig(process.env, () => {});
   let mismatches = 0;
-  const inputs = [...windows.keys()].map((fileId) => {
-    const j = JSON.parse(readFileSync(path.join(dir, dumpName(fileId)), 'utf8')) as Dump;
+  const files = [...loadWindows(resolveNabDir()).keys()].map((fileId) => {
+    const j = readDumpFile(dir, fileId);
     const dumped = j.data[j.cols.indexOf('alert')];
     const scores = replayAlerts(j, config.warmupWindows, config.realertPoints);
     for (let i = 0; i < scores.length; i++) if (Math.abs(scores[i] - dumped[i]) > 1e-9) mismatches++;
-    return { series: prepareSeries(fileId, readSeries(nabDir, fileId).timestampsMs, windows.get(fileId) ?? []), scores };
+    return { fileId, scores };
   });
-  const r = scoreCorpus(inputs, loadProfiles(nabDir));
-  return { mismatches, scores: { standard: r.standard.normalizedScore, reward_low_FP_rate: r.reward_low_FP_rate.normalizedScore, reward_low_FN_rate: r.reward_low_FN_rate.normalizedScore } };
+  return { mismatches, scores: scoreFiles(files) };
 }
 
+const readDumpFile = (dir: string, fileId: string) => JSON.parse(readFileSync(path.join(dir, dumpName(fileId)), 'utf8')) as Dump;
+
 /** Per-file score columns of a dump, in corpus order. */
-export function readDump(dir: string, column: string): { fileId: string; timestampsMs: ArrayLike<number>; scores: Float64Array }[] {
-  const nabDir = resolveNabDir();
-  return [...loadWindows(nabDir).keys()].map((fileId) => {
-    const j = JSON.parse(readFileSync(path.join(dir, dumpName(fileId)), 'utf8')) as { cols: string[]; data: number[][] };
+export function readDump(dir: string, column: string): { fileId: string; scores: Float64Array }[] {
+  return [...loadWindows(resolveNabDir()).keys()].map((fileId) => {
+    const j = readDumpFile(dir, fileId);
     const at = j.cols.indexOf(column);
     if (at < 0) throw new RangeError(`${fileId}: no column ${column} (have ${j.cols.join(', ')})`);
-    return { fileId, timestampsMs: readSeries(nabDir, fileId).timestampsMs, scores: Float64Array.from(j.data[at]) };
+    return { fileId, scores: Float64Array.from(j.data[at]) };
   });
+}
+
+/** NAB's three normalised scores of per-file score arrays (threshold optimised per profile), and the standard threshold. */
+function scoreFiles(files: readonly { fileId: string; scores: ArrayLike<number> }[]): Record<string, number> {
+  const nabDir = resolveNabDir();
+  const windows = loadWindows(nabDir);
+  const inputs = files.map((f) => ({ series: prepareSeries(f.fileId, readSeries(nabDir, f.fileId).timestampsMs, windows.get(f.fileId) ?? []), scores: f.scores }));
+  const r = scoreCorpus(inputs, loadProfiles(nabDir));
+  return { standard: r.standard.normalizedScore, reward_low_FP_rate: r.reward_low_FP_rate.normalizedScore, reward_low_FN_rate: r.reward_low_FN_rate.normalizedScore, threshold: r.standard.threshold };
 }
 
 /** NAB's three normalised scores of one dump column (threshold optimised per profile). */
 export function scoreDump(dir: string, column = 'alert'): Record<string, number> {
-  const nabDir = resolveNabDir();
-  const windows = loadWindows(nabDir);
-  const inputs = readDump(dir, column).map((f) => ({ series: prepareSeries(f.fileId, f.timestampsMs, windows.get(f.fileId) ?? []), scores: f.scores }));
-  const r = scoreCorpus(inputs, loadProfiles(nabDir));
-  return { standard: r.standard.normalizedScore, reward_low_FP_rate: r.reward_low_FP_rate.normalizedScore, reward_low_FN_rate: r.reward_low_FN_rate.normalizedScore, threshold: r.standard.threshold };
+  return scoreFiles(readDump(dir, column));
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename ?? '')) {

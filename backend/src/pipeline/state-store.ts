@@ -45,6 +45,7 @@ export function decodeSeriesState(bytes: Buffer): SeriesState | null {
 export class SeriesStateStore {
   private readonly db: Database.Database;
   private readonly upsert: Database.Statement<[string, Buffer, number]>;
+  private readonly putMeta: Database.Statement<[string, string]>;
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
@@ -55,6 +56,7 @@ export class SeriesStateStore {
     this.upsert = this.db.prepare(
       'INSERT INTO series_state (key, state, updated_ms) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms',
     );
+    this.putMeta = this.db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value');
   }
 
   static inDataDir(dataDir: string): SeriesStateStore {
@@ -71,7 +73,7 @@ export class SeriesStateStore {
     if (row?.value === fingerprint) return true;
     this.db.transaction(() => {
       this.db.exec('DELETE FROM series_state');
-      this.db.prepare("INSERT INTO meta (name, value) VALUES ('fingerprint', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value").run(fingerprint);
+      this.putMeta.run('fingerprint', fingerprint);
     })();
     return row === undefined;
   }
@@ -109,7 +111,7 @@ export class SeriesStateStore {
 
   /** Saves a small JSON value under `name` (e.g. the alert dispatcher's memory), next to the series rows. */
   saveValue(name: string, value: unknown): void {
-    this.db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value').run(`value:${name}`, JSON.stringify(value));
+    this.putMeta.run(`value:${name}`, JSON.stringify(value));
   }
 
   /** The value saved under `name`, or undefined. */

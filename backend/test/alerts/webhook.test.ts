@@ -9,7 +9,7 @@ import { UrlGuard } from '../../src/alerts/url-guard';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSink, signBody, verifySignature } from '../../src/alerts/webhook-sink';
 import type { AlertPayload } from '../../src/alerts/payload';
 import type { AnomalyRecord } from '../../src/domain/types';
-import { createApp } from '../../src/app';
+import { createApp, type App } from '../../src/app';
 import { SeriesStateStore } from '../../src/pipeline/state-store';
 import Database from 'better-sqlite3';
 import { loadConfig } from '../../src/config';
@@ -190,36 +190,48 @@ describe('webhook alerts from the real app', () => {
   });
 
   /**
-   * Runs the app on `dir` until one window after three slow ones: the incident is alerted and still open (it
-   * resolves after 3 quiet windows). Checks its alert memory reached the disk before any interval save (300 s),
-   * so a crash keeps it. Returns the app's config and the traffic still to come.
+   * Runs the app on a fresh data directory until one window after three slow ones: the incident is alerted
+   * and still open (it resolves after 3 quiet windows). Checks its alert memory reached the disk before any
+   * interval save (300 s), so a crash keeps it. Then `between(dir)` (what happens to the data while it is
+   * down), a second app on the same directory, and `check` with it and the traffic still to come.
    */
-  async function runUntilIncidentOpen(dir: string): Promise<{ env: Record<string, string>; rest: Record<string, unknown>[] }> {
+  async function acrossRestart(between: (dir: string) => void, check: (second: App, rest: Record<string, unknown>[]) => Promise<void>): Promise<void> {
     rx.received.length = 0;
     rx.answer = () => ({ status: 200 });
-    const env = { SENTINEL_DATA_DIR: dir, SENTINEL_PORT: '0', SENTINEL_WARMUP_WINDOWS: '10', SENTINEL_WEBHOOK_URLS: rx.url('/hooks/T0KENPATH'), SENTINEL_WEBHOOK_ALLOWLIST: '127.0.0.1' };
-    const start = trafficStart();
-    const events = latencyTraffic(start, 40, new Set([25, 26, 27]));
-    const split = start + 29 * 60_000;
-    const first = await createApp(loadConfig(env), log);
-    await ingest(first, events.filter((e) => (e.timestamp as number) < split));
-    await first.pipeline.idle();
-    const onDisk = SeriesStateStore.inDataDir(dir);
-    const saved = () => onDisk.loadValue('alerting') as DispatcherMemory | undefined;
-    await waitFor('the alert memory on disk', () => saved()?.incidents.length === 1, 2_000);
-    assert.notEqual(saved()!.incidents[0][1].alerted, null, 'the incident is remembered as alerted');
-    onDisk.close();
-    await first.close();
-    assert.deepEqual(rx.delivered<AlertPayload>().map((p) => p.event), ['opened']);
-    return { env, rest: events.filter((e) => (e.timestamp as number) >= split) };
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-restart-'));
+    try {
+      const env = { SENTINEL_DATA_DIR: dir, SENTINEL_PORT: '0', SENTINEL_WARMUP_WINDOWS: '10', SENTINEL_WEBHOOK_URLS: rx.url('/hooks/T0KENPATH'), SENTINEL_WEBHOOK_ALLOWLIST: '127.0.0.1' };
+      const start = trafficStart();
+      const events = latencyTraffic(start, 40, new Set([25, 26, 27]));
+      const split = start + 29 * 60_000;
+      const first = await createApp(loadConfig(env), log);
+      await ingest(first, events.filter((e) => (e.timestamp as number) < split));
+      await first.pipeline.idle();
+      const onDisk = SeriesStateStore.inDataDir(dir);
+      const saved = () => onDisk.loadValue('alerting') as DispatcherMemory | undefined;
+      await waitFor('the alert memory on disk', () => saved()?.incidents.length === 1, 2_000);
+      assert.notEqual(saved()!.incidents[0][1].alerted, null, 'the incident is remembered as alerted');
+      onDisk.close();
+      await first.close();
+      assert.deepEqual(rx.delivered<AlertPayload>().map((p) => p.event), ['opened']);
+
+      between(dir);
+      const second = await createApp(loadConfig(env), log);
+      try {
+        await check(second, events.filter((e) => (e.timestamp as number) >= split));
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rx.received.length = 0;
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   test('an incident alerted before a restart sends its "resolved" after it, and no second "opened"', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sentinel-restart-'));
-    try {
-      const { env, rest } = await runUntilIncidentOpen(dir);
-      const second = await createApp(loadConfig(env), log);
-      try {
+    await acrossRestart(
+      () => {},
+      async (second, rest) => {
         const [open] = (await second.store.listAnomalies({ limit: 10 })).items.filter((a) => a.status === 'open');
         assert.ok(open, 'the incident is still open at the restart');
         await ingest(second, rest);
@@ -227,36 +239,25 @@ describe('webhook alerts from the real app', () => {
         await second.alerting.dispatcher!.idle();
         const delivered = rx.delivered<AlertPayload>();
         assert.deepEqual(delivered.map((p) => [p.alert_id, p.event]), [[open.id, 'opened'], [open.id, 'resolved']]);
-      } finally {
-        await second.close();
-      }
-    } finally {
-      rx.received.length = 0;
-      rmSync(dir, { recursive: true, force: true });
-    }
+      },
+    );
   });
 
   test('an alerted incident whose series state a crash lost is resolved at the next start', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sentinel-crash-'));
-    try {
-      const { env } = await runUntilIncidentOpen(dir);
-      // A crash before the first interval save: the alert memory is on disk, the series state is not.
-      const db = new Database(join(dir, 'series-state.db'));
-      db.exec('DELETE FROM series_state');
-      db.close();
-      const second = await createApp(loadConfig(env), log);
-      try {
+    await acrossRestart(
+      (dir) => {
+        // A crash before the first interval save: the alert memory is on disk, the series state is not.
+        const db = new Database(join(dir, 'series-state.db'));
+        db.exec('DELETE FROM series_state');
+        db.close();
+      },
+      async (second) => {
         await second.alerting.dispatcher!.idle();
         const [rec] = (await second.store.listAnomalies({ limit: 10 })).items;
         assert.equal(rec.status, 'resolved');
         assert.deepEqual(rx.delivered<AlertPayload>().map((p) => [p.alert_id, p.event]), [[rec.id, 'opened'], [rec.id, 'resolved']]);
-      } finally {
-        await second.close();
-      }
-    } finally {
-      rx.received.length = 0;
-      rmSync(dir, { recursive: true, force: true });
-    }
+      },
+    );
   });
 
   test('one incident sends exactly one signed "opened" and one "resolved" alert (seed schema), through receiver failures', async () => {
