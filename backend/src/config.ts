@@ -39,6 +39,13 @@ export interface Config {
    */
   realertPoints: number;
   /**
+   * A plain metric series that has sent no point for this many seconds (wall clock), or for 10 of its usual
+   * point intervals when that is longer, is stale: an incident it has open resolves with resolution
+   * `stale`, and its score leaves `sentinel_anomaly_score`. Prometheus forgets a target's series after 5
+   * minutes the same way. @default 300 (SENTINEL_STALE_SECONDS; 0: never)
+   */
+  staleSeconds: number;
+  /**
    * Every this many seconds the state of each series that changed (baselines, calibration, detector state,
    * hold-off, score timeline) is saved to series-state.db in the data directory, and on shutdown; it is
    * restored at start. @default 300 (SENTINEL_STATE_SAVE_SECONDS; 0: keep state in memory only)
@@ -143,6 +150,7 @@ const SCHEMA = {
   SENTINEL_WARMUP_WINDOWS: int(1, 100_000).default(20),
   SENTINEL_SENSITIVITY: z.coerce.number().gt(0).lt(1).default(0.35),
   SENTINEL_REALERT_POINTS: int(0, 1_000_000).default(100),
+  SENTINEL_STALE_SECONDS: int(0, 30 * 86_400).default(300),
   SENTINEL_STATE_SAVE_SECONDS: int(0, 86_400).default(300),
   SENTINEL_MAX_PATTERNS: int(10, 10_000_000).default(10_000),
   SENTINEL_BODY_LIMIT: int(1024, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
@@ -230,6 +238,7 @@ export function loadConfig(
     warmupWindows: p.SENTINEL_WARMUP_WINDOWS,
     sensitivity: p.SENTINEL_SENSITIVITY,
     realertPoints: p.SENTINEL_REALERT_POINTS,
+    staleSeconds: p.SENTINEL_STALE_SECONDS,
     stateSaveSeconds: p.SENTINEL_STATE_SAVE_SECONDS,
     maxPatternsPerSeries: p.SENTINEL_MAX_PATTERNS,
     bodyLimitBytes: p.SENTINEL_BODY_LIMIT,

@@ -1,4 +1,4 @@
-import type { AnomalyRecord, AnomalyType, Severity } from '../domain/types';
+import type { AnomalyRecord, AnomalyType, Resolution, Severity } from '../domain/types';
 import { fingerprint, redactDeep } from '../explain/redact';
 
 /**
@@ -19,6 +19,11 @@ export interface AlertPayload {
   alert_id: string;
   event: AlertEvent;
   status: 'open' | 'resolved';
+  /**
+   * With `resolved`: why (`recovered`: normal again; `stale`: the series stopped reporting, so nothing says it
+   * recovered; `state_lost`: its state was not restored after a restart). Null otherwise.
+   */
+  resolution: Resolution | null;
   /** When the alert was produced (ISO 8601). */
   timestamp: string;
   severity: Severity;
@@ -113,6 +118,8 @@ export function buildAlertPayload(record: AnomalyRecord, event: AlertEvent, now:
     alert_id: record.id,
     event,
     status: event === 'resolved' ? 'resolved' : 'open',
+    // Records resolved before resolutions were recorded read as recovered.
+    resolution: event === 'resolved' ? (record.resolution ?? 'recovered') : null,
     timestamp: new Date(now).toISOString(),
     severity: record.severity,
     anomaly_type: record.type,

@@ -13,7 +13,7 @@ export function slackMessage(m: AlertMessage): { text: string; blocks: unknown[]
   const where = p.affected_services.join(', ') || p.context.series_key;
   const head =
     m.event === 'resolved'
-      ? `:white_check_mark: Resolved: ${p.anomaly_type} on ${where}`
+      ? `${p.resolution === 'stale' ? ':grey_question: Resolved (stopped reporting)' : ':white_check_mark: Resolved'}: ${p.anomaly_type} on ${where}`
       : `${ICON[p.severity]} ${m.event === 'escalated' ? 'Escalated to ' : ''}${p.severity} ${p.anomaly_type} on ${where}`;
   const metric =
     p.metrics.feature && p.metrics.current !== null

@@ -133,6 +133,9 @@ export interface Feedback {
 }
 
 /** Anomaly record (contract): API, replay output and store share it. */
+/** Why an incident resolved. */
+export type Resolution = 'recovered' | 'stale' | 'state_lost';
+
 export interface AnomalyRecord {
   id: string;
   seriesKey: string;
@@ -143,6 +146,12 @@ export interface AnomalyRecord {
   severity: Severity;
   type: AnomalyType;
   status: 'open' | 'resolved';
+  /**
+   * Why a resolved incident resolved (absent while open): `recovered` (normal again for the cooldown),
+   * `stale` (a plain series stopped reporting, SENTINEL_STALE_SECONDS), `state_lost` (its series' state was
+   * not restored after a restart, so nothing would have resolved it).
+   */
+  resolution?: Resolution;
   windows: number;
   attributions: Attribution[];
   detectors: Record<string, number>;

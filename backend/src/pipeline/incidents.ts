@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { AnomalyRecord } from '../domain/types';
+import type { AnomalyRecord, Resolution } from '../domain/types';
 import { evidenceExplanation } from '../explain/evidence';
 import type { VectorStore } from '../store/vector-store';
 import type { DetectorScore } from '../detectors/runner';
 import type { Detection } from './scorer';
+import type { SeriesState } from './series-state';
 
 /** What happened to an incident after one observation. */
 export type IncidentEvent = 'opened' | 'updated' | 'resolved';
@@ -92,8 +93,9 @@ export class IncidentTracker {
         if (!joinId) continue;
         const rec = await this.store.getAnomaly(joinId);
         if (!rec) continue;
+        const { resolution: _, ...unresolved } = rec;
         const updated: AnomalyRecord = {
-          ...rec,
+          ...unresolved,
           end: new Date(obs.end).toISOString(),
           windows: rec.windows + 1,
           status: 'open',
@@ -130,11 +132,21 @@ export class IncidentTracker {
     open.quietWindows++;
     if (open.quietWindows < this.cooldownWindows) return null;
     state.incident = null;
-    const rec = await this.store.getAnomaly(open.anomalyId);
-    if (!rec) return null;
-    const resolved: AnomalyRecord = { ...rec, status: 'resolved' };
-    await this.store.saveAnomaly(resolved);
-    return { event: 'resolved', record: resolved };
+    return resolveRecord(this.store, open.anomalyId, 'recovered');
+  }
+
+  /**
+   * Resolves the open incident of a series that stopped reporting (resolution `stale`) and forgets its last
+   * alert, so that the series, when it comes back, starts afresh instead of re-opening an incident from
+   * before the silence. Null when the series has no open incident.
+   */
+  async resolveStale(state: SeriesState): Promise<IncidentChange | null> {
+    const open = state.incident;
+    if (!open) return null;
+    state.incident = null;
+    state.lastOpened = null;
+    state.alertScore = 0;
+    return resolveRecord(this.store, open.anomalyId, 'stale');
   }
 
   private fromDetection(d: Detection, id: string, start: string): Partial<AnomalyRecord> {
@@ -152,4 +164,13 @@ export class IncidentTracker {
       start,
     };
   }
+}
+
+/** Marks an open incident's record resolved (with why) and saves it; null when the record is gone or not open. */
+export async function resolveRecord(store: VectorStore, anomalyId: string, resolution: Resolution): Promise<IncidentChange | null> {
+  const rec = await store.getAnomaly(anomalyId);
+  if (!rec || rec.status !== 'open') return null;
+  const resolved: AnomalyRecord = { ...rec, status: 'resolved', resolution };
+  await store.saveAnomaly(resolved);
+  return { event: 'resolved', record: resolved };
 }

@@ -11,7 +11,7 @@ import { WindowAccumulator } from '../windowing/features';
 import { eventSeriesKey, pointSeriesKey } from '../windowing/series-key';
 import { Windower, type ClosedWindow } from '../windowing/windower';
 import { BandExport } from './band-export';
-import { IncidentTracker, type IncidentEvent } from './incidents';
+import { IncidentTracker, resolveRecord, type IncidentEvent } from './incidents';
 import { PatternWriter } from './pattern-writer';
 import { Scorer, type Detection, type Observation } from './scorer';
 import type { SeriesState } from './series-state';
@@ -34,6 +34,19 @@ const FLUSH_EVERY = 16;
 export const QUARANTINE_WINDOWS = 120;
 /** Most windows quarantined per series; beyond it the oldest is dropped (never learnt). */
 const MAX_QUARANTINE = 1024;
+/** How often the wall-clock tick looks for plain series that stopped reporting. */
+const STALE_SWEEP_MS = 5_000;
+/** A plain series is stale after this many of its usual point intervals without a point (if longer than SENTINEL_STALE_SECONDS). */
+const STALE_INTERVALS = 10;
+
+/** When a plain series' last point arrived (wall clock) and its usual interval between points (event time). */
+interface Arrival {
+  at: number;
+  /** Moving average of the gaps between its points, each counted as at most 4x the average so far; NaN until the second point. */
+  intervalMs: number;
+  /** Found stale by the sweep and not heard from since. */
+  stale: boolean;
+}
 
 /** The observation of a closed event window (reads its features, computing them if still lazy). */
 function windowObservation(w: ClosedWindow): Observation {
@@ -77,9 +90,11 @@ export class Pipeline {
   private readonly writer: PatternWriter;
   private readonly listeners: AnomalyListener[] = [];
   /** Windows to score, in order; a closed window's features are computed when it is scored (LazyWindow). */
-  private queue: { obs?: Observation; window?: ClosedWindow; queuedAt: number }[] = [];
+  private queue: { obs?: Observation; window?: ClosedWindow; staleKey?: string; queuedAt: number }[] = [];
   private working: Promise<void> | null = null;
   private readonly lastPoint = new Map<string, number>();
+  private readonly arrivals = new Map<string, Arrival>();
+  private lastStaleSweep = -Infinity;
   /** windowsSeen of each series at its last saveState. */
   private readonly savedSeen = new Map<string, number>();
   /** Some series was saved since the pooled calibration last was. */
@@ -202,12 +217,26 @@ export class Pipeline {
         continue;
       }
       this.lastPoint.set(obs.seriesKey, obs.start);
+      this.heard(obs.seriesKey, now, last === undefined ? NaN : obs.start - last);
       this.queue.push({ obs, queuedAt: now });
       accepted++;
     }
     this.opts.metrics?.pointsIngested.inc(accepted);
     this.kick();
     return { accepted, rejected };
+  }
+
+  private heard(seriesKey: string, now: number, gap: number): void {
+    const a = this.arrivals.get(seriesKey);
+    if (!a) {
+      this.arrivals.set(seriesKey, { at: now, intervalMs: gap > 0 ? gap : NaN, stale: false });
+      return;
+    }
+    a.at = now;
+    a.stale = false;
+    if (!(gap > 0)) return;
+    // One long outage must not make the series look slow for good.
+    a.intervalMs = Number.isNaN(a.intervalMs) ? gap : a.intervalMs + (Math.min(gap, 4 * a.intervalMs) - a.intervalMs) * 0.1;
   }
 
   private pointObservation(p: SeriesPoint): Observation {
@@ -222,6 +251,7 @@ export class Pipeline {
    */
   tick(): void {
     const now = this.now();
+    this.sweepStale(now);
     const wm = this.windower.eventTime;
     if (wm !== this.lastWatermarkSeen) {
       this.lastWatermarkSeen = wm;
@@ -236,6 +266,39 @@ export class Pipeline {
       this.lastAdvance = now;
       this.enqueueWindows(this.windower.collect());
     }
+  }
+
+  /**
+   * Plain series that have sent nothing for SENTINEL_STALE_SECONDS (or STALE_INTERVALS of their usual
+   * interval, when longer) are stale: their score leaves the exported gauge, and an incident they have open
+   * is queued to resolve (in queue order, so a point that arrived before it is scored first). Event series
+   * need none of this: their empty windows close by the tick and resolve incidents the usual way.
+   */
+  private sweepStale(now: number): void {
+    const staleMs = this.opts.config.staleSeconds * 1000;
+    if (staleMs <= 0 || now - this.lastStaleSweep < STALE_SWEEP_MS) return;
+    this.lastStaleSweep = now;
+    let queued = false;
+    for (const [key, a] of this.arrivals) {
+      if (a.stale || now - a.at <= Math.max(staleMs, STALE_INTERVALS * (a.intervalMs || 0))) continue;
+      a.stale = true;
+      if (this.scorer.states.get(key)?.incident) {
+        this.queue.push({ staleKey: key, queuedAt: now });
+        queued = true;
+      }
+    }
+    if (queued) this.kick();
+  }
+
+  private async resolveStale(key: string): Promise<void> {
+    const state = this.scorer.states.get(key);
+    // A point that arrived after the sweep queued this is scored next, against the open incident.
+    if (!state || !this.arrivals.get(key)?.stale) return;
+    const change = await this.incidents.resolveStale(state);
+    if (!change) return;
+    this.opts.metrics?.openIncidents.dec();
+    this.opts.log.info({ seriesKey: key, anomalyId: change.record.id }, 'plain series stopped reporting; its incident resolved');
+    await this.emit('resolved', change.record, null);
   }
 
   /** End of an offline input: close every window (empty trailing windows included up to the data's end). */
@@ -273,6 +336,10 @@ export class Pipeline {
           slice = performance.now();
         }
         try {
+          if (item.staleKey !== undefined) {
+            await this.resolveStale(item.staleKey);
+            continue;
+          }
           // A series' patterns are written before its next window is scored; beyond that, writes go in
           // transactions of at most FLUSH_EVERY patterns, so a burst of windows (every series closing a
           // window at once) does not become one long transaction that holds the event loop. Windows
@@ -282,7 +349,7 @@ export class Pipeline {
           await this.process(obs, item.queuedAt);
         } catch (err) {
           this.failures++;
-          this.opts.log.error({ err, seriesKey: item.obs?.seriesKey ?? item.window?.seriesKey }, 'scoring a window failed');
+          this.opts.log.error({ err, seriesKey: item.obs?.seriesKey ?? item.window?.seriesKey ?? item.staleKey }, 'scoring a window failed');
         }
       }
       try {
@@ -369,11 +436,9 @@ export class Pipeline {
     let n = 0;
     for (const id of anomalyIds) {
       if (tracked.has(id)) continue;
-      const rec = await this.opts.store.getAnomaly(id);
-      if (!rec || rec.status !== 'open') continue;
-      const resolved: AnomalyRecord = { ...rec, status: 'resolved' };
-      await this.opts.store.saveAnomaly(resolved);
-      await this.emit('resolved', resolved, null);
+      const change = await resolveRecord(this.opts.store, id, 'state_lost');
+      if (!change) continue;
+      await this.emit('resolved', change.record, null);
       n++;
     }
     return n;
@@ -392,8 +457,9 @@ export class Pipeline {
   private *scoreGaugeValues(): Iterable<{ service: string; model: string; signal: string; score: number }> {
     const max = new Map<string, { service: string; model: string; signal: string; score: number }>();
     for (const s of this.scorer.states.values()) {
-      // A series in warm-up cannot alert, so its score would only make alert rules fire for nothing.
-      if (s.windowsSeen < this.opts.config.warmupWindows) continue;
+      // A series in warm-up cannot alert, so its score would only make alert rules fire for nothing; a plain
+      // series that stopped reporting has no current score.
+      if (s.windowsSeen < this.opts.config.warmupWindows || this.arrivals.get(s.key)?.stale) continue;
       const service = s.labels.service ?? '';
       const model = s.labels.model ?? (s.kind === 'points' ? s.labels.series : '');
       const k = `${service}\u0000${model}`;
@@ -482,12 +548,19 @@ export class Pipeline {
    */
   restoreState(store: SeriesStateStore): number {
     const { states, pooled } = store.load();
+    const now = this.now();
     for (const [k, r] of pooled) this.scorer.pooled.set(k, r);
     for (const s of states) {
       this.scorer.states.set(s.key, s);
       this.savedSeen.set(s.key, s.windowsSeen);
       // A plain series refuses points that are not after its last one, across the restart too.
-      if (s.kind === 'points' && s.windowsSeen > 0) this.lastPoint.set(s.key, s.lastSeen);
+      if (s.kind === 'points' && s.windowsSeen > 0) {
+        this.lastPoint.set(s.key, s.lastSeen);
+        // Its staleness counts from the start: a series that never comes back resolves its incident.
+        this.arrivals.set(s.key, { at: now, intervalMs: NaN, stale: false });
+      }
+      // Counted as open, so their resolution does not take the gauge below zero.
+      if (s.incident) this.opts.metrics?.openIncidents.inc();
     }
     return states.length;
   }

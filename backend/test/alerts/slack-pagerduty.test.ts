@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { DeadLetterStore } from '../../src/alerts/dead-letter';
 import { AlertDispatcher } from '../../src/alerts/dispatcher';
 import { PagerDutySink } from '../../src/alerts/pagerduty-sink';
-import { SlackSink } from '../../src/alerts/slack-sink';
+import { buildAlertPayload } from '../../src/alerts/payload';
+import { SlackSink, slackMessage } from '../../src/alerts/slack-sink';
 import { UrlGuard } from '../../src/alerts/url-guard';
 import { createLogger } from '../../src/logger';
 import { anomaly } from '../store/contract';
@@ -61,5 +62,16 @@ describe('Slack and PagerDuty sinks against loopback receivers', () => {
     assert.equal(events[0].payload!.class, 'latency_spike');
     assert.equal(events[2].payload, undefined, 'a resolve carries only the dedup key');
     assert.deepEqual(await new DeadLetterStore(dir).readAll(), []);
+  });
+
+  test('a resolve says why: a series that stopped reporting is not called recovered', () => {
+    const base = anomaly('an_st1', Date.UTC(2026, 10, 22, 10), { labels: { service: 'chat' } });
+    const at = Date.UTC(2026, 10, 22, 11);
+    const stale = buildAlertPayload({ ...base, status: 'resolved', resolution: 'stale' }, 'resolved', at);
+    assert.equal(stale.resolution, 'stale');
+    assert.match(slackMessage({ event: 'resolved', payload: stale, record: base }).text, /^:grey_question: Resolved \(stopped reporting\): latency_spike on chat/);
+    // A record resolved before resolutions were recorded reads as recovered; an open one has none.
+    assert.equal(buildAlertPayload({ ...base, status: 'resolved' }, 'resolved', at).resolution, 'recovered');
+    assert.equal(buildAlertPayload(base, 'opened', at).resolution, null);
   });
 });

@@ -255,7 +255,8 @@ describe('webhook alerts from the real app', () => {
         await second.alerting.dispatcher!.idle();
         const [rec] = (await second.store.listAnomalies({ limit: 10 })).items;
         assert.equal(rec.status, 'resolved');
-        assert.deepEqual(rx.delivered<AlertPayload>().map((p) => [p.alert_id, p.event]), [[rec.id, 'opened'], [rec.id, 'resolved']]);
+        assert.equal(rec.resolution, 'state_lost');
+        assert.deepEqual(rx.delivered<AlertPayload>().map((p) => [p.alert_id, p.event, p.resolution]), [[rec.id, 'opened', null], [rec.id, 'resolved', 'state_lost']]);
       },
     );
   });
@@ -283,7 +284,8 @@ describe('webhook alerts from the real app', () => {
       assert.equal(rx.received.length, 4, 'two failed attempts, then opened and resolved');
       for (const r of rx.received) assert.ok(verifySignature(SECRET, r.body, r.headers), 'every delivery is signed');
       const delivered = rx.delivered<AlertPayload>();
-      assert.deepEqual(delivered.map((p) => [p.alert_id, p.event, p.status]), [[rec.id, 'opened', 'open'], [rec.id, 'resolved', 'resolved']]);
+      assert.deepEqual(delivered.map((p) => [p.alert_id, p.event, p.status, p.resolution]), [[rec.id, 'opened', 'open', null], [rec.id, 'resolved', 'resolved', 'recovered']]);
+      assert.equal(rec.resolution, 'recovered');
       // The seed schema, derived from the record (the resolve carries its final state; the open, the state then).
       const p = delivered[1];
       assert.ok(!Number.isNaN(Date.parse(p.timestamp)));

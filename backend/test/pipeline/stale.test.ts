@@ -1,0 +1,121 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../src/config';
+import { rng } from '../../src/demo/traffic';
+import { createLogger } from '../../src/logger';
+import { SentinelMetrics } from '../../src/metrics';
+import { Pipeline } from '../../src/pipeline/pipeline';
+import { SeriesStateStore } from '../../src/pipeline/state-store';
+import { SqliteStore } from '../../src/store/sqlite-store';
+
+const T0 = Date.UTC(2026, 0, 5);
+const MINUTE = 60_000;
+
+/**
+ * A pipeline on a wall clock the test moves, fed a plain series one point a minute (event time = wall
+ * clock) that ends with a spike, so an incident is open when the series stops.
+ */
+async function stoppedSeries(env: Record<string, string> = {}, dir?: string) {
+  let clock = T0;
+  const store = dir ? SqliteStore.inDataDir(dir) : new SqliteStore(':memory:');
+  await store.init();
+  const metrics = new SentinelMetrics(undefined, { defaultMetrics: false });
+  const pipeline = new Pipeline({ config: loadConfig({ ...(dir ? { SENTINEL_DATA_DIR: dir } : {}), ...env }), store, log: createLogger('silent'), metrics, now: () => clock });
+  const events: string[] = [];
+  pipeline.onAnomaly((event, record) => void events.push(`${event}:${record.id}`));
+  const r = rng(3);
+  const point = async (i: number, value: number) => {
+    clock = T0 + i * MINUTE;
+    pipeline.ingestPoints([{ series: 'queue_depth', labels: { host: 'a' }, timestamp: clock, value }]);
+    await pipeline.idle();
+  };
+  for (let i = 0; i < 300; i++) await point(i, 100 + 10 * (r() - 0.5));
+  await point(300, 900);
+  /** Moves the wall clock to `minutes` after the last point and lets the server's tick run. */
+  const after = async (minutes: number) => {
+    clock = T0 + 300 * MINUTE + minutes * MINUTE;
+    pipeline.tick();
+    await pipeline.idle();
+  };
+  const gauge = async (name: string) => (await metrics.registry.getSingleMetricAsString(name)).split('\n').filter((l) => !l.startsWith('#'));
+  return { pipeline, store, events, point, after, gauge, metrics };
+}
+
+describe('plain series that stop reporting (SENTINEL_STALE_SECONDS)', () => {
+  test('an open incident resolves as stale after 10 of the series\' intervals of silence, and the series then starts afresh', async () => {
+    const s = await stoppedSeries();
+    const [open] = (await s.store.listAnomalies({ limit: 10 })).items;
+    assert.equal(open?.status, 'open', 'the spike opened an incident');
+    assert.deepEqual(await s.gauge('sentinel_open_incidents'), ['sentinel_open_incidents 1']);
+    assert.equal((await s.gauge('sentinel_anomaly_score')).length, 1, 'the series has a score');
+
+    // One point a minute: past SENTINEL_STALE_SECONDS (5 min) but within 10 intervals, the series is only late.
+    await s.after(8);
+    assert.equal((await s.store.getAnomaly(open.id))?.status, 'open');
+
+    await s.after(11);
+    const resolved = await s.store.getAnomaly(open.id);
+    assert.equal(resolved?.status, 'resolved');
+    assert.equal(resolved?.resolution, 'stale');
+    assert.deepEqual(s.events.filter((e) => e.startsWith('resolved')), [`resolved:${open.id}`]);
+    assert.deepEqual(await s.gauge('sentinel_open_incidents'), ['sentinel_open_incidents 0']);
+    assert.equal((await s.gauge('sentinel_anomaly_score')).length, 0, 'a silent series has no current score');
+    await s.after(20);
+    assert.equal(s.events.filter((e) => e.startsWith('resolved')).length, 1, 'resolved once');
+
+    // Back, with another spike within the old hold-off's 100 points: a new incident, not the old one re-opened.
+    await s.point(325, 100);
+    await s.point(326, 1500);
+    const items = (await s.store.listAnomalies({ limit: 10 })).items;
+    assert.equal(items.length, 2);
+    const fresh = items.find((a) => a.id !== open.id)!;
+    assert.equal(fresh.status, 'open');
+    assert.equal(fresh.resolution, undefined);
+    assert.ok(s.events.includes(`opened:${fresh.id}`), s.events.join(' '));
+    assert.equal((await s.store.getAnomaly(open.id))?.status, 'resolved');
+    assert.equal((await s.gauge('sentinel_anomaly_score')).length, 1, 'its score is exported again');
+    await s.store.close();
+  });
+
+  test('SENTINEL_STALE_SECONDS=0 keeps the incident open however long the series is silent', async () => {
+    const s = await stoppedSeries({ SENTINEL_STALE_SECONDS: '0' });
+    await s.after(24 * 60);
+    const [rec] = (await s.store.listAnomalies({ limit: 10 })).items;
+    assert.equal(rec.status, 'open');
+    await s.store.close();
+  });
+
+  test('a restored series that never comes back resolves its incident after the stale time from the start', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sentinel-stale-'));
+    try {
+      const a = await stoppedSeries({}, dir);
+      a.pipeline.saveState(SeriesStateStore.inDataDir(dir));
+      const [open] = (await a.store.listAnomalies({ limit: 10 })).items;
+      await a.store.close();
+
+      // Restarted a day later; the series is gone.
+      let clock = T0 + 24 * 60 * MINUTE;
+      const store = SqliteStore.inDataDir(dir);
+      await store.init();
+      const metrics = new SentinelMetrics(undefined, { defaultMetrics: false });
+      const pipeline = new Pipeline({ config: loadConfig({ SENTINEL_DATA_DIR: dir }), store, log: createLogger('silent'), metrics, now: () => clock });
+      const events: string[] = [];
+      pipeline.onAnomaly((event, record) => void events.push(`${event}:${record.id}:${record.resolution}`));
+      assert.equal(pipeline.restoreState(SeriesStateStore.inDataDir(dir)), 1);
+      pipeline.tick();
+      await pipeline.idle();
+      assert.equal((await store.getAnomaly(open.id))?.status, 'open', 'not at once: it may be about to report');
+      clock += 6 * MINUTE;
+      pipeline.tick();
+      await pipeline.idle();
+      assert.deepEqual(events, [`resolved:${open.id}:stale`]);
+      assert.match(await metrics.registry.getSingleMetricAsString('sentinel_open_incidents'), /sentinel_open_incidents 0\n?$/, 'counted when restored, so not below zero');
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
