@@ -97,13 +97,15 @@ describe('anomaliesToFrame', () => {
     expect(values(frame, 'summary')?.[0]).toContain('latency_p95_ms rose to 5200 ms');
     expect(values(frame, 'id')).toEqual(['an_5f3c01', 'an_77aa02']);
     expect(values(frame, 'feedback')).toEqual(['', 'false_positive']);
+    expect(values(frame, 'status')).toEqual(['open', 'resolved']);
+    expect(values(frame, 'resolution')).toEqual(['', 'recovered']);
     expect(frame.meta?.preferredVisualisationType).toBe('table');
   });
 
   it('makes an empty table (all fields, no rows) when there are no anomalies', () => {
     const frame = anomaliesToFrame([], 'B');
     expect(frame.length).toBe(0);
-    expect(frame.fields).toHaveLength(12);
+    expect(frame.fields).toHaveLength(13);
   });
 });
 

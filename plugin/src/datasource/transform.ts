@@ -70,7 +70,8 @@ export function featuresToFrames(response: ScoresResponse, refId: string): DataF
 
 /**
  * Anomalies as one table: `time` (start), `timeEnd`, `severity`, `type`, `service`, `score`,
- * `summary` (the explanation summary), then `id`, `model`, `seriesKey`, `status`, `feedback` for
+ * `summary` (the explanation summary), then `id`, `model`, `seriesKey`, `status`, `resolution` (why a
+ * resolved one resolved: `recovered`, `stale` when its series stopped reporting, `state_lost`), `feedback` for
  * links, annotations and the panel.
  */
 export function anomaliesToFrame(records: AnomalyRecord[], refId: string): DataFrame {
@@ -91,6 +92,7 @@ export function anomaliesToFrame(records: AnomalyRecord[], refId: string): DataF
       { name: 'model', type: FieldType.string, values: records.map((r) => r.labels?.model ?? '') },
       { name: 'seriesKey', type: FieldType.string, values: records.map((r) => r.seriesKey) },
       { name: 'status', type: FieldType.string, values: records.map((r) => r.status ?? '') },
+      { name: 'resolution', type: FieldType.string, values: records.map((r) => r.resolution ?? '') },
       { name: 'feedback', type: FieldType.string, values: records.map((r) => r.feedback?.verdict ?? '') },
     ],
   });

@@ -99,6 +99,8 @@ export interface AnomalyRecord {
   severity: Severity;
   type: AnomalyType | string;
   status?: 'open' | 'resolved';
+  /** Why a resolved incident resolved (absent while open, and from servers before 0.1 that did not say). */
+  resolution?: 'recovered' | 'stale' | 'state_lost';
   windows?: number;
   attributions?: Attribution[];
   detectors?: Record<string, number>;
