@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
-import { ANOMALY_TYPES, SEVERITIES, type AnomalyType, type Severity } from '../domain/types';
+import { ANOMALY_TYPES, SEVERITIES, type AnomalyRecord, type AnomalyType, type Severity } from '../domain/types';
 import { NotFoundError, ValidationError } from '../errors';
 import { evidenceExplanation } from '../explain/evidence';
 import { eventSchema, pointSchema, timestampSchema } from '../ingest/schema';
@@ -51,10 +51,8 @@ const feedbackBody = z
   })
   .strict();
 
-const detectBody = z.union([
-  z.object({ events: z.array(eventSchema).min(1).max(MAX_BATCH) }).strict(),
-  pointSchema,
-]);
+/** POST /detect with events; any other body is one point (pointSchema). */
+const detectEventsBody = z.object({ events: z.array(eventSchema).min(1).max(MAX_BATCH) }).strict();
 
 const iso = (t: number) => new Date(t).toISOString();
 
@@ -78,6 +76,11 @@ function detectionBody(d: Detection) {
 }
 
 /** Registers the /api/v1 routes and /metrics. */
+const withoutVector = (rec: AnomalyRecord): Omit<AnomalyRecord, 'vector'> => {
+  const { vector: _vector, ...rest } = rec;
+  return rest;
+};
+
 export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics: SentinelMetrics, version: string): void {
   const started = Date.now();
 
@@ -106,15 +109,19 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
   ingestRoute('/api/v1/series', pointSchema, (records, indexes) => pipeline.ingestPoints(records, indexes));
 
   app.post('/api/v1/detect', async (req) => {
-    const body = parseOr400(detectBody, req.body, 'detect');
+    // Chosen by shape, not as a union: a union's error names neither alternative's field.
+    const raw = req.body;
+    const withEvents = typeof raw === 'object' && raw !== null && !Array.isArray(raw) && 'events' in raw;
     const t0 = performance.now();
-    const d = 'events' in body ? await pipeline.detectEvents(body.events) : await pipeline.detectPoint(body);
+    const d = withEvents
+      ? await pipeline.detectEvents(parseOr400(detectEventsBody, raw, 'detect').events)
+      : await pipeline.detectPoint(parseOr400(pointSchema, raw, 'detect'));
     return { ...detectionBody(d), latencyMs: Math.round((performance.now() - t0) * 1000) / 1000 };
   });
 
   app.get('/api/v1/anomalies', async (req) => {
     const q = parseOr400(anomaliesQuery, req.query, 'query');
-    return pipeline.store.listAnomalies({
+    const page = await pipeline.store.listAnomalies({
       from: q.from,
       to: q.to,
       severity: q.severity as Severity[] | undefined,
@@ -124,13 +131,14 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
       limit: q.limit,
       cursor: q.cursor,
     });
+    // The stored embedding is for feedback, not for clients (48+ floats per item).
+    return { ...page, items: page.items.map(withoutVector) };
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/anomalies/:id', async (req) => {
     const rec = await pipeline.store.getAnomaly(req.params.id);
     if (!rec) throw new NotFoundError(`no anomaly with id ${req.params.id}`);
-    const { vector: _vector, ...rest } = rec;
-    return rest;
+    return withoutVector(rec);
   });
 
   app.post('/api/v1/feedback', async (req) => {
@@ -200,10 +208,19 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
     });
   });
 
-  app.get('/metrics', async (_req, reply) => {
-    const fb = await pipeline.store.feedbackCounts();
-    const total = fb.true_positive + fb.false_positive;
-    metrics.falsePositiveRate.set(total ? fb.false_positive / total : 0);
+  let feedbackUnreadable = false;
+  app.get('/metrics', async (req, reply) => {
+    // The scrape must answer while the store is down (detection goes on, and Prometheus would call the
+    // service down): the false-positive rate keeps its last value until the store answers again.
+    try {
+      const fb = await pipeline.store.feedbackCounts();
+      const total = fb.true_positive + fb.false_positive;
+      metrics.falsePositiveRate.set(total ? fb.false_positive / total : 0);
+      feedbackUnreadable = false;
+    } catch (err) {
+      if (!feedbackUnreadable) req.log.warn({ err }, 'feedback counts unreadable; sentinel_false_positive_rate keeps its last value');
+      feedbackUnreadable = true;
+    }
     let events = 0;
     let points = 0;
     for (const s of pipeline.scorer.states.values()) s.kind === 'events' ? events++ : points++;

@@ -462,9 +462,15 @@ export class Pipeline {
       if (s.windowsSeen < this.opts.config.warmupWindows || this.arrivals.get(s.key)?.stale) continue;
       const service = s.labels.service ?? '';
       const model = s.labels.model ?? (s.kind === 'points' ? s.labels.series : '');
-      const k = `${service}\u0000${model}`;
-      const cur = max.get(k);
-      if (!cur || s.lastScore > cur.score) max.set(k, { service, model, signal: 'overall', score: s.lastScore });
+      // `overall` is the ensemble's score; each detector's calibrated score is a signal of its own, for
+      // dashboards and rules about one kind of evidence (e.g. llm_rules).
+      const signals: [string, number][] = [['overall', s.lastScore], ...Object.entries(s.lastDetectors)];
+      for (const [signal, score] of signals) {
+        if (!Number.isFinite(score)) continue;
+        const k = `${service}\u0000${model}\u0000${signal}`;
+        const cur = max.get(k);
+        if (!cur || score > cur.score) max.set(k, { service, model, signal, score });
+      }
     }
     yield* max.values();
   }

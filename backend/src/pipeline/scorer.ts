@@ -271,6 +271,7 @@ export class Scorer {
     state.windowsSeen++;
     state.lastSeen = obs.end;
     state.lastScore = d.score;
+    state.lastDetectors = d.detectors;
     state.lastType = d.anomalous ? d.type : null;
     const f = state.featureNames.length;
     const bands = new Float32Array(f * 4);

@@ -43,6 +43,8 @@ export class SeriesState {
   windowsSeen = 0;
   lastSeen = 0;
   lastScore = 0;
+  /** Calibrated score of each detector on the last window (not saved: the next window sets it again). */
+  lastDetectors: Readonly<Record<string, number>> = {};
   lastType: AnomalyType | null = null;
   incident: OpenIncident | null = null;
   /**

@@ -50,7 +50,9 @@ describe('plain series that stop reporting (SENTINEL_STALE_SECONDS)', () => {
     const [open] = (await s.store.listAnomalies({ limit: 10 })).items;
     assert.equal(open?.status, 'open', 'the spike opened an incident');
     assert.deepEqual(await s.gauge('sentinel_open_incidents'), ['sentinel_open_incidents 1']);
-    assert.equal((await s.gauge('sentinel_anomaly_score')).length, 1, 'the series has a score');
+    const scores = await s.gauge('sentinel_anomaly_score');
+    assert.equal(scores.filter((l) => l.includes('signal="overall"')).length, 1, 'the series has a score');
+    for (const detector of ['robust_z', 'ewma', 'knn']) assert.ok(scores.some((l) => l.includes(`signal="${detector}"`)), `${detector}: ${scores.join('\n')}`);
 
     // One point a minute: past SENTINEL_STALE_SECONDS (5 min) but within 10 intervals, the series is only late.
     await s.after(8);
@@ -76,7 +78,7 @@ describe('plain series that stop reporting (SENTINEL_STALE_SECONDS)', () => {
     assert.equal(fresh.resolution, undefined);
     assert.ok(s.events.includes(`opened:${fresh.id}`), s.events.join(' '));
     assert.equal((await s.store.getAnomaly(open.id))?.status, 'resolved');
-    assert.equal((await s.gauge('sentinel_anomaly_score')).length, 1, 'its score is exported again');
+    assert.equal((await s.gauge('sentinel_anomaly_score')).filter((l) => l.includes('signal="overall"')).length, 1, 'its score is exported again');
     await s.store.close();
   });
 

@@ -1,0 +1,69 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { StoreUnavailableError } from '../../src/errors';
+import { anomaly } from '../store/contract';
+import { post, startServer, type TestServer } from '../helpers';
+
+describe('read APIs and the scrape', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer();
+  });
+  after(() => s.close());
+
+  test('anomaly records never carry the stored embedding, in the list as by id', async () => {
+    await s.app.pipeline.store.saveAnomaly({ ...anomaly('an_vec1', Date.UTC(2026, 10, 22, 10)), vector: [0.5, 0.25, 0.125] });
+    const list = await (await fetch(`${s.url}/api/v1/anomalies`)).json();
+    assert.equal(list.items.length, 1);
+    assert.equal(list.items[0].id, 'an_vec1');
+    assert.equal('vector' in list.items[0], false);
+    const one = await (await fetch(`${s.url}/api/v1/anomalies/an_vec1`)).json();
+    assert.equal('vector' in one, false);
+    // Feedback still finds it in the store: the vector becomes a pattern.
+    const fb = await (await post(`${s.url}/api/v1/feedback`, { anomalyId: 'an_vec1', verdict: 'false_positive' })).json();
+    assert.equal(fb.patternsAdded, 1);
+  });
+
+  test('/metrics answers while the store is down; the false-positive rate keeps its last value', async () => {
+    const rate = async (r: Response) => Number((await r.text()).match(/^sentinel_false_positive_rate (\S+)/m)![1]);
+    const ok = await fetch(`${s.url}/metrics`);
+    assert.equal(ok.status, 200);
+    const before = await rate(ok);
+    assert.equal(before, 1, 'one false positive of one verdict (previous test)');
+    const store = s.app.pipeline.store;
+    const real = store.feedbackCounts.bind(store);
+    store.feedbackCounts = async () => {
+      throw new StoreUnavailableError('store unreachable (test)');
+    };
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await fetch(`${s.url}/metrics`);
+        assert.equal(r.status, 200, 'Prometheus must not see the service as down');
+        assert.equal(await rate(r), before);
+      }
+      assert.equal(s.logs.filter((l) => l.includes('feedback counts unreadable')).length, 1, 'one warning per outage');
+    } finally {
+      store.feedbackCounts = real;
+    }
+    assert.equal((await fetch(`${s.url}/metrics`)).status, 200);
+  });
+
+  test('POST /detect: a bad body is a 400 naming the field of the form it has (events or one point)', async () => {
+    const field = async (body: unknown) => {
+      const r = await post(`${s.url}/api/v1/detect`, body);
+      assert.equal(r.status, 400, JSON.stringify(body));
+      return (await r.json()).error.field as string;
+    };
+    assert.equal(await field({ events: [{ service: 'a' }] }), 'events.0.timestamp');
+    assert.equal(await field({ events: [] }), 'events');
+    assert.equal(await field({ events: [{ ...pointlessEvent() }], seriesKey: 'x' }), 'seriesKey');
+    assert.equal(await field({ series: 'cpu', timestamp: Date.now() }), 'value');
+    assert.equal(await field({ foo: 1 }), 'series');
+    const ok = await post(`${s.url}/api/v1/detect`, { series: 'cpu', timestamp: Date.now(), value: 3 });
+    assert.equal(ok.status, 200);
+  });
+});
+
+function pointlessEvent() {
+  return { timestamp: Date.now(), service: 'chat', model: 'm1', inputTokens: 1, outputTokens: 1, latencyMs: 10, status: 'ok', costUsd: 0 };
+}
