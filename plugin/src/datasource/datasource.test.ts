@@ -137,6 +137,15 @@ describe('SentinelDataSource variables, health and panel API', () => {
     expect(await ds.testDatasource()).toMatchObject({ status: 'error', message: expect.stringMatching(/API key \(401\)/) });
   });
 
+  it('says so when the backend is healthy but refuses the key (health itself needs none)', async () => {
+    const { ds, backend } = setup();
+    backend.on('GET /api/v1/anomalies', () => {
+      throw new FakeHttpError(401, { error: { code: 'unauthorized', message: 'missing or bad API key' } });
+    });
+    expect(await ds.testDatasource()).toMatchObject({ status: 'error', message: expect.stringMatching(/rejected the API key \(401\)/) });
+    expect(backend.requestsTo('/api/v1/anomalies')[0]).toMatchObject({ method: 'GET' });
+  });
+
   it('exposes annotations support', () => {
     const { ds } = setup();
     expect(ds.annotations?.processEvents).toBeDefined();

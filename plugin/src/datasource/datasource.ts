@@ -120,11 +120,23 @@ export class SentinelDataSource extends DataSourceApi<SentinelQuery, SentinelOpt
   }
 
   async testDatasource(): Promise<TestDataSourceResponse> {
+    let result: TestDataSourceResponse;
     try {
-      return healthToTestResult(await this.api.health());
+      result = healthToTestResult(await this.api.health());
     } catch (err) {
       return healthErrorToTestResult(err);
     }
+    if (result.status !== 'success') {
+      return result;
+    }
+    // Health needs no key (it serves probes), so it cannot tell a wrong or missing key: one read that
+    // does need it when the backend has keys (the smallest: the newest anomaly) says whether queries will work.
+    try {
+      await this.api.anomalies({}, 1);
+    } catch (err) {
+      return healthErrorToTestResult(err);
+    }
+    return result;
   }
 
   /** Series the backend knows, for the query editor's pickers. */
