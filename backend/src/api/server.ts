@@ -69,7 +69,14 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     const path = req.url.split('?')[0];
     if (OPEN_PATHS.has(path)) return;
     const write = req.method !== 'GET' && req.method !== 'HEAD';
-    const principal = keys.enabled ? keys.check(presentedKey(req.headers), write) : { id: `ip:${req.ip}`, readOnly: false };
+    let principal: { id: string };
+    try {
+      principal = keys.enabled ? keys.check(presentedKey(req.headers), write) : { id: `ip:${req.ip}` };
+    } catch (err) {
+      // Refused keys count against their address's rate, so guessing keys is throttled like any traffic.
+      limiter.take(`ip:${req.ip}`);
+      throw err;
+    }
     limiter.take(principal.id);
   });
 

@@ -176,4 +176,12 @@ describe('API keys and rate limits', () => {
       assert.ok(!metrics.includes(k), 'key in metrics');
     }
   });
+
+  test('refused keys are rate limited by address too, so keys cannot be guessed at full speed', async () => {
+    const codes: number[] = [];
+    for (let i = 0; i < 30; i++) codes.push((await fetch(`${s.url}/api/v1/series`, { headers: { authorization: `Bearer guess-${i}-0123456789` } })).status);
+    assert.equal(codes[0], 401);
+    assert.ok(codes.includes(429), codes.join(' '));
+    assert.ok(codes.every((c) => c === 401 || c === 429), codes.join(' '));
+  });
 });
