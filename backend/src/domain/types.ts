@@ -182,7 +182,9 @@ export interface Pattern {
 
 /** Filters of GET /api/v1/anomalies. */
 export interface AnomalyQuery {
+  /** Incidents that end at or after this (epoch ms): one still running counts, wherever it began. */
   from?: number;
+  /** Incidents that start at or before this (epoch ms). */
   to?: number;
   severity?: Severity[];
   service?: string;

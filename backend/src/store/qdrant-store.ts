@@ -20,7 +20,7 @@ import {
 } from '../errors';
 import type { Logger } from '../logger';
 import { decodeCursor, encodeCursor } from './cursor';
-import type { StoreHealth, VectorStore } from './vector-store';
+import { anomalyEndMs, type StoreHealth, type VectorStore } from './vector-store';
 
 /**
  * Qdrant adapter of the VectorStore interface (see docs/QDRANT.md for the collection design).
@@ -105,6 +105,7 @@ const PATTERN_INDEXES: Record<string, FieldSchema> = {
 };
 const ANOMALY_INDEXES: Record<string, FieldSchema> = {
   start_ms: { type: 'integer', lookup: true, range: true, is_principal: true },
+  end_ms: { type: 'integer', lookup: false, range: true },
   severity: 'keyword',
   type: 'keyword',
   service: 'keyword',
@@ -125,6 +126,8 @@ interface AnomalyPayload {
   series_key: string;
   service: string | null;
   start_ms: number;
+  /** Absent on points saved before it existed (the time filter then falls back to start_ms). */
+  end_ms?: number;
   severity: string;
   type: string;
   /** Set only by saveFeedback; carried over when the record is saved again (like SQLite's feedback table). */
@@ -624,6 +627,7 @@ export class QdrantStore implements VectorStore {
       series_key: record.seriesKey,
       service: record.labels.service ?? null,
       start_ms: Date.parse(record.start),
+      end_ms: anomalyEndMs(record),
       severity: record.severity,
       type: record.type,
       ...(verdict ? { feedback_verdict: verdict } : {}),
@@ -646,9 +650,17 @@ export class QdrantStore implements VectorStore {
 
   private anomalyConditions(q: AnomalyQuery): Condition[] {
     const must: Condition[] = [];
-    if (q.from !== undefined || q.to !== undefined) {
-      must.push({ key: 'start_ms', range: { ...(q.from !== undefined ? { gte: q.from } : {}), ...(q.to !== undefined ? { lte: q.to } : {}) } });
+    // Incidents overlapping [from, to]: one still running at `from` counts, wherever it began. Points
+    // saved before end_ms existed are matched by their start, as they were then.
+    if (q.from !== undefined) {
+      must.push({
+        should: [
+          { key: 'end_ms', range: { gte: q.from } },
+          { must: [{ is_empty: { key: 'end_ms' } }, { key: 'start_ms', range: { gte: q.from } }] },
+        ],
+      });
     }
+    if (q.to !== undefined) must.push({ key: 'start_ms', range: { lte: q.to } });
     if (q.severity?.length) must.push({ key: 'severity', match: { any: q.severity } });
     if (q.service !== undefined) must.push({ key: 'service', match: { value: q.service } });
     if (q.type !== undefined) must.push({ key: 'type', match: { value: q.type } });

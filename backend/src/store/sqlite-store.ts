@@ -6,7 +6,7 @@ import type { AnomalyPage, AnomalyQuery, AnomalyRecord, Feedback, Neighbour, Pat
 import { NotFoundError, StoreError, ValidationError } from '../errors';
 import { decodeCursor, encodeCursor } from './cursor';
 import { PatternPartition } from './pattern-index';
-import type { StoreHealth, VectorStore } from './vector-store';
+import { anomalyEndMs, type StoreHealth, type VectorStore } from './vector-store';
 
 type Db = Database.Database;
 
@@ -81,6 +81,7 @@ export class SqliteStore implements VectorStore {
         series_key TEXT NOT NULL,
         service TEXT,
         start_ms INTEGER NOT NULL,
+        end_ms INTEGER,
         severity TEXT NOT NULL,
         type TEXT NOT NULL,
         record TEXT NOT NULL
@@ -93,10 +94,29 @@ export class SqliteStore implements VectorStore {
         at TEXT NOT NULL
       );
     `);
+    this.addAnomalyEnds();
     for (const row of this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'patterns_vec_%'").all() as { name: string }[]) {
       const dim = Number(/^patterns_vec_(\d+)$/.exec(row.name)?.[1]);
       if (dim > 0) this.vecTables.add(dim);
     }
+  }
+
+  /**
+   * Databases from before `end_ms` (time filters used to match an incident's start only, so a dashboard
+   * range missed the incidents still running in it that began earlier) get the column, filled from the
+   * records, once.
+   */
+  private addAnomalyEnds(): void {
+    const columns = this.db.prepare('PRAGMA table_info(anomalies)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'end_ms')) this.db.exec('ALTER TABLE anomalies ADD COLUMN end_ms INTEGER');
+    const missing = this.db.prepare('SELECT id, record FROM anomalies WHERE end_ms IS NULL').all() as { id: string; record: string }[];
+    if (missing.length) {
+      const set = this.db.prepare('UPDATE anomalies SET end_ms = ? WHERE id = ?');
+      this.db.transaction(() => {
+        for (const r of missing) set.run(anomalyEndMs(JSON.parse(r.record) as AnomalyRecord), r.id);
+      })();
+    }
+    this.db.exec('CREATE INDEX IF NOT EXISTS anomalies_end ON anomalies(end_ms)');
   }
 
   private stmt(sql: string): Database.Statement {
@@ -307,9 +327,9 @@ export class SqliteStore implements VectorStore {
 
   async saveAnomaly(record: AnomalyRecord): Promise<void> {
     this.stmt(
-      `INSERT INTO anomalies (id, series_key, service, start_ms, severity, type, record) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(id) DO UPDATE SET severity = excluded.severity, type = excluded.type, record = excluded.record`,
-    ).run(record.id, record.seriesKey, record.labels.service ?? null, Date.parse(record.start), record.severity, record.type, JSON.stringify(record));
+      `INSERT INTO anomalies (id, series_key, service, start_ms, end_ms, severity, type, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET end_ms = excluded.end_ms, severity = excluded.severity, type = excluded.type, record = excluded.record`,
+    ).run(record.id, record.seriesKey, record.labels.service ?? null, Date.parse(record.start), anomalyEndMs(record), record.severity, record.type, JSON.stringify(record));
   }
 
   async getAnomaly(id: string): Promise<AnomalyRecord | null> {
@@ -320,7 +340,8 @@ export class SqliteStore implements VectorStore {
   async listAnomalies(q: AnomalyQuery): Promise<AnomalyPage> {
     const where: string[] = [];
     const args: (string | number)[] = [];
-    if (q.from !== undefined) (where.push('start_ms >= ?'), args.push(q.from));
+    // Incidents overlapping [from, to]: one still running at `from` counts, wherever it began.
+    if (q.from !== undefined) (where.push('end_ms >= ?'), args.push(q.from));
     if (q.to !== undefined) (where.push('start_ms <= ?'), args.push(q.to));
     if (q.severity?.length) (where.push(`severity IN (${q.severity.map(() => '?').join(',')})`), args.push(...q.severity));
     if (q.service !== undefined) (where.push('service = ?'), args.push(q.service));

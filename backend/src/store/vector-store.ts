@@ -62,3 +62,12 @@ export interface VectorStore {
 
   close(): Promise<void>;
 }
+
+/**
+ * Where an incident ends, as epoch ms, for the time filter of listAnomalies (incidents overlapping
+ * [from, to]): its `end`, or its start when `end` does not parse.
+ */
+export function anomalyEndMs(record: AnomalyRecord): number {
+  const end = Date.parse(record.end);
+  return Number.isFinite(end) ? end : Date.parse(record.start);
+}

@@ -153,8 +153,25 @@ export function storeContract(factory: StoreFactory): void {
       const search = await store.listAnomalies({ from: base, service: 'search', type: 'latency_spike', limit: 100 });
       assert.ok(search.items.every((a) => a.labels.service === 'search' && a.type === 'latency_spike'));
       assert.equal(search.items.length, 3);
+      // Overlapping the range: the 4 starting in it and the 2 that started a minute before and end at its start.
       const window = await store.listAnomalies({ from: base + 60_000, to: base + 120_000, limit: 100 });
-      assert.equal(window.items.length, 4);
+      assert.equal(window.items.length, 6);
+    });
+
+    test('listAnomalies: a time range returns the incidents running in it, also ones that began before it', async () => {
+      const t = Date.UTC(2026, 0, 3, 12);
+      const hour = 3_600_000;
+      await store.saveAnomaly(anomaly('an_r_long', t - 2 * hour, { end: new Date(t + 10 * 60_000).toISOString() }));
+      await store.saveAnomaly(anomaly('an_r_over', t - 3 * hour, { end: new Date(t - hour).toISOString() }));
+      await store.saveAnomaly(anomaly('an_r_in', t + 5 * 60_000));
+      await store.saveAnomaly(anomaly('an_r_after', t + 2 * hour));
+      const ids = async (q: { from?: number; to?: number }) => (await store.listAnomalies({ ...q, limit: 100 })).items.map((a) => a.id).filter((id) => id.startsWith('an_r_'));
+      assert.deepEqual(await ids({ from: t, to: t + hour }), ['an_r_in', 'an_r_long']);
+      assert.deepEqual(await ids({ from: t }), ['an_r_after', 'an_r_in', 'an_r_long']);
+      assert.deepEqual(await ids({ to: t - 2 * hour }), ['an_r_long', 'an_r_over']);
+      // An update that extends the incident moves its end: it is found later too.
+      await store.saveAnomaly(anomaly('an_r_over', t - 3 * hour, { end: new Date(t + hour).toISOString() }));
+      assert.deepEqual(await ids({ from: t + 30 * 60_000, to: t + hour }), ['an_r_over']);
     });
 
     test('listAnomalies rejects a forged cursor with a ValidationError naming the field', async () => {
@@ -176,7 +193,7 @@ export function storeContract(factory: StoreFactory): void {
     test('scanAnomalies yields every record once', async () => {
       const ids = new Set<string>();
       for await (const batch of store.scanAnomalies(4)) for (const a of batch) ids.add(a.id);
-      assert.equal(ids.size, 26);
+      assert.equal(ids.size, 30, "1 + 25 listed + 4 in the time-range test");
     });
 
     test('data survives a restart', async (t) => {

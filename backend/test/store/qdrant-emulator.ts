@@ -61,6 +61,11 @@ function matches(payload: Record<string, unknown>, pid: string, filter: any): bo
 function condition(payload: Record<string, unknown>, pid: string, c: any): boolean {
   if (c.must !== undefined || c.should !== undefined || c.must_not !== undefined) return matches(payload, pid, c);
   if (c.has_id !== undefined) return list(c.has_id).some((id) => pointKey(id) === pid);
+  // Qdrant: a key that is absent, null or [] is empty.
+  if (c.is_empty !== undefined) {
+    const v = payload[c.is_empty.key];
+    return v === undefined || v === null || (Array.isArray(v) && v.length === 0);
+  }
   if (typeof c.key !== 'string') throw new BadRequest(400, `Format error in JSON body: unsupported condition ${JSON.stringify(c)}`);
   const v = payload[c.key];
   if (c.match) {

@@ -75,7 +75,7 @@ describe('QdrantStore requests (recorded responses)', () => {
         'GET /collections',
         'PUT /collections/sentinel_anomalies',
         'GET /collections/sentinel_anomalies',
-        ...Array(6).fill('PUT /collections/sentinel_anomalies/index'),
+        ...Array(7).fill('PUT /collections/sentinel_anomalies/index'),
       ]);
       assert.ok(server.requests.every((r) => r.headers['api-key'] === 'sekrit-api-key'));
       assert.deepEqual(server.requests[1].body, {
@@ -91,6 +91,7 @@ describe('QdrantStore requests (recorded responses)', () => {
         indexes.map((r) => r.body),
         [
           { field_name: 'start_ms', field_schema: { type: 'integer', lookup: true, range: true, is_principal: true } },
+          { field_name: 'end_ms', field_schema: { type: 'integer', lookup: false, range: true } },
           { field_name: 'severity', field_schema: 'keyword' },
           { field_name: 'type', field_schema: 'keyword' },
           { field_name: 'service', field_schema: 'keyword' },
@@ -233,7 +234,14 @@ describe('QdrantStore requests (recorded responses)', () => {
       assert.deepEqual(server.requests[0].body, {
         filter: {
           must: [
-            { key: 'start_ms', range: { gte: from, lte: from + 3_600_000 } },
+            // Overlapping the range: ends at or after `from` (or, saved before end_ms, starts then), starts by `to`.
+            {
+              should: [
+                { key: 'end_ms', range: { gte: from } },
+                { must: [{ is_empty: { key: 'end_ms' } }, { key: 'start_ms', range: { gte: from } }] },
+              ],
+            },
+            { key: 'start_ms', range: { lte: from + 3_600_000 } },
             { key: 'severity', match: { any: ['critical', 'high'] } },
             { key: 'service', match: { value: 'chat' } },
             { key: 'type', match: { value: 'latency_spike' } },
