@@ -1,5 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors';
+
+/** Names a YAML configuration file (see {@link configFileValues}); the environment overrides what it sets. */
+export const CONFIG_FILE_VARIABLE = 'SENTINEL_CONFIG';
 
 /** Dimensions an event series key can be built from. */
 export const KEY_DIMENSIONS = ['service', 'model', 'provider', 'user', 'apiKeyId', 'route'] as const;
@@ -197,13 +202,46 @@ const OPTIONAL_TUNING = new Set([
 type Parsed = { [K in keyof typeof SCHEMA]: z.output<(typeof SCHEMA)[K]> };
 
 /**
- * Reads and validates the SENTINEL_* variables once. A bad value stops the start with a ConfigError
- * naming the variable; a malformed tuning-only value is reported through `warn` and defaulted.
+ * The settings of a YAML configuration file as variables: a mapping whose keys are the variable names
+ * (`SENTINEL_WINDOW`) or the same without the prefix in any case (`window`, `api_keys`); values are
+ * scalars, or lists for the comma-separated variables (`webhook_urls: [https://a, https://b]`). An unknown
+ * key, a nested value or a file that is not such a mapping stops the start like a bad variable.
+ */
+export function configFileValues(file: string): Record<string, string> {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(CONFIG_FILE_VARIABLE, `cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(CONFIG_FILE_VARIABLE, `${file} must be a mapping of settings`);
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(doc)) {
+    const name = key.toUpperCase().startsWith('SENTINEL_') ? key.toUpperCase() : `SENTINEL_${key.toUpperCase()}`;
+    if (!(name in SCHEMA)) throw new ConfigError(CONFIG_FILE_VARIABLE, `${file}: unknown setting ${key}`);
+    const scalar = (v: unknown) => (v === null || typeof v === 'object' ? undefined : String(v));
+    const text = Array.isArray(value) ? value.map(scalar).join(',') : scalar(value);
+    if (text === undefined || (Array.isArray(value) && value.some((v) => scalar(v) === undefined))) {
+      throw new ConfigError(name, `${file}: ${key} must be a value or a list of values`);
+    }
+    out[name] = text;
+  }
+  return out;
+}
+
+/**
+ * Reads and validates the SENTINEL_* variables once, on top of the YAML file that SENTINEL_CONFIG names
+ * (variables set in the environment win). A bad value stops the start with a ConfigError naming the
+ * variable; a malformed tuning-only value is reported through `warn` and defaulted.
  */
 export function loadConfig(
-  env: Record<string, string | undefined> = process.env,
+  environment: Record<string, string | undefined> = process.env,
   warn: (msg: string) => void = (m) => process.emitWarning(m),
 ): Readonly<Config> {
+  const file = environment[CONFIG_FILE_VARIABLE];
+  const env: Record<string, string | undefined> = file ? { ...configFileValues(file) } : {};
+  for (const [k, v] of Object.entries(environment)) if (v !== undefined && v !== '') env[k] = v;
   const out: Record<string, unknown> = {};
   for (const [name, schema] of Object.entries(SCHEMA)) {
     const raw = env[name];

@@ -43,3 +43,39 @@ test('durations and read-only keys', () => {
   const c = loadConfig({ SENTINEL_API_KEYS: 'abcdefgh1,readonly12:ro' });
   assert.deepEqual(c.apiKeys, [{ key: 'abcdefgh1', readOnly: false }, { key: 'readonly12', readOnly: true }]);
 });
+
+test('SENTINEL_CONFIG names a YAML file of settings; the environment overrides it; mistakes stop the start', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-config-'));
+  try {
+    const file = join(dir, 'sentinel.yaml');
+    writeFileSync(
+      file,
+      ['# both spellings of a name work', 'window: 30s', 'SENTINEL_PORT: 9090', 'series_key: [service, model, route]', 'api_keys:', '  - sk-full-0123456789', '  - sk-read-0123456789:ro', 'sensitivity: 0.5', ''].join('\n'),
+    );
+    const c = loadConfig({ SENTINEL_CONFIG: file, SENTINEL_SENSITIVITY: '0.4' });
+    assert.equal(c.windowMs, 30_000);
+    assert.equal(c.port, 9090);
+    assert.deepEqual(c.seriesKey, ['service', 'model', 'route']);
+    assert.deepEqual(c.apiKeys, [
+      { key: 'sk-full-0123456789', readOnly: false },
+      { key: 'sk-read-0123456789', readOnly: true },
+    ]);
+    assert.equal(c.sensitivity, 0.4, 'the environment wins');
+
+    const bad = (text: string, variable: string) => {
+      writeFileSync(file, text);
+      assert.throws(() => loadConfig({ SENTINEL_CONFIG: file }), (e: unknown) => e instanceof ConfigError && e.variable === variable, text);
+    };
+    bad('windwo: 30s\n', 'SENTINEL_CONFIG');
+    bad('window: a while\n', 'SENTINEL_WINDOW');
+    bad('webhook_urls: {a: 1}\n', 'SENTINEL_WEBHOOK_URLS');
+    bad('- window\n', 'SENTINEL_CONFIG');
+    bad('window: [30s\n', 'SENTINEL_CONFIG');
+    assert.throws(() => loadConfig({ SENTINEL_CONFIG: join(dir, 'missing.yaml') }), (e: unknown) => e instanceof ConfigError && /cannot read/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
