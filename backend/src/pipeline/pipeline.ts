@@ -106,11 +106,18 @@ export class Pipeline {
   private lastWatermarkSeen = -Infinity;
   private failures = 0;
   private readonly bands = new BandExport();
+  /**
+   * The band gauges are labelled by service and model only: with a finer series key (user, API key, route,
+   * provider) many series share one label set and the gauges would show whichever closed a window last.
+   * Then they are not exported (the plugin's score queries have every series' bands).
+   */
+  private readonly exportsBands: boolean;
 
   constructor(private readonly opts: PipelineOptions) {
     const { config, store, log, metrics } = opts;
     this.now = opts.now ?? Date.now;
     this.lastAdvance = this.now();
+    this.exportsBands = config.seriesKey.every((d) => d === 'service' || d === 'model');
     this.windower = new Windower({
       windowMs: config.windowMs,
       latenessMs: config.latenessMs,
@@ -408,6 +415,7 @@ export class Pipeline {
   }
 
   private exportBands(d: Detection): void {
+    if (!this.exportsBands) return;
     const service = d.state.labels.service ?? '';
     const model = d.state.labels.model ?? '';
     const b = d.input.baseline;

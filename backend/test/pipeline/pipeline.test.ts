@@ -132,4 +132,21 @@ describe('GET endpoints', () => {
       await s.close();
     }
   });
+
+  test('with a series key finer than service and model, no band gauges (they would mix the series)', async () => {
+    const s = await startServer({ SENTINEL_SERIES_KEY: 'service,model,user' });
+    try {
+      const start = minutesAgo(30);
+      const traffic = [...steadyTraffic(start, 25).map((e) => ({ ...e, user: 'u-1' })), ...steadyTraffic(start, 25, 30, { latencyMs: 5000 }).map((e) => ({ ...e, user: 'u-2' }))];
+      await post(`${s.url}/api/v1/events`, traffic.sort((a, b) => a.timestamp - b.timestamp));
+      s.app.pipeline.endOfInput();
+      await s.app.pipeline.idle();
+      assert.equal((await (await fetch(`${s.url}/api/v1/series`)).json()).items.length, 2);
+      const metrics = await (await fetch(`${s.url}/metrics`)).text();
+      assert.doesNotMatch(metrics, /^sentinel_(expected_value|feature_value)\w*\{/m);
+      assert.match(metrics, /^sentinel_anomaly_score\{service="chat",model="m1",signal="overall"\} /m);
+    } finally {
+      await s.close();
+    }
+  });
 });
