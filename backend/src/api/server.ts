@@ -44,6 +44,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     // Per-request logs would dominate at ingest rates; errors are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: false,
+    // `/api/v1/health/` is the same resource: probes written either way must work.
+    routerOptions: { ignoreTrailingSlash: true },
   });
 
   app.removeAllContentTypeParsers();
@@ -66,7 +68,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const keys = new KeyChecker(config.apiKeys);
   const limiter = new RateLimiter(config.rateLimitPerSec);
   app.addHook('onRequest', async (req) => {
-    const path = req.url.split('?')[0];
+    const path = req.url.split('?')[0].replace(/(.)\/+$/, '$1');
     if (OPEN_PATHS.has(path)) return;
     const write = req.method !== 'GET' && req.method !== 'HEAD';
     let principal: { id: string };

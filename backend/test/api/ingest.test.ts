@@ -158,6 +158,9 @@ describe('API keys and rate limits', () => {
     assert.equal((await fetch(`${s.url}/api/v1/anomalies`)).status, 401);
     assert.equal((await fetch(`${s.url}/api/v1/health`)).status, 200);
     assert.equal((await fetch(`${s.url}/metrics`)).status, 200);
+    // A probe written with a trailing slash is the same open path, not a 401 (nor a 404).
+    assert.equal((await fetch(`${s.url}/api/v1/health/`)).status, 200);
+    assert.equal((await fetch(`${s.url}/api/v1/anomalies/`)).status, 401);
   });
 
   test('a key over its rate gets 429 with Retry-After; keys never reach logs or metrics', async () => {
