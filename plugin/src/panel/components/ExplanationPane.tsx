@@ -133,6 +133,7 @@ export function ExplanationPane({ anomaly, api, apiProblem, timeZone }: Explanat
         {[anomaly.service && `service ${anomaly.service}`, anomaly.model && `model ${anomaly.model}`].filter(Boolean).join(' · ')}
         {(anomaly.service || anomaly.model) && <br />}
         {formatTime(anomaly.start, timeZone)} to {formatTime(anomaly.end, timeZone)}
+        {record?.status && <span data-testid="incident-status"> · {statusText(record)}</span>}
       </div>
 
       <p className={styles.summary}>{explanation?.summary ?? anomaly.summary}</p>
@@ -259,4 +260,19 @@ export function ExplanationPane({ anomaly, api, apiProblem, timeZone }: Explanat
 
     </section>
   );
+}
+
+/** Whether the incident is open, and why a resolved one resolved (a silent series did not recover). */
+function statusText(record: AnomalyRecord): string {
+  if (record.status !== 'resolved') {
+    return 'open';
+  }
+  switch (record.resolution) {
+    case 'stale':
+      return 'resolved: its series stopped reporting';
+    case 'state_lost':
+      return 'resolved: its series state was lost at a restart';
+    default:
+      return 'resolved';
+  }
 }

@@ -231,6 +231,15 @@ describe('SentinelPanel', () => {
     expect(screen.getByTestId('explanation-pane')).toHaveTextContent('latency_p95_ms rose to 5200 ms');
   });
 
+  it('says whether the incident is open, and when resolved, why', async () => {
+    await renderPanel(fullData());
+    expect(await screen.findByTestId('incident-status')).toHaveTextContent('open');
+    api = new MemoryApi({ [latencyAnomaly.id]: { ...latencyAnomaly, status: 'resolved', resolution: 'stale' } });
+    lookup = jest.fn(async () => api) as DatasourceLookup;
+    await renderPanel(fullData());
+    await waitFor(() => expect(screen.getAllByTestId('incident-status').at(-1)).toHaveTextContent('resolved: its series stopped reporting'));
+  });
+
   it('shows an explanation that cannot be loaded as an error', async () => {
     api = new MemoryApi({});
     await renderPanel(fullData());
