@@ -142,7 +142,7 @@ export const DEMO_INCIDENTS: Incident[] = [
     startMin: 40,
     minutes: 5,
     apply(events, from, to) {
-      return events.map((e) => (e.service === this.service && inRange(e, from, to) ? { ...e, latencyMs: e.latencyMs * 4 + 1500, ttftMs: (e.ttftMs ?? 0) * 4 } : e));
+      return events.map((e) => (e.service === this.service && inRange(e, from, to) ? { ...e, latencyMs: (e.latencyMs ?? 0) * 4 + 1500, ttftMs: (e.ttftMs ?? 0) * 4 } : e));
     },
   },
   {

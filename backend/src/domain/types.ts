@@ -14,7 +14,8 @@ export interface LlmEvent {
   route?: string;
   inputTokens: number;
   outputTokens: number;
-  latencyMs: number;
+  /** Absent when the client did not measure it: the window's latency quantiles are over the events that have one. */
+  latencyMs?: number;
   ttftMs?: number;
   status: 'ok' | 'error';
   errorType?: string;

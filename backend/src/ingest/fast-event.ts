@@ -34,11 +34,14 @@ export function fastParseEvent(x: unknown): LlmEvent | undefined {
   }
   const inputTokens = count(o, 'inputTokens');
   const outputTokens = count(o, 'outputTokens');
-  const latencyMs = nonNegative(o, 'latencyMs');
-  if (inputTokens < 0 || outputTokens < 0 || latencyMs < 0) return undefined;
+  if (inputTokens < 0 || outputTokens < 0) return undefined;
   out.inputTokens = inputTokens;
   out.outputTokens = outputTokens;
-  out.latencyMs = latencyMs;
+  if ('latencyMs' in o) {
+    const latencyMs = nonNegative(o, 'latencyMs');
+    if (latencyMs < 0) return undefined;
+    out.latencyMs = latencyMs;
+  }
   if ('ttftMs' in o) {
     const ttft = nonNegative(o, 'ttftMs');
     if (ttft < 0) return undefined;

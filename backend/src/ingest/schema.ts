@@ -28,7 +28,8 @@ export const eventSchema = z
     route: label.optional(),
     inputTokens: count.default(0),
     outputTokens: count.default(0),
-    latencyMs: nonNegative.default(0),
+    // Optional: a missing latency is unknown, not a 0 ms request (it would drag the quantiles down).
+    latencyMs: nonNegative.optional(),
     ttftMs: nonNegative.optional(),
     status: z.enum(['ok', 'error']).default('ok'),
     errorType: z.string().min(1).max(128).optional(),

@@ -79,7 +79,7 @@ export class WindowAccumulator {
     this.inputTokens += e.inputTokens;
     this.outputTokens += e.outputTokens;
     this.cost += e.costUsd;
-    this.addLatency(e.latencyMs);
+    if (e.latencyMs !== undefined) this.addLatency(e.latencyMs);
     if (e.ttftMs !== undefined) this.addTtft(e.ttftMs);
     if (e.status === 'error') {
       this.errors++;

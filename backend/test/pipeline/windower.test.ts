@@ -85,3 +85,17 @@ test('features: quantiles, rates, shares and security counts of a window', () =>
   assert.deepEqual(c.extras.errorsByType, { timeout: 5 });
   assert.equal(c.extras.topKey?.id, 'k1');
 });
+
+test('an event without latencyMs counts as a request, not as a 0 ms one in the latency quantiles', () => {
+  const w = make();
+  const t0 = 1_800_000_000_000 - (1_800_000_000_000 % W);
+  for (let i = 1; i <= 100; i++) {
+    const e = event(t0 + i, { latencyMs: i * 10 });
+    if (i % 2 === 0) delete e.latencyMs;
+    w.add(e);
+  }
+  const [c] = w.drain();
+  assert.equal(c.features[F.request_count], 100);
+  // The 50 odd latencies 10, 30, ..., 990: median 500 (with the 50 missing read as 0 it would be 5).
+  assert.ok(Math.abs(c.features[F.latency_p50_ms] - 500) < 1e-9, String(c.features[F.latency_p50_ms]));
+});
