@@ -109,13 +109,17 @@ export class SqliteStore implements VectorStore {
   private addAnomalyEnds(): void {
     const columns = this.db.prepare('PRAGMA table_info(anomalies)').all() as { name: string }[];
     if (!columns.some((c) => c.name === 'end_ms')) this.db.exec('ALTER TABLE anomalies ADD COLUMN end_ms INTEGER');
-    const missing = this.db.prepare('SELECT id, record FROM anomalies WHERE end_ms IS NULL').all() as { id: string; record: string }[];
-    if (missing.length) {
-      const set = this.db.prepare('UPDATE anomalies SET end_ms = ? WHERE id = ?');
-      this.db.transaction(() => {
-        for (const r of missing) set.run(anomalyEndMs(JSON.parse(r.record) as AnomalyRecord), r.id);
-      })();
-    }
+    // In batches: a large history must not be read into memory at once.
+    type Row = { id: string; start_ms: number; record: string };
+    const batch = this.db.prepare('SELECT id, start_ms, record FROM anomalies WHERE end_ms IS NULL LIMIT 1000');
+    const set = this.db.prepare('UPDATE anomalies SET end_ms = ? WHERE id = ?');
+    const fill = this.db.transaction((rows: Row[]) => {
+      for (const r of rows) {
+        const end = anomalyEndMs(JSON.parse(r.record) as AnomalyRecord);
+        set.run(Number.isFinite(end) ? end : r.start_ms, r.id);
+      }
+    });
+    for (let rows = batch.all() as Row[]; rows.length; rows = batch.all() as Row[]) fill(rows);
     this.db.exec('CREATE INDEX IF NOT EXISTS anomalies_end ON anomalies(end_ms)');
   }
 

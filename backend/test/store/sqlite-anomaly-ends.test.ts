@@ -17,7 +17,15 @@ test('a database from before end_ms gets the column, filled from its records, so
     const old = new Database(file);
     old.exec(`CREATE TABLE anomalies (id TEXT PRIMARY KEY, series_key TEXT NOT NULL, service TEXT, start_ms INTEGER NOT NULL,
       severity TEXT NOT NULL, type TEXT NOT NULL, record TEXT NOT NULL)`);
-    old.prepare('INSERT INTO anomalies VALUES (?, ?, ?, ?, ?, ?, ?)').run(long.id, long.seriesKey, 'chat', Date.parse(long.start), long.severity, long.type, JSON.stringify(long));
+    const insert = old.prepare('INSERT INTO anomalies VALUES (?, ?, ?, ?, ?, ?, ?)');
+    insert.run(long.id, long.seriesKey, 'chat', Date.parse(long.start), long.severity, long.type, JSON.stringify(long));
+    // Enough older records for several fill batches.
+    old.transaction(() => {
+      for (let i = 0; i < 2500; i++) {
+        const a = anomaly(`an_old_${i}`, t - 86_400_000 - i * 60_000);
+        insert.run(a.id, a.seriesKey, 'chat', Date.parse(a.start), a.severity, a.type, JSON.stringify(a));
+      }
+    })();
     old.close();
 
     const store = new SqliteStore(file);
@@ -25,6 +33,10 @@ test('a database from before end_ms gets the column, filled from its records, so
     const page = await store.listAnomalies({ from: t, to: t + 3_600_000, limit: 10 });
     assert.deepEqual(page.items.map((a) => a.id), ['an_old_long']);
     await store.close();
+    const check = new Database(file, { readonly: true });
+    assert.equal((check.prepare('SELECT COUNT(*) AS n FROM anomalies WHERE end_ms IS NULL').get() as { n: number }).n, 0);
+    assert.equal((check.prepare("SELECT end_ms - start_ms AS d FROM anomalies WHERE id = 'an_old_7'").get() as { d: number }).d, 60_000);
+    check.close();
     // Idempotent: a second start finds the column and nothing to fill.
     const again = new SqliteStore(file);
     await again.init();
