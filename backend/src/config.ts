@@ -220,12 +220,9 @@ export function configFileValues(file: string): Record<string, string> {
   for (const [key, value] of Object.entries(doc)) {
     const name = key.toUpperCase().startsWith('SENTINEL_') ? key.toUpperCase() : `SENTINEL_${key.toUpperCase()}`;
     if (!(name in SCHEMA)) throw new ConfigError(CONFIG_FILE_VARIABLE, `${file}: unknown setting ${key}`);
-    const scalar = (v: unknown) => (v === null || typeof v === 'object' ? undefined : String(v));
-    const text = Array.isArray(value) ? value.map(scalar).join(',') : scalar(value);
-    if (text === undefined || (Array.isArray(value) && value.some((v) => scalar(v) === undefined))) {
-      throw new ConfigError(name, `${file}: ${key} must be a value or a list of values`);
-    }
-    out[name] = text;
+    const texts = (Array.isArray(value) ? value : [value]).map((v) => (v === null || typeof v === 'object' ? undefined : String(v)));
+    if (texts.includes(undefined)) throw new ConfigError(name, `${file}: ${key} must be a value or a list of values`);
+    out[name] = texts.join(',');
   }
   return out;
 }

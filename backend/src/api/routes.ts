@@ -75,12 +75,13 @@ function detectionBody(d: Detection) {
   };
 }
 
-/** Registers the /api/v1 routes and /metrics. */
+/** A record as clients see it: the stored embedding is for feedback only. */
 const withoutVector = (rec: AnomalyRecord): Omit<AnomalyRecord, 'vector'> => {
   const { vector: _vector, ...rest } = rec;
   return rest;
 };
 
+/** Registers the /api/v1 routes and /metrics. */
 export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics: SentinelMetrics, version: string): void {
   const started = Date.now();
 

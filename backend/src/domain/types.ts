@@ -133,10 +133,10 @@ export interface Feedback {
   at: string;
 }
 
-/** Anomaly record (contract): API, replay output and store share it. */
 /** Why an incident resolved. */
 export type Resolution = 'recovered' | 'stale' | 'state_lost';
 
+/** Anomaly record (contract): API, replay output and store share it. */
 export interface AnomalyRecord {
   id: string;
   seriesKey: string;

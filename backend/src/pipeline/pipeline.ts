@@ -39,13 +39,25 @@ const STALE_SWEEP_MS = 5_000;
 /** A plain series is stale after this many of its usual point intervals without a point (if longer than SENTINEL_STALE_SECONDS). */
 const STALE_INTERVALS = 10;
 
-/** When a plain series' last point arrived (wall clock) and its usual interval between points (event time). */
-interface Arrival {
+/** What ingest keeps of a plain series: its last point (event time), when it arrived (wall clock), its usual interval. */
+interface PointSeries {
+  /** Event time of its last accepted point: the next must be after it. */
+  last: number;
   at: number;
   /** Moving average of the gaps between its points, each counted as at most 4x the average so far; NaN until the second point. */
   intervalMs: number;
   /** Found stale by the sweep and not heard from since. */
   stale: boolean;
+}
+
+/** A point of `p` accepted at `start` (event time), arriving at `now` (wall clock). */
+function heard(p: PointSeries, start: number, now: number): void {
+  const gap = start - p.last;
+  p.last = start;
+  p.at = now;
+  p.stale = false;
+  // One long outage must not make the series look slow for good.
+  p.intervalMs = Number.isNaN(p.intervalMs) ? gap : p.intervalMs + (Math.min(gap, 4 * p.intervalMs) - p.intervalMs) * 0.1;
 }
 
 /** The observation of a closed event window (reads its features, computing them if still lazy). */
@@ -92,8 +104,7 @@ export class Pipeline {
   /** Windows to score, in order; a closed window's features are computed when it is scored (LazyWindow). */
   private queue: { obs?: Observation; window?: ClosedWindow; staleKey?: string; queuedAt: number }[] = [];
   private working: Promise<void> | null = null;
-  private readonly lastPoint = new Map<string, number>();
-  private readonly arrivals = new Map<string, Arrival>();
+  private readonly pointSeries = new Map<string, PointSeries>();
   private lastStaleSweep = -Infinity;
   /** windowsSeen of each series at its last saveState. */
   private readonly savedSeen = new Map<string, number>();
@@ -212,38 +223,25 @@ export class Pipeline {
     const now = this.now();
     for (let i = 0; i < points.length; i++) {
       const obs = this.pointObservation(points[i]);
-      const last = this.lastPoint.get(obs.seriesKey);
-      if (last !== undefined && obs.start <= last) {
+      const known = this.pointSeries.get(obs.seriesKey);
+      if (known !== undefined && obs.start <= known.last) {
         rejected.push({ index: indexes ? indexes[i] : i, field: 'timestamp', message: 'not after the previous point of this series' });
         this.opts.metrics?.eventsRejected.inc({ reason: 'out_of_order' });
         continue;
       }
-      if (last === undefined && this.lastPoint.size >= this.opts.config.maxSeries) {
+      if (known === undefined && this.pointSeries.size >= this.opts.config.maxSeries) {
         rejected.push({ index: indexes ? indexes[i] : i, field: 'series', message: 'too many series (SENTINEL_MAX_SERIES)' });
         this.opts.metrics?.eventsRejected.inc({ reason: 'series_limit' });
         continue;
       }
-      this.lastPoint.set(obs.seriesKey, obs.start);
-      this.heard(obs.seriesKey, now, last === undefined ? NaN : obs.start - last);
+      if (known) heard(known, obs.start, now);
+      else this.pointSeries.set(obs.seriesKey, { last: obs.start, at: now, intervalMs: NaN, stale: false });
       this.queue.push({ obs, queuedAt: now });
       accepted++;
     }
     this.opts.metrics?.pointsIngested.inc(accepted);
     this.kick();
     return { accepted, rejected };
-  }
-
-  private heard(seriesKey: string, now: number, gap: number): void {
-    const a = this.arrivals.get(seriesKey);
-    if (!a) {
-      this.arrivals.set(seriesKey, { at: now, intervalMs: gap > 0 ? gap : NaN, stale: false });
-      return;
-    }
-    a.at = now;
-    a.stale = false;
-    if (!(gap > 0)) return;
-    // One long outage must not make the series look slow for good.
-    a.intervalMs = Number.isNaN(a.intervalMs) ? gap : a.intervalMs + (Math.min(gap, 4 * a.intervalMs) - a.intervalMs) * 0.1;
   }
 
   private pointObservation(p: SeriesPoint): Observation {
@@ -286,7 +284,7 @@ export class Pipeline {
     if (staleMs <= 0 || now - this.lastStaleSweep < STALE_SWEEP_MS) return;
     this.lastStaleSweep = now;
     let queued = false;
-    for (const [key, a] of this.arrivals) {
+    for (const [key, a] of this.pointSeries) {
       if (a.stale || now - a.at <= Math.max(staleMs, STALE_INTERVALS * (a.intervalMs || 0))) continue;
       a.stale = true;
       if (this.scorer.states.get(key)?.incident) {
@@ -300,7 +298,7 @@ export class Pipeline {
   private async resolveStale(key: string): Promise<void> {
     const state = this.scorer.states.get(key);
     // A point that arrived after the sweep queued this is scored next, against the open incident.
-    if (!state || !this.arrivals.get(key)?.stale) return;
+    if (!state || !this.pointSeries.get(key)?.stale) return;
     const change = await this.incidents.resolveStale(state);
     if (!change) return;
     this.opts.metrics?.openIncidents.dec();
@@ -467,7 +465,7 @@ export class Pipeline {
     for (const s of this.scorer.states.values()) {
       // A series in warm-up cannot alert, so its score would only make alert rules fire for nothing; a plain
       // series that stopped reporting has no current score.
-      if (s.windowsSeen < this.opts.config.warmupWindows || this.arrivals.get(s.key)?.stale) continue;
+      if (s.windowsSeen < this.opts.config.warmupWindows || this.pointSeries.get(s.key)?.stale) continue;
       const service = s.labels.service ?? '';
       const model = s.labels.model ?? (s.kind === 'points' ? s.labels.series : '');
       // `overall` is the ensemble's score; each detector's calibrated score is a signal of its own, for
@@ -569,9 +567,8 @@ export class Pipeline {
       this.savedSeen.set(s.key, s.windowsSeen);
       // A plain series refuses points that are not after its last one, across the restart too.
       if (s.kind === 'points' && s.windowsSeen > 0) {
-        this.lastPoint.set(s.key, s.lastSeen);
         // Its staleness counts from the start: a series that never comes back resolves its incident.
-        this.arrivals.set(s.key, { at: now, intervalMs: NaN, stale: false });
+        this.pointSeries.set(s.key, { last: s.lastSeen, at: now, intervalMs: NaN, stale: false });
       }
       // Counted as open, so their resolution does not take the gauge below zero.
       if (s.incident) this.opts.metrics?.openIncidents.inc();

@@ -2,7 +2,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { StoreUnavailableError } from '../../src/errors';
 import { anomaly } from '../store/contract';
-import { post, startServer, type TestServer } from '../helpers';
+import { event, post, startServer, type TestServer } from '../helpers';
 
 describe('read APIs and the scrape', () => {
   let s: TestServer;
@@ -56,14 +56,10 @@ describe('read APIs and the scrape', () => {
     };
     assert.equal(await field({ events: [{ service: 'a' }] }), 'events.0.timestamp');
     assert.equal(await field({ events: [] }), 'events');
-    assert.equal(await field({ events: [{ ...pointlessEvent() }], seriesKey: 'x' }), 'seriesKey');
+    assert.equal(await field({ events: [event(Date.now())], seriesKey: 'x' }), 'seriesKey');
     assert.equal(await field({ series: 'cpu', timestamp: Date.now() }), 'value');
     assert.equal(await field({ foo: 1 }), 'series');
     const ok = await post(`${s.url}/api/v1/detect`, { series: 'cpu', timestamp: Date.now(), value: 3 });
     assert.equal(ok.status, 200);
   });
 });
-
-function pointlessEvent() {
-  return { timestamp: Date.now(), service: 'chat', model: 'm1', inputTokens: 1, outputTokens: 1, latencyMs: 10, status: 'ok', costUsd: 0 };
-}

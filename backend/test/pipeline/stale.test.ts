@@ -14,16 +14,22 @@ import { SqliteStore } from '../../src/store/sqlite-store';
 const T0 = Date.UTC(2026, 0, 5);
 const MINUTE = 60_000;
 
+/** A pipeline with its store and metrics, on the wall clock `now` (in `dir`, else in memory). */
+async function openPipeline(now: () => number, env: Record<string, string> = {}, dir?: string) {
+  const store = dir ? SqliteStore.inDataDir(dir) : new SqliteStore(':memory:');
+  await store.init();
+  const metrics = new SentinelMetrics(undefined, { defaultMetrics: false });
+  const pipeline = new Pipeline({ config: loadConfig({ ...(dir ? { SENTINEL_DATA_DIR: dir } : {}), ...env }), store, log: createLogger('silent'), metrics, now });
+  return { store, metrics, pipeline };
+}
+
 /**
  * A pipeline on a wall clock the test moves, fed a plain series one point a minute (event time = wall
  * clock) that ends with a spike, so an incident is open when the series stops.
  */
 async function stoppedSeries(env: Record<string, string> = {}, dir?: string) {
   let clock = T0;
-  const store = dir ? SqliteStore.inDataDir(dir) : new SqliteStore(':memory:');
-  await store.init();
-  const metrics = new SentinelMetrics(undefined, { defaultMetrics: false });
-  const pipeline = new Pipeline({ config: loadConfig({ ...(dir ? { SENTINEL_DATA_DIR: dir } : {}), ...env }), store, log: createLogger('silent'), metrics, now: () => clock });
+  const { store, metrics, pipeline } = await openPipeline(() => clock, env, dir);
   const events: string[] = [];
   pipeline.onAnomaly((event, record) => void events.push(`${event}:${record.id}`));
   const r = rng(3);
@@ -100,10 +106,7 @@ describe('plain series that stop reporting (SENTINEL_STALE_SECONDS)', () => {
 
       // Restarted a day later; the series is gone.
       let clock = T0 + 24 * 60 * MINUTE;
-      const store = SqliteStore.inDataDir(dir);
-      await store.init();
-      const metrics = new SentinelMetrics(undefined, { defaultMetrics: false });
-      const pipeline = new Pipeline({ config: loadConfig({ SENTINEL_DATA_DIR: dir }), store, log: createLogger('silent'), metrics, now: () => clock });
+      const { store, metrics, pipeline } = await openPipeline(() => clock, {}, dir);
       const events: string[] = [];
       pipeline.onAnomaly((event, record) => void events.push(`${event}:${record.id}:${record.resolution}`));
       assert.equal(pipeline.restoreState(SeriesStateStore.inDataDir(dir)), 1);
