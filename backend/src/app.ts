@@ -79,7 +79,9 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
       clearInterval(tick);
       await alerting.stopIntake();
       await http.close();
-      await pipeline.shutdown();
+      // With state saved to disk, the windows the service is in the middle of are saved too and continued
+      // by the next start; scored now, cut short, they would read as a traffic drop.
+      await pipeline.shutdown({ keepUnfinished: state.keepsWindows });
       await state.close();
       // After the shutdown: its last windows may open or resolve incidents whose alerts must still go out.
       await alerting.close();
@@ -105,14 +107,22 @@ const ALERT_MEMORY_DELAY_MS = 250;
  * and at shutdown (nothing when it is 0), with the alert dispatcher's memory (which incidents were alerted,
  * running cooldowns) so that an incident alerted before a restart still sends its "resolved" after it; that
  * memory is also written within 250 ms of every alert, so a crash keeps it too. A failed save is logged and
- * retried at the next interval: the state stays in memory meanwhile.
+ * retried at the next interval: the state stays in memory meanwhile. At shutdown the windows still open are
+ * saved as well, and the next start continues them (`keepsWindows`).
  */
-function persistState(config: Readonly<Config>, log: Logger, pipeline: Pipeline, dispatcher: AlertDispatcher | null): { close(): Promise<void> } {
-  if (config.stateSaveSeconds <= 0) return { close: async () => {} };
+function persistState(
+  config: Readonly<Config>,
+  log: Logger,
+  pipeline: Pipeline,
+  dispatcher: AlertDispatcher | null,
+): { keepsWindows: boolean; close(): Promise<void> } {
+  if (config.stateSaveSeconds <= 0) return { keepsWindows: false, close: async () => {} };
   const store = SeriesStateStore.inDataDir(config.dataDir);
   // Window length and series key give the saved baselines their meaning; with others they are dropped.
   if (store.adopt(JSON.stringify({ windowMs: config.windowMs, seriesKey: config.seriesKey }))) {
     log.info({ series: pipeline.restoreState(store) }, 'series state restored');
+    const open = store.takeOpenWindows();
+    if (open.windows.length) log.info(pipeline.restoreUnfinished(open.windows, open.eventTime), 'windows open at the last shutdown restored');
   } else log.warn('series state was saved with another SENTINEL_WINDOW or SENTINEL_SERIES_KEY; starting afresh');
   let closed = false;
   if (dispatcher) {
@@ -159,11 +169,19 @@ function persistState(config: Readonly<Config>, log: Logger, pipeline: Pipeline,
   const timer = setInterval(() => void save(), config.stateSaveSeconds * 1000);
   timer.unref();
   return {
+    keepsWindows: true,
     async close() {
       clearInterval(timer);
       await saving;
       await save();
       closed = true;
+      try {
+        const open = pipeline.takeUnfinished();
+        store.saveOpenWindows(open.windows, open.eventTime);
+        if (open.windows.length) log.info({ windows: open.windows.length }, 'open windows saved for the next start');
+      } catch (err) {
+        log.warn({ err }, 'saving the open windows failed; their events are not scored');
+      }
       store.close();
     },
   };

@@ -5,7 +5,7 @@ import { loadConfig, type Config } from './config';
 import type { AnomalyRecord, LlmEvent } from './domain/types';
 import { eventSchema } from './ingest/schema';
 import { createLogger, type Logger } from './logger';
-import { Pipeline } from './pipeline/pipeline';
+import { FINISHED_SHARE, Pipeline, type Unscored } from './pipeline/pipeline';
 import { SqliteStore } from './store/sqlite-store';
 import type { VectorStore } from './store/vector-store';
 import { issuePath } from './ingest/parse';
@@ -83,7 +83,13 @@ export interface ReplayResult {
   events: number;
   invalid: number;
   late: number;
+  /** Windows scored. */
   windows: number;
+  /**
+   * The windows the input ended inside of, covering less than FINISHED_SHARE of them, and their events:
+   * not scored (a fraction of a window's traffic would read as a drop).
+   */
+  unscored: Unscored;
   elapsedMs: number;
 }
 
@@ -119,7 +125,7 @@ export async function replay(
     if (batch.length >= batchSize) await flush();
   }
   await flush();
-  pipeline.endOfInput();
+  const unscored = pipeline.endOfInput();
   await pipeline.idle();
   const anomalies: AnomalyRecord[] = [];
   for (const id of ids) {
@@ -130,7 +136,7 @@ export async function replay(
   let windows = 0;
   for (const s of pipeline.scorer.states.values()) windows += s.windowsSeen;
   if (!opts.store) await store.close();
-  return { anomalies, events: count, invalid: opts.onInvalid?.() ?? 0, late, windows, elapsedMs: performance.now() - t0 };
+  return { anomalies, events: count, invalid: opts.onInvalid?.() ?? 0, late, windows, unscored, elapsedMs: performance.now() - t0 };
 }
 
 /** `sentinel replay --input FILE [--out FILE]`. */
@@ -163,5 +169,11 @@ export async function replayCommand(argv: string[]): Promise<number> {
     `replayed ${result.events} events (${result.invalid} invalid, ${result.late} late) into ${result.windows} windows in ${secs.toFixed(2)} s ` +
       `(${Math.round(result.events / Math.max(secs, 1e-9))} events/s): ${result.anomalies.length} anomalies\n`,
   );
+  if (result.unscored.windows) {
+    process.stderr.write(
+      `the input ends early in the last window of ${result.unscored.windows} series: their last ${result.unscored.events} events ` +
+        `cover less than ${FINISHED_SHARE * 100} % of a window and are not scored\n`,
+    );
+  }
   return 0;
 }

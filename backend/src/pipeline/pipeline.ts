@@ -9,7 +9,7 @@ import type { VectorStore } from '../store/vector-store';
 import type { Rejection } from '../ingest/parse';
 import { WindowAccumulator } from '../windowing/features';
 import { eventSeriesKey, pointSeriesKey } from '../windowing/series-key';
-import { Windower, type ClosedWindow } from '../windowing/windower';
+import { byStartThenKey, Windower, type ClosedWindow, type OpenWindow } from '../windowing/windower';
 import { BandExport } from './band-export';
 import { IncidentTracker, resolveRecord, type IncidentEvent } from './incidents';
 import { PatternWriter } from './pattern-writer';
@@ -38,6 +38,19 @@ const MAX_QUARANTINE = 1024;
 const STALE_SWEEP_MS = 5_000;
 /** A plain series is stale after this many of its usual point intervals without a point (if longer than SENTINEL_STALE_SECONDS). */
 const STALE_INTERVALS = 10;
+/**
+ * At the end of an input, the window the input ends inside of is scored only when the input covers at
+ * least this share of it: a window cut at 15 s of 60 holds a quarter of a window's traffic and, scored like
+ * a whole one, reads as a traffic drop (every replay and every restart reported one). Test traffic that
+ * stops a second or two before the window's end (0.95-0.97) is still a window.
+ */
+export const FINISHED_SHARE = 0.9;
+
+/** Windows an end of input left unscored because the input covered too little of them. */
+export interface Unscored {
+  windows: number;
+  events: number;
+}
 
 /** What ingest keeps of a plain series: its last point (event time), when it arrived (wall clock), its usual interval. */
 interface PointSeries {
@@ -306,9 +319,70 @@ export class Pipeline {
     await this.emit('resolved', change.record, null);
   }
 
-  /** End of an offline input: close every window (empty trailing windows included up to the data's end). */
-  endOfInput(): void {
-    this.enqueueWindows(this.windower.drain());
+  /**
+   * End of an offline input (or of the service): every window that has ended by the last event time is
+   * scored, with the empty windows of trailing silences; the window each series' input ends inside of is
+   * scored only when the input covers FINISHED_SHARE of it, and otherwise left out and counted (its events
+   * are in the returned count, not in any score). With `keepUnfinished`, every such window stays open
+   * instead, for {@link takeUnfinished} to save and the next run to continue.
+   */
+  endOfInput(opts: { keepUnfinished?: boolean } = {}): Unscored {
+    const closed = this.windower.closeEnded();
+    const unscored: Unscored = { windows: 0, events: 0 };
+    const keep: OpenWindow[] = [];
+    for (const o of this.windower.takeOpen()) {
+      if (opts.keepUnfinished) {
+        keep.push(o);
+        continue;
+      }
+      // The silence before the window happened either way; the window itself only counts when nearly whole.
+      const windows = this.windower.closeTaken(o);
+      if (o.share < FINISHED_SHARE) {
+        windows.pop();
+        unscored.windows++;
+        unscored.events += o.acc.count;
+      }
+      closed.push(...windows);
+    }
+    if (keep.length) this.windower.restoreOpen(keep, this.windower.eventTime);
+    closed.sort(byStartThenKey);
+    this.enqueueWindows(closed);
+    if (unscored.windows) {
+      this.opts.log.info(unscored, `the input ended early in ${unscored.windows} window(s): covered less than ${FINISHED_SHARE * 100} % of them, they are not scored`);
+    }
+    return unscored;
+  }
+
+  /** Takes the windows still open (after `endOfInput({ keepUnfinished: true })`) to save them, with the event time. */
+  takeUnfinished(): { windows: OpenWindow[]; eventTime: number } {
+    return { windows: this.windower.takeOpen(), eventTime: this.windower.eventTime };
+  }
+
+  /**
+   * Puts back windows a previous run saved at shutdown (call after restoreState, before anything is
+   * ingested). A window whose time ran out while the service was down (its end plus the lateness has passed)
+   * gets nothing more: it is closed now, by the end-of-input rule (scored when the last run saw at least
+   * FINISHED_SHARE of it). The others stay open for the events that come.
+   */
+  restoreUnfinished(windows: readonly OpenWindow[], eventTime: number): { restored: number; closed: number; unscored: Unscored } {
+    const { windowMs, latenessMs } = this.opts.config;
+    const deadline = this.now() - windowMs - latenessMs;
+    const restored = this.windower.restoreOpen(
+      windows.filter((o) => o.start > deadline),
+      eventTime,
+    );
+    const closed: ClosedWindow[] = [];
+    const unscored: Unscored = { windows: 0, events: 0 };
+    for (const o of windows) {
+      if (o.start > deadline) continue;
+      if (o.share >= FINISHED_SHARE) closed.push(...this.windower.closeTaken(o));
+      else {
+        unscored.windows++;
+        unscored.events += o.acc.count;
+      }
+    }
+    this.enqueueWindows(closed);
+    return { restored, closed: closed.length, unscored };
   }
 
   private enqueueWindows(windows: ClosedWindow[]): void {
@@ -597,9 +671,13 @@ export class Pipeline {
     return n;
   }
 
-  /** Graceful shutdown: closes every open window, scores it, flushes patterns. */
-  async shutdown(): Promise<void> {
-    this.endOfInput();
+  /**
+   * Graceful shutdown: scores every window that has ended (see {@link endOfInput}), flushes patterns. With
+   * `keepUnfinished` the window each series is in the middle of stays open for {@link takeUnfinished};
+   * without, it is scored if nearly whole and otherwise left out (counted in the log).
+   */
+  async shutdown(opts: { keepUnfinished?: boolean } = {}): Promise<void> {
+    this.endOfInput(opts);
     await this.idle();
     await this.writer.flush();
   }

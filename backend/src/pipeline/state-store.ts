@@ -3,6 +3,8 @@ import path from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import Database from 'better-sqlite3';
 import { ScoreReservoir } from '../detectors/calibration';
+import { WindowAccumulator } from '../windowing/features';
+import type { OpenWindow } from '../windowing/windower';
 import { RingMatrix } from './ring';
 import { SeriesState } from './series-state';
 import { SustainedScore } from './sustained';
@@ -56,6 +58,7 @@ export class SeriesStateStore {
     this.upsert = this.db.prepare(
       'INSERT INTO series_state (key, state, updated_ms) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms',
     );
+    this.db.exec('CREATE TABLE IF NOT EXISTS open_windows (key TEXT NOT NULL, start INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (key, start))');
     this.putMeta = this.db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value');
   }
 
@@ -73,6 +76,7 @@ export class SeriesStateStore {
     if (row?.value === fingerprint) return true;
     this.db.transaction(() => {
       this.db.exec('DELETE FROM series_state');
+      this.db.exec('DELETE FROM open_windows');
       this.putMeta.run('fingerprint', fingerprint);
     })();
     return row === undefined;
@@ -107,6 +111,38 @@ export class SeriesStateStore {
       if (s) states.push(s);
     }
     return { states, pooled };
+  }
+
+  /**
+   * Saves the windows the service was in the middle of at shutdown (replacing any saved before), with the
+   * event time they were taken at, for the next start to continue them.
+   */
+  saveOpenWindows(windows: readonly OpenWindow[], eventTime: number): void {
+    const put = this.db.prepare('INSERT OR REPLACE INTO open_windows (key, start, data) VALUES (?, ?, ?)');
+    this.db.transaction(() => {
+      this.db.exec('DELETE FROM open_windows');
+      for (const w of windows) put.run(w.seriesKey, w.start, serialize({ v: STATE_FORMAT, w }));
+      this.putMeta.run('open_windows_event_time', String(eventTime));
+    })();
+  }
+
+  /** Reads and forgets the windows saved by {@link saveOpenWindows} (each is continued once). */
+  takeOpenWindows(): { windows: OpenWindow[]; eventTime: number } {
+    const windows: OpenWindow[] = [];
+    let eventTime = -Infinity;
+    this.db.transaction(() => {
+      for (const row of this.db.prepare('SELECT data FROM open_windows ORDER BY start, key').iterate() as Iterable<{ data: Buffer }>) {
+        const saved = deserialize(row.data) as { v?: number; w?: OpenWindow };
+        if (saved?.v !== STATE_FORMAT || !saved.w) continue;
+        Object.setPrototypeOf(saved.w.acc, WindowAccumulator.prototype);
+        windows.push(saved.w);
+      }
+      const row = this.db.prepare("SELECT value FROM meta WHERE name = 'open_windows_event_time'").get() as { value: string } | undefined;
+      if (row) eventTime = Number(row.value);
+      this.db.exec('DELETE FROM open_windows');
+      this.db.exec("DELETE FROM meta WHERE name = 'open_windows_event_time'");
+    })();
+    return { windows, eventTime };
   }
 
   /** Saves a small JSON value under `name` (e.g. the alert dispatcher's memory), next to the series rows. */

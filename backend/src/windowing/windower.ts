@@ -40,6 +40,10 @@ class LazyWindow implements ClosedWindow {
   }
 }
 
+/** Window order of every closing: by start, then by series key (replays are deterministic). */
+export const byStartThenKey = (a: { start: number; seriesKey: string }, b: { start: number; seriesKey: string }): number =>
+  a.start - b.start || (a.seriesKey < b.seriesKey ? -1 : a.seriesKey > b.seriesKey ? 1 : 0);
+
 /** Options of the {@link Windower}. */
 export interface WindowerOptions {
   windowMs: number;
@@ -78,6 +82,8 @@ export class Windower {
   private readonly series = new Map<string, SeriesWindows>();
   private maxEventTime = -Infinity;
   private lastBoundary = NaN;
+  /** Windows ending by this time were closed at an end of input (this run's or, restored, the last one's). */
+  private endedBy = -Infinity;
   private readonly maxGap: number;
   private readonly keys: SeriesKeyCache;
 
@@ -103,6 +109,11 @@ export class Windower {
     return this.maxEventTime - this.opts.latenessMs;
   }
 
+  /** A window ending by this time has closed: its events are late. */
+  private get closedBefore(): number {
+    return Math.max(this.watermark, this.endedBy);
+  }
+
   /** Places one event. Returns null when accepted, or why it was refused. */
   add(e: LlmEvent): LateReason | null {
     const acc = this.accumulatorFor(e);
@@ -126,10 +137,10 @@ export class Windower {
     let s = this.series.get(key);
     if (!s) {
       if (this.series.size >= this.opts.maxSeries) return 'series_limit';
-      if (start + W <= this.watermark) return 'late';
+      if (start + W <= this.closedBefore) return 'late';
       s = { labels: { ...labels }, open: new Map(), lastClosed: -Infinity, emptyRun: 0 };
       this.series.set(key, s);
-    } else if (start <= s.lastClosed || start + W <= this.watermark) {
+    } else if (start <= s.lastClosed || start + W <= this.closedBefore) {
       return 'late';
     }
     let acc = s.open.get(start);
@@ -162,11 +173,27 @@ export class Windower {
   collect(): ClosedWindow[] {
     const W = this.opts.windowMs;
     const wm = this.watermark;
-    const out: ClosedWindow[] = [];
     // Windows only become closable when the watermark crosses a window boundary: skip the scan otherwise.
     const boundary = Math.floor(wm / W);
-    if (boundary === this.lastBoundary) return out;
+    if (boundary === this.lastBoundary) return [];
     this.lastBoundary = boundary;
+    return this.closeUpTo(wm);
+  }
+
+  /**
+   * End of input (a replay's last event, the service's shutdown): no event can arrive late any more, so
+   * every window that has ended by the last event time closes, as {@link collect} would close it once the
+   * lateness had passed. The window the input ends inside of stays open (see {@link takeOpen}).
+   */
+  closeEnded(): ClosedWindow[] {
+    if (!Number.isFinite(this.maxEventTime)) return [];
+    this.endedBy = this.maxEventTime;
+    return this.closeUpTo(this.maxEventTime);
+  }
+
+  private closeUpTo(wm: number): ClosedWindow[] {
+    const W = this.opts.windowMs;
+    const out: ClosedWindow[] = [];
     for (const [key, s] of this.series) {
       const starts = s.open.size ? [...s.open.keys()].sort((a, b) => a - b) : [];
       for (const start of starts) {
@@ -183,7 +210,7 @@ export class Windower {
         this.emitGap(key, s, Math.floor((wm - W) / W) * W + W, out);
       }
     }
-    out.sort((a, b) => a.start - b.start || (a.seriesKey < b.seriesKey ? -1 : a.seriesKey > b.seriesKey ? 1 : 0));
+    out.sort(byStartThenKey);
     return out;
   }
 
@@ -203,21 +230,71 @@ export class Windower {
     }
   }
 
-  /** Closes and returns every open window regardless of the watermark (graceful shutdown). */
-  drain(): ClosedWindow[] {
-    // Only the open windows: no empty windows for the time that has not happened yet.
+  /**
+   * Takes every still-open window out of the windower (after {@link closeEnded} only the window each series'
+   * input ends inside of), with the share of it that event time has covered: a window cut short by the end
+   * of the input holds a fraction of a window's traffic, and scored like a whole one it reads as a drop.
+   * The caller scores it ({@link closeTaken}), keeps it for the next run ({@link restoreOpen}), or drops it.
+   */
+  takeOpen(): OpenWindow[] {
     const W = this.opts.windowMs;
-    const out: ClosedWindow[] = [];
-    for (const [key, s] of this.series) {
-      const starts = [...s.open.keys()].sort((a, b) => a - b);
-      for (const start of starts) {
-        const acc = s.open.get(start)!;
-        s.open.delete(start);
-        out.push(new LazyWindow(key, s.labels, start, start + W, acc));
-        s.lastClosed = Math.max(s.lastClosed, start);
+    const out: OpenWindow[] = [];
+    for (const [seriesKey, s] of this.series) {
+      for (const [start, acc] of s.open) {
+        const share = Math.min(1, Math.max(0, (this.maxEventTime - start) / W));
+        out.push({ seriesKey, labels: s.labels, start, share, acc });
       }
+      s.open.clear();
     }
-    out.sort((a, b) => a.start - b.start || (a.seriesKey < b.seriesKey ? -1 : 1));
+    out.sort(byStartThenKey);
     return out;
   }
+
+  /** Closes a window taken by {@link takeOpen}: the empty windows of a silence before it, then the window. */
+  closeTaken(o: OpenWindow): ClosedWindow[] {
+    const W = this.opts.windowMs;
+    const s = this.series.get(o.seriesKey);
+    const out: ClosedWindow[] = [];
+    if (s) {
+      this.emitGap(o.seriesKey, s, o.start, out);
+      s.lastClosed = Math.max(s.lastClosed, o.start);
+      s.emptyRun = 0;
+    }
+    out.push(new LazyWindow(o.seriesKey, o.labels, o.start, o.start + W, o.acc));
+    return out;
+  }
+
+  /**
+   * Puts back windows taken by {@link takeOpen} in an earlier run (saved at shutdown), with that run's event
+   * time: events of the same window keep adding to it, and it closes as any other when the watermark passes.
+   * Call before anything is ingested. Returns the number of windows restored.
+   */
+  restoreOpen(windows: readonly OpenWindow[], eventTime: number): number {
+    if (eventTime > this.maxEventTime) this.maxEventTime = eventTime;
+    if (eventTime > this.endedBy) this.endedBy = eventTime;
+    let n = 0;
+    for (const o of windows) {
+      let s = this.series.get(o.seriesKey);
+      if (!s) {
+        if (this.series.size >= this.opts.maxSeries) continue;
+        s = { labels: { ...o.labels }, open: new Map(), lastClosed: -Infinity, emptyRun: 0 };
+        this.series.set(o.seriesKey, s);
+      }
+      s.open.set(o.start, o.acc);
+      n++;
+    }
+    return n;
+  }
+}
+
+/** A window still open when the input ended, taken out by {@link Windower.takeOpen}. */
+export interface OpenWindow {
+  seriesKey: string;
+  labels: SeriesLabels;
+  /** Window start (epoch ms); it ends one window length later. */
+  start: number;
+  /** Share of the window's time the input covered (last event time - start) / window length, in [0, 1]. */
+  share: number;
+  /** What the window has accumulated so far. */
+  acc: WindowAccumulator;
 }

@@ -36,6 +36,15 @@ describe('pipeline end to end (replay, event time)', () => {
     );
   });
 
+  test('an input that ends 15 s into a window does not report that window as a traffic drop', async () => {
+    const last = steadyTraffic(start + 40 * 60_000, 1).filter((e) => e.timestamp < start + 40 * 60_000 + 15_000);
+    const r = await replay([...steadyTraffic(start, 40), ...last], config, log);
+    // Scored like a whole window, a quarter of a minute's traffic was a critical "traffic down" anomaly.
+    assert.deepEqual(r.anomalies, []);
+    assert.equal(r.windows, 40);
+    assert.deepEqual(r.unscored, { windows: 1, events: last.length });
+  });
+
   test('nothing alerts during warm-up, and steady traffic stays quiet', async () => {
     const noisyStart = steadyTraffic(start, 10, 30, { latencyMs: 5000 });
     const r = await replay([...noisyStart, ...steadyTraffic(start + 10 * 60_000, 40)], config, log);
@@ -84,16 +93,60 @@ describe('service state across restarts, feedback and shutdown', () => {
     }
   });
 
-  test('graceful shutdown closes, scores and stores the open windows (nothing accepted is lost)', async () => {
+  test('graceful shutdown scores the windows that ended and saves the one it is in the middle of; the next start continues it', async () => {
     const s = await startServer();
     const t = minutesAgo(2);
     await post(`${s.url}/api/v1/events`, [event(t), event(t + 1000), event(t + 61_000)]);
     assert.equal(s.app.pipeline.windower.openWindowCount, 2);
-    await s.app.close();
+    await s.close({ keepData: true });
     assert.equal(s.app.pipeline.windower.openWindowCount, 0);
-    const state = s.app.pipeline.scorer.states.get('service=chat|model=m1');
-    assert.equal(state?.windowsSeen, 2);
-    await s.close();
+    // The window [t, t + 60 s) had ended (an event at t + 61 s): scored. The next one had 1 s of 60: saved.
+    assert.equal(s.app.pipeline.scorer.states.get('service=chat|model=m1')?.windowsSeen, 1);
+    const s2 = await startServer({}, s.dataDir);
+    try {
+      assert.equal(s2.app.pipeline.windower.openWindowCount, 1);
+      assert.ok(s2.logs.some((l) => l.includes('windows open at the last shutdown restored')));
+      assert.ok((await post(`${s2.url}/api/v1/events`, [event(t + 62_000)])).ok);
+      assert.equal(s2.app.pipeline.windower.openWindowCount, 1, 'the event joined the restored window');
+      // Ended here at 2 s of 60, the window is not scored; both its events are counted as such.
+      assert.deepEqual(s2.app.pipeline.endOfInput(), { windows: 1, events: 2 });
+      // An event of the window scored before the restart is late, not a second copy of that window.
+      const late = await (await post(`${s2.url}/api/v1/events`, [event(t + 30_000)])).json();
+      assert.equal(late.rejected.length, 1, JSON.stringify(late));
+    } finally {
+      await s2.close();
+    }
+  });
+
+  test('a saved window whose time ran out while the service was down is closed at the next start', async () => {
+    const s = await startServer();
+    const t = minutesAgo(10);
+    await post(`${s.url}/api/v1/events`, [event(t), event(t + 30_000), event(t + 55_000)]);
+    await s.close({ keepData: true });
+    const s2 = await startServer({}, s.dataDir);
+    try {
+      // The last run saw 55 s of its 60: scored at start instead of waiting for events that cannot come.
+      await s2.app.pipeline.idle();
+      assert.equal(s2.app.pipeline.windower.openWindowCount, 0);
+      assert.equal(s2.app.pipeline.scorer.states.get('service=chat|model=m1')?.windowsSeen, 1);
+      assert.ok(s2.logs.some((l) => l.includes('"restored":0,"closed":1')), s2.logs.join(''));
+    } finally {
+      await s2.close();
+    }
+  });
+
+  test('without saved state, shutdown scores a last window the input covered 90 % of', async () => {
+    const s = await startServer({ SENTINEL_STATE_SAVE_SECONDS: '0' });
+    try {
+      const t = minutesAgo(3);
+      await post(`${s.url}/api/v1/events`, [event(t), event(t + 59_000), event(t + 60_000 + 54_000)]);
+      await s.app.pipeline.shutdown();
+      // [t, t+60 s) has ended; the input covered 54 s of [t+60 s, t+120 s): scored too.
+      assert.equal(s.app.pipeline.scorer.states.get('service=chat|model=m1')?.windowsSeen, 2);
+      assert.ok(!s.logs.some((l) => l.includes('the input ended early')));
+    } finally {
+      await s.close();
+    }
   });
 });
 

@@ -5,6 +5,8 @@ import { FEATURE_INDEX as F } from '../../src/windowing/features';
 import { event } from '../helpers';
 
 const W = 60_000;
+/** Every window, whole or not (what a test of the features wants). */
+const closeAll = (w: Windower) => [...w.closeEnded(), ...w.takeOpen().flatMap((o) => w.closeTaken(o))];
 const make = (over: Partial<ConstructorParameters<typeof Windower>[0]> = {}) =>
   new Windower({ windowMs: W, latenessMs: 10_000, keyDimensions: ['service', 'model'], maxSeries: 100, ...over });
 
@@ -56,15 +58,43 @@ test('the series limit refuses new series, not events of known ones', () => {
   assert.equal(w.add(event(t + 1)), null);
 });
 
-test('drain closes every open window (graceful shutdown) without inventing future ones', () => {
+test('end of input: ended windows close without waiting for the lateness; the window the input ends in is taken out with its share', () => {
   const w = make();
   const t0 = 1_800_000_000_000 - (1_800_000_000_000 % W);
-  w.add(event(t0));
-  w.add(event(t0 + W, { service: 'b' }));
-  assert.equal(w.openWindowCount, 2);
-  const d = w.drain();
-  assert.equal(d.length, 2);
+  w.add(event(t0 + 1000));
+  w.add(event(t0 + 2 * W + 1000, { service: 'b' }));
+  w.add(event(t0 + 3 * W + 6_000));
+  const name = (c: { seriesKey: string; start: number }) => `${c.seriesKey.split('|')[0]}@${(c.start - t0) / W}`;
+  // Watermark t0+3W-4s: chat's t0 closes; b's t0+2W waits for the lateness.
+  assert.deepEqual(w.collect().map(name), ['service=chat@0']);
+  // At the end of input nothing can be late: b's t0+2W closes; chat's t0+3W has not ended.
+  assert.deepEqual(w.closeEnded().map(name), ['service=b@2']);
+  const open = w.takeOpen();
+  assert.equal(open.length, 1);
+  assert.equal(open[0].start, t0 + 3 * W);
+  assert.equal(open[0].share, 0.1);
+  assert.equal(open[0].acc.count, 1);
   assert.equal(w.openWindowCount, 0);
+  assert.equal(w.add(event(t0 + 2 * W + 30_000)), 'late', 'a window closed at the end of input is closed');
+  // Closing it emits chat's silence before it first.
+  const taken = w.closeTaken(open[0]);
+  assert.deepEqual(taken.map(name), ['service=chat@1', 'service=chat@2', 'service=chat@3']);
+  assert.equal(taken[2].features[F.request_count], 1);
+});
+
+test('an open window restored in a new windower keeps what it held and closes with the watermark', () => {
+  const a = make();
+  const t0 = 1_800_000_000_000 - (1_800_000_000_000 % W);
+  a.add(event(t0 + 1000));
+  a.add(event(t0 + 20_000));
+  const saved = a.takeOpen();
+  const b = make();
+  assert.equal(b.restoreOpen(saved, a.eventTime), 1);
+  assert.equal(b.add(event(t0 + 40_000)), null);
+  b.add(event(t0 + W + 10_000));
+  const [c] = b.collect();
+  assert.equal(c.start, t0);
+  assert.equal(c.features[F.request_count], 3);
 });
 
 test('features: quantiles, rates, shares and security counts of a window', () => {
@@ -73,7 +103,7 @@ test('features: quantiles, rates, shares and security counts of a window', () =>
   for (let i = 1; i <= 100; i++) {
     w.add(event(t0 + i, { latencyMs: i * 10, status: i <= 5 ? 'error' : 'ok', errorType: i <= 5 ? 'timeout' : undefined, apiKeyId: i <= 60 ? 'k1' : `k${i}`, user: `u${i % 7}`, cacheHit: i % 4 === 0, securityEvents: i === 1 ? ['jailbreak', 'prompt_injection'] : undefined }));
   }
-  const [c] = w.drain();
+  const [c] = closeAll(w);
   assert.equal(c.features[F.request_count], 100);
   assert.ok(Math.abs(c.features[F.latency_p50_ms] - 505) < 1e-9);
   assert.ok(Math.abs(c.features[F.latency_p99_ms] - 990.1) < 1e-9);
@@ -94,7 +124,7 @@ test('an event without latencyMs counts as a request, not as a 0 ms one in the l
     if (i % 2 === 0) delete e.latencyMs;
     w.add(e);
   }
-  const [c] = w.drain();
+  const [c] = closeAll(w);
   assert.equal(c.features[F.request_count], 100);
   // The 50 odd latencies 10, 30, ..., 990: median 500 (with the 50 missing read as 0 it would be 5).
   assert.ok(Math.abs(c.features[F.latency_p50_ms] - 500) < 1e-9, String(c.features[F.latency_p50_ms]));
