@@ -5,7 +5,8 @@ import { loadConfig, type Config } from './config';
 import type { AnomalyRecord, LlmEvent } from './domain/types';
 import { eventSchema } from './ingest/schema';
 import { createLogger, type Logger } from './logger';
-import { FINISHED_SHARE, Pipeline, type Unscored } from './pipeline/pipeline';
+import { Pipeline } from './pipeline/pipeline';
+import { FINISHED_SHARE, type Unscored } from './windowing/windower';
 import { SqliteStore } from './store/sqlite-store';
 import type { VectorStore } from './store/vector-store';
 import { issuePath } from './ingest/parse';
@@ -86,8 +87,9 @@ export interface ReplayResult {
   /** Windows scored. */
   windows: number;
   /**
-   * The windows the input ended inside of, covering less than FINISHED_SHARE of them, and their events:
-   * not scored (a fraction of a window's traffic would read as a drop).
+   * Windows the input covered less than FINISHED_SHARE of (the first of a series when the input begins
+   * inside it, the last when it ends inside it), and their events: not scored (a fraction of a window's
+   * traffic would read as a drop).
    */
   unscored: Unscored;
   elapsedMs: number;
@@ -125,7 +127,9 @@ export async function replay(
     if (batch.length >= batchSize) await flush();
   }
   await flush();
-  const unscored = pipeline.endOfInput();
+  const atEnd = pipeline.endOfInput();
+  const early = pipeline.windower.startedEarly;
+  const unscored: Unscored = { windows: atEnd.windows + early.windows, events: atEnd.events + early.events };
   await pipeline.idle();
   const anomalies: AnomalyRecord[] = [];
   for (const id of ids) {
@@ -171,8 +175,8 @@ export async function replayCommand(argv: string[]): Promise<number> {
   );
   if (result.unscored.windows) {
     process.stderr.write(
-      `the input ends early in the last window of ${result.unscored.windows} series: their last ${result.unscored.events} events ` +
-        `cover less than ${FINISHED_SHARE * 100} % of a window and are not scored\n`,
+      `${result.unscored.windows} window(s) the input begins or ends inside of, covering less than ${FINISHED_SHARE * 100} % of them, ` +
+        `are not scored (${result.unscored.events} events): part of a window's traffic would read as a drop\n`,
     );
   }
   return 0;

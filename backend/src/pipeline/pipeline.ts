@@ -9,7 +9,7 @@ import type { VectorStore } from '../store/vector-store';
 import type { Rejection } from '../ingest/parse';
 import { WindowAccumulator } from '../windowing/features';
 import { eventSeriesKey, pointSeriesKey } from '../windowing/series-key';
-import { byStartThenKey, Windower, type ClosedWindow, type OpenWindow } from '../windowing/windower';
+import { byStartThenKey, FINISHED_SHARE, Windower, type ClosedWindow, type OpenWindow, type Unscored } from '../windowing/windower';
 import { BandExport } from './band-export';
 import { IncidentTracker, resolveRecord, type IncidentEvent } from './incidents';
 import { PatternWriter } from './pattern-writer';
@@ -38,19 +38,6 @@ const MAX_QUARANTINE = 1024;
 const STALE_SWEEP_MS = 5_000;
 /** A plain series is stale after this many of its usual point intervals without a point (if longer than SENTINEL_STALE_SECONDS). */
 const STALE_INTERVALS = 10;
-/**
- * At the end of an input, the window the input ends inside of is scored only when the input covers at
- * least this share of it: a window cut at 15 s of 60 holds a quarter of a window's traffic and, scored like
- * a whole one, reads as a traffic drop (every replay and every restart reported one). Test traffic that
- * stops a second or two before the window's end (0.95-0.97) is still a window.
- */
-export const FINISHED_SHARE = 0.9;
-
-/** Windows an end of input left unscored because the input covered too little of them. */
-export interface Unscored {
-  windows: number;
-  events: number;
-}
 
 /** What ingest keeps of a plain series: its last point (event time), when it arrived (wall clock), its usual interval. */
 interface PointSeries {
@@ -119,6 +106,8 @@ export class Pipeline {
   private working: Promise<void> | null = null;
   private readonly pointSeries = new Map<string, PointSeries>();
   private lastStaleSweep = -Infinity;
+  /** startedEarly.windows when last logged. */
+  private startedEarlyLogged = 0;
   /** windowsSeen of each series at its last saveState. */
   private readonly savedSeen = new Map<string, number>();
   /** Some series was saved since the pooled calibration last was. */
@@ -336,13 +325,12 @@ export class Pipeline {
         continue;
       }
       // The silence before the window happened either way; the window itself only counts when nearly whole.
-      const windows = this.windower.closeTaken(o);
-      if (o.share < FINISHED_SHARE) {
-        windows.pop();
+      const whole = o.share >= FINISHED_SHARE;
+      closed.push(...this.windower.closeTaken(o, whole));
+      if (!whole) {
         unscored.windows++;
         unscored.events += o.acc.count;
       }
-      closed.push(...windows);
     }
     if (keep.length) this.windower.restoreOpen(keep, this.windower.eventTime);
     closed.sort(byStartThenKey);
@@ -375,8 +363,9 @@ export class Pipeline {
     const unscored: Unscored = { windows: 0, events: 0 };
     for (const o of windows) {
       if (o.start > deadline) continue;
-      if (o.share >= FINISHED_SHARE) closed.push(...this.windower.closeTaken(o));
-      else {
+      const whole = o.share >= FINISHED_SHARE;
+      closed.push(...this.windower.closeTaken(o, whole));
+      if (!whole) {
         unscored.windows++;
         unscored.events += o.acc.count;
       }
@@ -386,6 +375,11 @@ export class Pipeline {
   }
 
   private enqueueWindows(windows: ClosedWindow[]): void {
+    const early = this.windower.startedEarly;
+    if (early.windows !== this.startedEarlyLogged) {
+      this.startedEarlyLogged = early.windows;
+      this.opts.log.info(early, `windows that began before the intake did and were covered less than ${FINISHED_SHARE * 100} % are not scored`);
+    }
     if (windows.length === 0) return;
     const now = this.now();
     for (const window of windows) this.queue.push({ window, queuedAt: now });

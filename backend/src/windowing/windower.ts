@@ -40,6 +40,21 @@ class LazyWindow implements ClosedWindow {
   }
 }
 
+/**
+ * A window the input covered only part of (it began before the intake did, or the input ended inside it) is
+ * scored only when the input covered at least this share of it: a window cut at 15 s of 60 holds a quarter
+ * of a window's traffic and, scored like a whole one, reads as a traffic drop (every replay and every
+ * restart reported one). Test traffic that stops a second or two before the window's end (0.95-0.97) is
+ * still a window.
+ */
+export const FINISHED_SHARE = 0.9;
+
+/** Windows left unscored because the input covered too little of them, and their events. */
+export interface Unscored {
+  windows: number;
+  events: number;
+}
+
 /** Window order of every closing: by start, then by series key (replays are deterministic). */
 export const byStartThenKey = (a: { start: number; seriesKey: string }, b: { start: number; seriesKey: string }): number =>
   a.start - b.start || (a.seriesKey < b.seriesKey ? -1 : a.seriesKey > b.seriesKey ? 1 : 0);
@@ -84,6 +99,15 @@ export class Windower {
   private lastBoundary = NaN;
   /** Windows ending by this time were closed at an end of input (this run's or, restored, the last one's). */
   private endedBy = -Infinity;
+  /** Earliest event time accepted: the intake covers event time from here (NaN before the first event). */
+  private coveredFrom = NaN;
+  /** Windows restored from the last run: they hold what it saw before this intake began. */
+  private readonly restored = new WeakSet<WindowAccumulator>();
+  /**
+   * Windows that began before the intake did (a replay starting mid-window, the first window of every
+   * series after a start without its saved windows) and were covered less than FINISHED_SHARE: not emitted.
+   */
+  readonly startedEarly: Unscored = { windows: 0, events: 0 };
   private readonly maxGap: number;
   private readonly keys: SeriesKeyCache;
 
@@ -119,6 +143,7 @@ export class Windower {
     const acc = this.accumulatorFor(e);
     if (typeof acc === 'string') return acc;
     acc.add(e);
+    if (!(e.timestamp >= this.coveredFrom)) this.coveredFrom = e.timestamp;
     return null;
   }
 
@@ -127,6 +152,7 @@ export class Windower {
     const acc = this.accumulatorFor(e);
     if (typeof acc === 'string') return acc;
     acc.addSecurity(e);
+    if (!(e.timestamp >= this.coveredFrom)) this.coveredFrom = e.timestamp;
     return null;
   }
 
@@ -201,7 +227,7 @@ export class Windower {
         this.emitGap(key, s, start, out);
         const acc = s.open.get(start)!;
         s.open.delete(start);
-        out.push(new LazyWindow(key, s.labels, start, start + W, acc));
+        if (this.coveredEnough(start, acc)) out.push(new LazyWindow(key, s.labels, start, start + W, acc));
         s.lastClosed = start;
         s.emptyRun = 0;
       }
@@ -250,8 +276,11 @@ export class Windower {
     return out;
   }
 
-  /** Closes a window taken by {@link takeOpen}: the empty windows of a silence before it, then the window. */
-  closeTaken(o: OpenWindow): ClosedWindow[] {
+  /**
+   * Closes a window taken by {@link takeOpen}: the empty windows of a silence before it, then, with `score`,
+   * the window (unless it began before the intake and was mostly missed, see {@link startedEarly}).
+   */
+  closeTaken(o: OpenWindow, score = true): ClosedWindow[] {
     const W = this.opts.windowMs;
     const s = this.series.get(o.seriesKey);
     const out: ClosedWindow[] = [];
@@ -260,8 +289,17 @@ export class Windower {
       s.lastClosed = Math.max(s.lastClosed, o.start);
       s.emptyRun = 0;
     }
-    out.push(new LazyWindow(o.seriesKey, o.labels, o.start, o.start + W, o.acc));
+    if (score && this.coveredEnough(o.start, o.acc)) out.push(new LazyWindow(o.seriesKey, o.labels, o.start, o.start + W, o.acc));
     return out;
+  }
+
+  /** False (and counted in startedEarly) for a window that began before the intake and was mostly missed. */
+  private coveredEnough(start: number, acc: WindowAccumulator): boolean {
+    if (!(start < this.coveredFrom) || this.restored.has(acc)) return true;
+    if ((start + this.opts.windowMs - this.coveredFrom) / this.opts.windowMs >= FINISHED_SHARE) return true;
+    this.startedEarly.windows++;
+    this.startedEarly.events += acc.count;
+    return false;
   }
 
   /**
@@ -281,6 +319,7 @@ export class Windower {
         this.series.set(o.seriesKey, s);
       }
       s.open.set(o.start, o.acc);
+      this.restored.add(o.acc);
       n++;
     }
     return n;

@@ -45,6 +45,14 @@ describe('pipeline end to end (replay, event time)', () => {
     assert.deepEqual(r.unscored, { windows: 1, events: last.length });
   });
 
+  test('an input that begins 30 s into a window leaves that window out instead of learning it as normal', async () => {
+    const traffic = steadyTraffic(start, 30);
+    const first = traffic.filter((e) => e.timestamp < start + 60_000 && e.timestamp >= start + 30_000);
+    const r = await replay([...first, ...traffic.filter((e) => e.timestamp >= start + 60_000)], config, log);
+    assert.equal(r.windows, 29);
+    assert.deepEqual(r.unscored, { windows: 1, events: first.length });
+  });
+
   test('nothing alerts during warm-up, and steady traffic stays quiet', async () => {
     const noisyStart = steadyTraffic(start, 10, 30, { latencyMs: 5000 });
     const r = await replay([...noisyStart, ...steadyTraffic(start + 10 * 60_000, 40)], config, log);
@@ -95,7 +103,8 @@ describe('service state across restarts, feedback and shutdown', () => {
 
   test('graceful shutdown scores the windows that ended and saves the one it is in the middle of; the next start continues it', async () => {
     const s = await startServer();
-    const t = minutesAgo(2);
+    // The current minute's window must still be open when the service starts again (it is restored, not closed).
+    const t = minutesAgo(1);
     await post(`${s.url}/api/v1/events`, [event(t), event(t + 1000), event(t + 61_000)]);
     assert.equal(s.app.pipeline.windower.openWindowCount, 2);
     await s.close({ keepData: true });

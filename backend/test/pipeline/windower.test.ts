@@ -82,6 +82,22 @@ test('end of input: ended windows close without waiting for the lateness; the wi
   assert.equal(taken[2].features[F.request_count], 1);
 });
 
+test('a window that began before the intake and was mostly missed is not emitted; one it saw 90 % of is', () => {
+  const w = make({ latenessMs: 0 });
+  const t0 = 1_800_000_000_000 - (1_800_000_000_000 % W);
+  w.add(event(t0 + 30_000));
+  w.add(event(t0 + W + 1000));
+  w.add(event(t0 + 3 * W + 5000, { service: 'b' }));
+  // chat's first window was seen from its 30th second: left out; its second and the empty third are whole.
+  assert.deepEqual(w.collect().map((c) => (c.start - t0) / W), [1, 2]);
+  assert.deepEqual(w.startedEarly, { windows: 1, events: 1 });
+  const v = make({ latenessMs: 0 });
+  v.add(event(t0 + 6000));
+  v.add(event(t0 + W + 1000));
+  assert.deepEqual(v.collect().map((c) => c.start), [t0], 'covered from its 6th second: 90 %');
+  assert.deepEqual(v.startedEarly, { windows: 0, events: 0 });
+});
+
 test('an open window restored in a new windower keeps what it held and closes with the watermark', () => {
   const a = make();
   const t0 = 1_800_000_000_000 - (1_800_000_000_000 % W);
