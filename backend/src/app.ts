@@ -13,6 +13,7 @@ import { explainRoutes } from './explain/explain-route';
 import { attachAlerting, type Alerting } from './alerts';
 import type { AlertDispatcher, DispatcherMemory } from './alerts/dispatcher';
 import type { VectorStore } from './store/vector-store';
+import { MstlPool } from './detectors/augurs';
 
 /** Service version, from backend/package.json. */
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -40,7 +41,9 @@ export interface App {
 export async function createApp(config: Readonly<Config>, log: Logger, deps: { store?: VectorStore; now?: () => number } = {}): Promise<App> {
   const store = deps.store ?? (await createStore(config, log));
   const metrics = new SentinelMetrics();
-  const pipeline = new Pipeline({ config, store, log, metrics, now: deps.now });
+  // Seasonal fits (up to ~200 ms of WASM each) on a worker thread, so HTTP is never held by one.
+  const fits = new MstlPool();
+  const pipeline = new Pipeline({ config, store, log, metrics, now: deps.now, fits });
   const explain = attachExplainer({ config, log, store, metrics, onAnomaly: (l) => pipeline.onAnomaly(l) });
   const http = await buildServer({
     config,
@@ -82,6 +85,7 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
       // With state saved to disk, the windows the service is in the middle of are saved too and continued
       // by the next start; scored now, cut short, they would read as a traffic drop.
       await pipeline.shutdown({ keepUnfinished: state.keepsWindows });
+      await fits.close();
       await state.close();
       // After the shutdown: its last windows may open or resolve incidents whose alerts must still go out.
       await alerting.close();

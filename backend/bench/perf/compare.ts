@@ -36,6 +36,8 @@ const ROWS: Row[] = [
   ['  kNN k=10 over 100k x 48: ms/query (CPU)', scoring(/^2 series/, (s) => s.knn.msPerQuery), 3],
   ['scoring 10k series x 100 patterns: windows/s', scoring(/^10k series/, (s) => s.windowsPerSec)],
   ['scoring 50 series x 10k, seasonal on: windows/s', scoring(/seasonal/, (s) => s.windowsPerSec)],
+  ['  event-loop delay max while scoring, ms (fits on the worker)', scoring(/seasonal on/, (s) => s.eventLoop?.maxMs), 1],
+  ['  the same with the fits on the scoring thread', scoring(/fits on the scoring thread/, (s) => s.eventLoop?.maxMs), 1],
   ['memory per stored pattern, heap bytes (in-memory index)', scoring(/^100 series/, (s) => s.memory.heapPerPatternBytes)],
   ['SQLite file bytes per pattern (1k+ patterns per series)', (r) => r.bytesPerPattern],
   ['SQLite file bytes per pattern (10k series x 100)', scoring(/^10k series/, (s) => s.memory.sqliteFileBytesPerPattern)],

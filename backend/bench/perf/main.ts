@@ -31,6 +31,7 @@ const FULL: Plan = {
     { label: '2 series x 100k patterns', series: 2, patternsPerSeries: 100_000, warmRounds: 10, rounds: 100 },
     { label: '10k series x 100 patterns', series: 10_000, patternsPerSeries: 100, warmRounds: 10, rounds: 1 },
     { label: '50 series x 10k patterns, seasonal on', series: 50, patternsPerSeries: 10_000, warmRounds: 1, rounds: 15, seasonal: true },
+    { label: '50 series x 10k, seasonal, fits on the scoring thread', series: 50, patternsPerSeries: 10_000, warmRounds: 1, rounds: 15, seasonal: true, fitsOnThread: true },
   ],
   http: { series: 1000, batchEvents: 500, rate: 120, connections: 8, durationSec: 20, saturationSec: 10, detectRate: 50, detectSec: 10, detectEvents: 100, detectPatterns: 10_000 },
   latency: { spikeSeries: 30, backgroundSeries: 200, eventsPerSec: 20 },
@@ -42,6 +43,8 @@ const QUICK: Plan = {
     { label: '200 series x 1k patterns', series: 200, patternsPerSeries: 1000, warmRounds: 10, rounds: 3 },
     { label: '20 series x 10k patterns', series: 20, patternsPerSeries: 10_000, warmRounds: 10, rounds: 10 },
     { label: '1 series x 100k patterns', series: 1, patternsPerSeries: 100_000, warmRounds: 10, rounds: 50 },
+    { label: '20 series x 1k patterns, seasonal on', series: 20, patternsPerSeries: 1000, warmRounds: 1, rounds: 15, seasonal: true },
+    { label: '20 series x 1k, seasonal, fits on the scoring thread', series: 20, patternsPerSeries: 1000, warmRounds: 1, rounds: 15, seasonal: true, fitsOnThread: true },
   ],
   http: { series: 1000, batchEvents: 500, rate: 120, connections: 8, durationSec: 5, saturationSec: 5, detectRate: 50, detectSec: 5, detectEvents: 100, detectPatterns: 10_000 },
   latency: { spikeSeries: 6, backgroundSeries: 100, eventsPerSec: 20 },
@@ -185,6 +188,7 @@ export function formatReport(r: PerfReport): string {
     row(`scoring ${s.label} (windows/s)`, num(s.windowsPerSec), s.case.patternsPerSeries === 10_000 && !s.case.seasonal ? '>= 20,000' : '');
     row(`  per CPU-second of the process`, num(s.windowsPerCpuSec));
     row(`  per window p50 / p99 (ms)`, `${num(s.p50Ms, 3)} / ${num(s.p99Ms, 3)}`);
+    if (s.eventLoop) row(`  event-loop delay while scoring p99 / max (ms)`, `${num(s.eventLoop.p99Ms, 1)} / ${num(s.eventLoop.maxMs, 1)}`);
     const frac = (x: number) => num((100 * x) / r.bandwidth.dramBytesPerSec, 0);
     row(`  kNN sqlite-vec exact scan: ms/query, GB/s (of memcpy)`, `${num(s.knn.sqliteVecMsPerQuery, 3)}, ${gb(s.knn.sqliteVecBytesPerSec)} (${frac(s.knn.sqliteVecBytesPerSec)}%)`);
     row(`  kNN in-memory exact search: ms/query, GB/s equiv.`, `${num(s.knn.msPerQuery, 3)}, ${gb(s.knn.bytesPerSec)} (${frac(s.knn.bytesPerSec)}%)`);

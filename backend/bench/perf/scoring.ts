@@ -26,6 +26,8 @@ import { SqliteStore } from '../../src/store/sqlite-store';
 import { EVENT_FEATURE_MIN_SCALE, WindowAccumulator } from '../../src/windowing/features';
 import { memorySnapshot, percentile, profilePhase, round } from './machine';
 import { TrafficGenerator, seriesKeyOf, seriesLabels } from './traffic';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { MstlPool } from '../../src/detectors/augurs';
 
 const WINDOW_MS = 60_000;
 const EVENTS_PER_WINDOW = 10;
@@ -41,6 +43,11 @@ export interface ScoringCase {
   rounds: number;
   /** Give every series 2 h of history so the seasonal detector (MSTL refits) is active. */
   seasonal?: boolean;
+  /**
+   * Run the seasonal fits on the scoring thread (as a replay does) instead of the worker the server uses:
+   * the before/after of moving them off the event loop.
+   */
+  fitsOnThread?: boolean;
 }
 
 export interface ScoringResult {
@@ -50,6 +57,11 @@ export interface ScoringResult {
   windowsPerCpuSec: number;
   p50Ms: number;
   p99Ms: number;
+  /**
+   * Event-loop delay while the measured rounds are scored (perf_hooks, 1 ms resolution): the longest time
+   * a request arriving then would have waited for the scoring to yield.
+   */
+  eventLoop: { p99Ms: number; maxMs: number };
   /** Store fill: patterns inserted per second (batched upserts of 5000). */
   prefillPatternsPerSec: number;
   /**
@@ -160,7 +172,15 @@ export async function scoringCase(c: ScoringCase, pool: Float32Array[], onProgre
       { SENTINEL_LATENESS: '0', SENTINEL_MAX_PATTERNS: String(Math.max(10_000, c.patternsPerSeries)), SENTINEL_MAX_SERIES: String(Math.max(10_000, c.series)) },
       () => {},
     );
-    const pipeline = new Pipeline({ config, store, log: createLogger('silent'), metrics: new SentinelMetrics(undefined, { defaultMetrics: false }), maxFutureMs: Infinity });
+    const fits = c.fitsOnThread ? undefined : new MstlPool();
+    const pipeline = new Pipeline({
+      config,
+      store,
+      log: createLogger('silent'),
+      metrics: new SentinelMetrics(undefined, { defaultMetrics: false }),
+      maxFutureMs: Infinity,
+      ...(fits ? { fits } : {}),
+    });
     const lat: number[] = [];
     let measuring = false;
     // Time Pipeline.process (private) per window: the benchmark's only reach into the pipeline's inside.
@@ -200,15 +220,19 @@ export async function scoringCase(c: ScoringCase, pool: Float32Array[], onProgre
     onProgress(`  warmed ${c.series} series with ${c.warmRounds} rounds`);
     measuring = true;
     let scoringMs = 0;
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
     const cpu0 = process.cpuUsage();
     await profilePhase(`scoring-${c.series}x${c.patternsPerSeries}${c.seasonal ? '-seasonal' : ''}`, async () => {
       for (let r = 0; r < c.rounds; r++) scoringMs += await round1();
     });
     const cpu = process.cpuUsage(cpu0);
+    loop.disable();
     measuring = false;
     const windows = lat.length;
     const m3 = memorySnapshot();
     await pipeline.shutdown();
+    await fits?.close();
     await store.close();
     const file = statSync(join(dir, 'sentinel.db')).size;
     return {
@@ -217,6 +241,7 @@ export async function scoringCase(c: ScoringCase, pool: Float32Array[], onProgre
       windowsPerCpuSec: round(windows / ((cpu.user + cpu.system) / 1e6)),
       p50Ms: round(percentile(lat, 0.5), 3),
       p99Ms: round(percentile(lat, 0.99), 3),
+      eventLoop: { p99Ms: round(loop.percentile(99) / 1e6, 1), maxMs: round(loop.max / 1e6, 1) },
       prefillPatternsPerSec: round(stored / (fillMs / 1000)),
       knn: {
         msPerQuery: round(msPerQuery, 4),

@@ -1,4 +1,4 @@
-import { mstlForecast } from './augurs';
+import { mstlForecast, type SeasonalForecast } from './augurs';
 import type { Detector, DetectionInput, DetectorOutput } from './types';
 
 /** Seasons looked for, in ms: hourly and daily cycles are what LLM traffic and most metrics show. */
@@ -24,31 +24,27 @@ interface SeasonalState {
   times: number[];
 }
 
+/** Refits on the worker that a series' next detect waits for (kept out of the state, which is saved as data). */
+const fitting = new WeakMap<SeasonalState, Promise<void>>();
+
 /**
  * Seasonal baseline: MSTL (augurs) fitted on the series history with hourly/daily periods where the history
  * covers at least two of them, refitted every quarter of the longest period, forecasting until the next
- * refit with a 95%
- * interval. Raw score: the largest |x - forecast| in units of the interval's implied standard deviation.
+ * refit with a 95% interval. With DetectionInput.fits the fit runs on a worker and the series' next
+ * window waits for it, so scores are the same as on one thread. Raw score: the largest |x - forecast| in
+ * units of the interval's implied standard deviation.
  */
 export const seasonalDetector: Detector = {
   name: 'seasonal',
   floor: 4,
   appliesTo: () => true,
-  detect({ state, features }: DetectionInput): DetectorOutput | null {
-    const s = state.state<SeasonalState | null>('seasonal', () => null);
-    if (!s || !s.forecast || s.cursor >= s.forecast[0].point.length) return null;
-    const cols = state.kind === 'events' ? EVENT_FEATURES : [0];
-    const z = new Float64Array(features.length);
-    let max = 0;
-    cols.forEach((j, c) => {
-      const f = s.forecast![c];
-      const sd = Math.max((f.upper[s.cursor] - f.lower[s.cursor]) / (2 * 1.96), state.minScale[j]);
-      z[j] = (features[j] - f.point[s.cursor]) / sd;
-      if (Math.abs(z[j]) > max) max = Math.abs(z[j]);
-    });
-    return { raw: max, featureZ: z };
+  detect(input: DetectionInput): DetectorOutput | null | Promise<DetectorOutput | null> {
+    const s = input.state.state<SeasonalState | null>('seasonal', () => null);
+    // A refit still running on the worker: this window is scored with its result, as on one thread.
+    const fit = s && fitting.get(s);
+    return fit ? fit.then(() => score(input, s)) : score(input, s);
   },
-  update({ state, start, end }: DetectionInput): void {
+  update({ state, start, end, fits }: DetectionInput): void {
     let s = state.state<SeasonalState | null>('seasonal', () => null);
     if (!s) {
       s = { stepMs: end > start ? end - start : 0, periods: [], forecast: null, cursor: 0, failures: 0, times: [] };
@@ -63,23 +59,54 @@ export const seasonalDetector: Detector = {
     // Refit every quarter of the longest season: seasonal shapes drift slowly, and a fit costs ~40 ms.
     const refitEvery = Math.max(8, Math.floor(periods[periods.length - 1] / 4));
     if (s.forecast && s.cursor < refitEvery && periods.length === s.periods.length) return;
+    if (fitting.has(s)) return;
     const n = Math.min(h.size, MAX_FIT, FIT_PERIODS * periods[periods.length - 1]);
     const cols = state.kind === 'events' ? EVENT_FEATURES : [0];
-    const y = new Float64Array(n);
-    try {
-      s.forecast = cols.map((j) => {
-        h.column(j, y, n);
-        return mstlForecast(y, periods, refitEvery);
-      });
-      s.periods = periods;
-      s.cursor = 0;
-    } catch {
-      // A series augurs cannot model (e.g. constant) just has no seasonal opinion; stop retrying soon.
-      s.failures++;
-      s.forecast = null;
+    const ys = cols.map((j) => {
+      const y = new Float64Array(n);
+      h.column(j, y, n);
+      return y;
+    });
+    const done = (forecast: SeasonalForecast[]) => {
+      s!.forecast = forecast;
+      s!.periods = periods;
+      s!.cursor = 0;
+    };
+    // A series augurs cannot model (e.g. constant) just has no seasonal opinion; stop retrying soon.
+    const failed = () => {
+      s!.failures++;
+      s!.forecast = null;
+    };
+    if (!fits) {
+      try {
+        done(ys.map((y) => mstlForecast(y, periods, refitEvery)));
+      } catch {
+        failed();
+      }
+      return;
     }
+    const series = s;
+    fitting.set(
+      series,
+      fits.forecast(ys, periods, refitEvery).then(done, failed).finally(() => fitting.delete(series)),
+    );
   },
 };
+
+/** Raw score of the current observation against the series' forecast (null without one). */
+function score({ state, features }: DetectionInput, s: SeasonalState | null): DetectorOutput | null {
+  if (!s || !s.forecast || s.cursor >= s.forecast[0].point.length) return null;
+  const cols = state.kind === 'events' ? EVENT_FEATURES : [0];
+  const z = new Float64Array(features.length);
+  let max = 0;
+  cols.forEach((j, c) => {
+    const f = s.forecast![c];
+    const sd = Math.max((f.upper[s.cursor] - f.lower[s.cursor]) / (2 * 1.96), state.minScale[j]);
+    z[j] = (features[j] - f.point[s.cursor]) / sd;
+    if (Math.abs(z[j]) > max) max = Math.abs(z[j]);
+  });
+  return { raw: max, featureZ: z };
+}
 
 /** Spacing of a plain series: the median of its first 16 gaps (0 until known). */
 function pointSpacing(times: number[], t: number): number {

@@ -2,6 +2,7 @@ import type { AnomalyType, Neighbour } from '../domain/types';
 import type { WindowExtras } from '../windowing/features';
 import type { SeriesState } from '../pipeline/series-state';
 import type { VectorStore } from '../store/vector-store';
+import type { MstlPool } from './augurs';
 
 /** Robust reference of each feature, computed once per window from the series history. */
 export interface FeatureBaseline {
@@ -23,6 +24,8 @@ export interface DetectionInput {
   vector: Float32Array;
   baseline: FeatureBaseline;
   store: VectorStore;
+  /** Where seasonal model fits run: a worker in the server; absent, on the calling thread (replay, bench). */
+  fits?: MstlPool;
 }
 
 /** One detector's verdict on one window. */

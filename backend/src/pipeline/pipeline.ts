@@ -1,6 +1,7 @@
 import type { Config } from '../config';
 import type { AnomalyRecord, LlmEvent, SecurityEvent, SeriesPoint } from '../domain/types';
 import { ValidationError } from '../errors';
+import type { MstlPool } from '../detectors/augurs';
 import type { Detector } from '../detectors/types';
 import { DEFAULT_DETECTORS } from '../detectors';
 import type { Logger } from '../logger';
@@ -76,6 +77,11 @@ export interface PipelineOptions {
   metrics?: SentinelMetrics;
   detectors?: readonly Detector[];
   /**
+   * Runs seasonal model fits off the event loop (the server passes one and closes it); without it they
+   * run on the calling thread, which is what an offline replay wants.
+   */
+  fits?: MstlPool;
+  /**
    * Largest event time accepted ahead of the wall clock, so one bad timestamp cannot close every window.
    * `Infinity` in offline replay. @default 300000
    */
@@ -144,6 +150,7 @@ export class Pipeline {
       warmupWindows: config.warmupWindows,
       detectors: opts.detectors ?? DEFAULT_DETECTORS,
       onDetectorError: (d) => metrics?.detectorErrors.inc({ detector: d }),
+      ...(opts.fits ? { fits: opts.fits } : {}),
     });
     this.incidents = new IncidentTracker(store, undefined, config.realertPoints);
     this.writer = new PatternWriter(store, { maxPerSeries: config.maxPatternsPerSeries });

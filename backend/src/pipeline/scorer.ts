@@ -9,6 +9,7 @@ import type { VectorStore } from '../store/vector-store';
 import { EVENT_FEATURE_MIN_SCALE, EVENT_FEATURE_NAMES, type WindowExtras } from '../windowing/features';
 import { attributions, combine, severityFor, typeFor } from './ensemble';
 import { SeriesState, type QuarantinedWindow, type SeriesKind } from './series-state';
+import type { MstlPool } from '../detectors/augurs';
 
 /** The calibration samples of a detection: per-feature |z| of per-feature detectors, raw scores of others. */
 function calibrationSamples(d: Detection): { keys: string[]; values: Float64Array } {
@@ -79,6 +80,8 @@ export interface ScorerOptions {
   warmupWindows: number;
   detectors: readonly Detector[];
   onDetectorError?: (detector: string) => void;
+  /** Where seasonal fits run (see DetectionInput.fits). */
+  fits?: MstlPool;
 }
 
 /** History rows kept per series: event windows are wide (16 features), points are one number. */
@@ -207,6 +210,7 @@ export class Scorer {
       vector,
       baseline,
       store: this.opts.store,
+      ...(this.opts.fits ? { fits: this.opts.fits } : {}),
     };
     const scores = await this.runner.run(input);
     const combined = combine(scores, state.kind);

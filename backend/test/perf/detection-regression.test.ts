@@ -17,6 +17,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { CASES, FIXTURE, readFixture, type CaseName, type PinnedCase, type PinnedWindow } from './replay-fixture';
+import { MstlPool } from '../../src/detectors/augurs';
 
 const UPDATE = process.env.PERF_PIN_UPDATE === '1';
 const TOLERANCE = 1e-9;
@@ -78,6 +79,19 @@ if (UPDATE) {
       it(`${name}: in-memory kNN search and sqlite-vec search give identical results`, async () => {
         const viaSqliteVec = await CASES[name]({ store: { vectorCacheBytes: 0 } });
         compare(`${name} (in-memory kNN vs sqlite-vec)`, await CASES[name](), viaSqliteVec);
+      });
+    }
+
+    // Also independent of the pins: seasonal fits on the worker (as the server runs them) and on the
+    // calling thread (replay) give identical results; demo4h and points both fit seasonal models.
+    for (const name of ['demo4h', 'points'] as const) {
+      it(`${name}: seasonal fits on a worker thread and on the calling thread give identical results`, async () => {
+        const fits = new MstlPool();
+        try {
+          compare(`${name} (fits on a worker vs on the calling thread)`, await CASES[name]({ fits }), await CASES[name]());
+        } finally {
+          await fits.close();
+        }
       });
     }
 

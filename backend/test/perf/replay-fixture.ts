@@ -12,6 +12,7 @@ import { createLogger } from '../../src/logger';
 import { Pipeline } from '../../src/pipeline/pipeline';
 import type { Detection } from '../../src/pipeline/scorer';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite-store';
+import type { MstlPool } from '../../src/detectors/augurs';
 
 /** What is pinned of one scored window (or point). Numbers at full precision. */
 export interface PinnedWindow {
@@ -50,6 +51,8 @@ export interface PinnedCase {
 /** How a case is run (the default is the production configuration). */
 export interface CaseOptions {
   store?: SqliteStoreOptions;
+  /** Seasonal fits on this worker pool instead of the calling thread (as the server runs them). */
+  fits?: MstlPool;
 }
 
 /** Replay cases, by name. */
@@ -79,7 +82,7 @@ export const FIXTURE = new URL('./fixtures/detections.json', import.meta.url);
 
 function newPipeline(o: CaseOptions): { pipeline: Pipeline; store: SqliteStore; windows: PinnedWindow[]; ids: Set<string> } {
   const store = new SqliteStore(':memory:', o.store);
-  const pipeline = new Pipeline({ config: loadConfig({}, () => {}), store, log: createLogger('silent'), maxFutureMs: Infinity });
+  const pipeline = new Pipeline({ config: loadConfig({}, () => {}), store, log: createLogger('silent'), maxFutureMs: Infinity, ...(o.fits ? { fits: o.fits } : {}) });
   const windows: PinnedWindow[] = [];
   // commit() is called exactly once per scored window, in scoring order: record what it was given.
   const commit = pipeline.scorer.commit.bind(pipeline.scorer);
