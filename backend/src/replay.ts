@@ -48,22 +48,35 @@ function splitCsv(line: string): string[] {
   return out;
 }
 
-/** Streams events from an NDJSON or CSV file (by content: a first line starting with '{' is NDJSON). */
+/** A CSV header that is not made of event field names: the whole file would be refused line by line. */
+export class CsvHeaderError extends Error {}
+
+const EVENT_FIELDS = new Set(Object.keys(eventSchema.shape));
+
+/**
+ * Streams events from an NDJSON or CSV file. A `.csv` file is CSV; otherwise the first line that is not
+ * blank decides: a header naming a `timestamp` column and no `{` / `[` at its start is CSV, anything else is
+ * NDJSON (so a bad first line is one invalid line, not a file read as CSV).
+ * @throws CsvHeaderError when a CSV header names a column that is not an event field.
+ */
 export async function* readEvents(path: string, onInvalid: (line: number, field: string, message: string) => void): AsyncGenerator<LlmEvent> {
   const rl = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
   let header: string[] | null = null;
-  let ndjson: boolean | null = null;
+  let ndjson: boolean | null = path.toLowerCase().endsWith('.csv') ? false : null;
   let lineNo = 0;
   for await (const raw of rl) {
     lineNo++;
     const line = raw.trim();
     if (!line) continue;
     if (ndjson === null) {
-      ndjson = line.startsWith('{');
-      if (!ndjson) {
-        header = splitCsv(line).map((h) => h.trim());
-        continue;
-      }
+      const names = /^[{[]/.test(line) ? [] : splitCsv(line).map((h) => h.trim());
+      ndjson = !names.includes('timestamp');
+    }
+    if (!ndjson && header === null) {
+      header = splitCsv(line).map((h) => h.trim());
+      const unknown = header.filter((h) => !EVENT_FIELDS.has(h));
+      if (unknown.length) throw new CsvHeaderError(`CSV header, line ${lineNo}: ${unknown.map((h) => `"${h}"`).join(', ')} not event field(s) (${[...EVENT_FIELDS].join(', ')})`);
+      continue;
     }
     let obj: unknown;
     try {
@@ -78,7 +91,6 @@ export async function* readEvents(path: string, onInvalid: (line: number, field:
   }
 }
 
-/** Result of a replay. */
 export interface ReplayResult {
   anomalies: AnomalyRecord[];
   events: number;
@@ -153,15 +165,22 @@ export async function replayCommand(argv: string[]): Promise<number> {
   const log = createLogger(process.env.SENTINEL_LOG_LEVEL ?? 'warn', undefined);
   const config = loadConfig(process.env, (m) => log.warn(m));
   let invalid = 0;
-  const result = await replay(
-    readEvents(values.input, (line, field, message) => {
-      invalid++;
-      if (invalid <= 20) process.stderr.write(`line ${line}: ${field}: ${message}\n`);
-    }),
-    config,
-    log,
-    { onInvalid: () => invalid },
-  );
+  let result: ReplayResult;
+  try {
+    result = await replay(
+      readEvents(values.input, (line, field, message) => {
+        invalid++;
+        if (invalid <= 20) process.stderr.write(`line ${line}: ${field}: ${message}\n`);
+      }),
+      config,
+      log,
+      { onInvalid: () => invalid },
+    );
+  } catch (err) {
+    if (!(err instanceof CsvHeaderError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    return 2;
+  }
   const lines = result.anomalies.map((a) => {
     const { vector: _v, ...rest } = a;
     return JSON.stringify(rest);
@@ -178,6 +197,10 @@ export async function replayCommand(argv: string[]): Promise<number> {
       `${result.unscored.windows} window(s) the input begins or ends inside of, covering less than ${FINISHED_SHARE * 100} % of them, ` +
         `are not scored (${result.unscored.events} events): part of a window's traffic would read as a drop\n`,
     );
+  }
+  if (result.events === 0 && result.invalid > 0) {
+    process.stderr.write('no valid event in the input\n');
+    return 1;
   }
   return 0;
 }

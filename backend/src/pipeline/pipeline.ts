@@ -142,6 +142,8 @@ export class Pipeline {
       latenessMs: config.latenessMs,
       keyDimensions: config.seriesKey,
       maxSeries: config.maxSeries,
+      // Live: event time stamped ahead of the wall clock does not close windows early. Replay: no clock.
+      ...(Number.isFinite(opts.maxFutureMs ?? 300_000) ? { clock: this.now } : {}),
     });
     this.scorer = new Scorer({
       store,
@@ -225,12 +227,19 @@ export class Pipeline {
     return { accepted, rejected };
   }
 
-  /** Queues validated points of plain series, refusing ones older than their series' last point. */
+  /** Queues validated points of plain series, refusing ones not after their series' last point or too far ahead of the clock. */
   ingestPoints(points: readonly SeriesPoint[], indexes?: readonly number[]): IngestResult {
     const rejected: Rejection[] = [];
     let accepted = 0;
     const now = this.now();
+    const maxFuture = this.opts.maxFutureMs ?? 300_000;
     for (let i = 0; i < points.length; i++) {
+      // As for events: one point stamped a year ahead would refuse every real point of its series until then.
+      if (points[i].timestamp > now + maxFuture) {
+        rejected.push({ index: indexes ? indexes[i] : i, field: 'timestamp', message: `more than ${Math.round(maxFuture / 1000)} s in the future` });
+        this.opts.metrics?.eventsRejected.inc({ reason: 'future' });
+        continue;
+      }
       const obs = this.pointObservation(points[i]);
       const known = this.pointSeries.get(obs.seriesKey);
       if (known !== undefined && obs.start <= known.last) {
@@ -267,19 +276,18 @@ export class Pipeline {
     const now = this.now();
     this.sweepStale(now);
     const wm = this.windower.eventTime;
+    const idle = now - this.lastAdvance;
+    const { windowMs, latenessMs } = this.opts.config;
     if (wm !== this.lastWatermarkSeen) {
       this.lastWatermarkSeen = wm;
       this.lastAdvance = now;
-      return;
-    }
-    const idle = now - this.lastAdvance;
-    const { windowMs, latenessMs } = this.opts.config;
-    if (Number.isFinite(wm) && idle >= windowMs + latenessMs) {
+    } else if (Number.isFinite(wm) && idle >= windowMs + latenessMs) {
       this.windower.advanceTo(wm + idle);
       this.lastWatermarkSeen = this.windower.eventTime;
       this.lastAdvance = now;
-      this.enqueueWindows(this.windower.collect());
     }
+    // Every tick: when events were stamped ahead of the wall clock, the watermark follows the clock.
+    this.enqueueWindows(this.windower.collect());
   }
 
   /**

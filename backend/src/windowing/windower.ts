@@ -71,6 +71,13 @@ export interface WindowerOptions {
    * @default 60
    */
   maxGapWindows?: number;
+  /**
+   * The wall clock of a live service: event time ahead of it does not move the watermark. Accepted events
+   * may be stamped up to a few minutes ahead (client clocks drift), and one such event used to close the
+   * current window of every series, so every on-time event after it was refused as late. Unset in replay,
+   * where event time is the only time.
+   */
+  clock?: () => number;
 }
 
 /** Why an event could not be placed in a window. */
@@ -130,7 +137,12 @@ export class Windower {
 
   /** Event time up to which every window is closed. */
   get watermark(): number {
-    return this.maxEventTime - this.opts.latenessMs;
+    return this.time - this.opts.latenessMs;
+  }
+
+  /** Largest event time seen, but not past the wall clock when there is one (see WindowerOptions.clock). */
+  private get time(): number {
+    return this.opts.clock ? Math.min(this.maxEventTime, this.opts.clock()) : this.maxEventTime;
   }
 
   /** A window ending by this time has closed: its events are late. */
@@ -212,9 +224,10 @@ export class Windower {
    * lateness had passed. The window the input ends inside of stays open (see {@link takeOpen}).
    */
   closeEnded(): ClosedWindow[] {
-    if (!Number.isFinite(this.maxEventTime)) return [];
-    this.endedBy = this.maxEventTime;
-    return this.closeUpTo(this.maxEventTime);
+    const t = this.time;
+    if (!Number.isFinite(t)) return [];
+    this.endedBy = t;
+    return this.closeUpTo(t);
   }
 
   private closeUpTo(wm: number): ClosedWindow[] {
@@ -264,10 +277,11 @@ export class Windower {
    */
   takeOpen(): OpenWindow[] {
     const W = this.opts.windowMs;
+    const t = this.time;
     const out: OpenWindow[] = [];
     for (const [seriesKey, s] of this.series) {
       for (const [start, acc] of s.open) {
-        const share = Math.min(1, Math.max(0, (this.maxEventTime - start) / W));
+        const share = Math.min(1, Math.max(0, (t - start) / W));
         out.push({ seriesKey, labels: s.labels, start, share, acc });
       }
       s.open.clear();

@@ -38,3 +38,31 @@ test('sentinel replay: NDJSON and CSV in, one anomaly per line out', async () =>
   const r2 = await run('npm', ['run', '-s', 'sentinel', '--', 'replay', '--input', csv], { cwd: root, env: { ...process.env, SENTINEL_LOG_LEVEL: 'silent' } });
   assert.deepEqual(r2.stdout.trim().split('\n').map((l) => JSON.parse(l).id), [a.id], 'same anomaly, same stable id from CSV');
 });
+
+test('sentinel replay: a bad first line is one invalid line; no valid event exits 1; an unknown CSV column exits 2 naming it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-replay-'));
+  const events = steadyTraffic(Date.UTC(2026, 0, 5, 10, 0), 3);
+  const env = { ...process.env, SENTINEL_LOG_LEVEL: 'silent' };
+  const first = join(dir, 'first-bad.ndjson');
+  writeFileSync(first, 'garbage first line\n' + events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+  const r = await run('npm', ['run', '-s', 'sentinel', '--', 'replay', '--input', first], { cwd: root, env });
+  assert.match(r.stderr, new RegExp(`replayed ${events.length} events \\(1 invalid, 0 late\\)`), r.stderr);
+
+  const none = join(dir, 'none.ndjson');
+  writeFileSync(none, '{"broken": true}\n[1, 2]\n');
+  const r2 = await run('npm', ['run', '-s', 'sentinel', '--', 'replay', '--input', none], { cwd: root, env }).then(
+    () => assert.fail('exit code 0 without one valid event'),
+    (err: { code: number; stderr: string }) => err,
+  );
+  assert.equal(r2.code, 1);
+  assert.match(r2.stderr, /no valid event in the input/);
+
+  const csv = join(dir, 'extra.csv');
+  writeFileSync(csv, 'timestamp,service,model,region\n2026-01-05T10:00:00Z,chat,m1,eu\n');
+  const r3 = await run('npm', ['run', '-s', 'sentinel', '--', 'replay', '--input', csv], { cwd: root, env }).then(
+    () => assert.fail('exit code 0 for a CSV header with an unknown column'),
+    (err: { code: number; stderr: string }) => err,
+  );
+  assert.equal(r3.code, 2);
+  assert.match(r3.stderr, /"region" not event field/);
+});

@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { Pipeline } from '../../src/pipeline/pipeline';
+import { SqliteStore } from '../../src/store/sqlite-store';
+import { event } from '../helpers';
+
+const T0 = Date.UTC(2026, 0, 5);
+
+test('an event stamped minutes ahead of the wall clock does not make on-time events late', async () => {
+  let clock = T0 + 5_000;
+  const store = new SqliteStore(':memory:');
+  await store.init();
+  const pipeline = new Pipeline({ config: loadConfig({}), store, log: createLogger('silent'), now: () => clock });
+  try {
+    assert.equal(pipeline.ingestEvents([event(T0 + 1000, { service: 'a' })]).accepted, 1);
+    // A client whose clock is 2 min ahead: accepted (within the 5 min allowed), in its own future window.
+    assert.equal(pipeline.ingestEvents([event(clock + 120_000, { service: 'skewed' })]).accepted, 1);
+    // On-time events of every series keep being accepted while the wall clock catches up...
+    for (let s = 10; s <= 170; s += 10) {
+      clock = T0 + s * 1000;
+      const r = pipeline.ingestEvents([event(clock - 500, { service: 'a' }), event(clock - 500, { service: 'new' })]);
+      assert.deepEqual(r.rejected, [], `at ${s} s`);
+      pipeline.tick();
+    }
+    await pipeline.idle();
+    // ...and windows close by the wall clock (minus the 10 s lateness), not by the skewed event's time.
+    const a = pipeline.scorer.states.get('service=a|model=m1');
+    assert.equal(a?.windowsSeen, 2, 'a: [T0, T0+1m) and [T0+1m, T0+2m) closed by T0+170 s');
+    assert.equal(pipeline.windower.openWindowCount, 3, "a's and new's [T0+2m, T0+3m) and skewed's window are open");
+    // Genuinely late events (their window closed by the clock) are still refused.
+    assert.equal(pipeline.ingestEvents([event(T0 + 30_000, { service: 'a' })]).rejected.length, 1);
+  } finally {
+    await store.close();
+  }
+});
+
+test('replay has no wall clock: event time alone closes windows', async () => {
+  const store = new SqliteStore(':memory:');
+  await store.init();
+  const pipeline = new Pipeline({ config: loadConfig({}), store, log: createLogger('silent'), maxFutureMs: Infinity, now: () => 0 });
+  try {
+    pipeline.ingestEvents([event(T0 + 1000), event(T0 + 61_000), event(T0 + 200_000)]);
+    await pipeline.idle();
+    // Watermark T0+190 s, with no clock to hold it back: [T0, T0+1m) and [T0+1m, T0+2m) close at once.
+    assert.equal(pipeline.scorer.states.get('service=chat|model=m1')?.windowsSeen, 2);
+  } finally {
+    await store.close();
+  }
+});
+
+test('a point stamped beyond the allowed future is refused, and does not block its series', async () => {
+  const clock = T0;
+  const store = new SqliteStore(':memory:');
+  await store.init();
+  const pipeline = new Pipeline({ config: loadConfig({}), store, log: createLogger('silent'), now: () => clock });
+  try {
+    const far = pipeline.ingestPoints([{ series: 'cpu', labels: {}, timestamp: T0 + 365 * 86_400_000, value: 1 }]);
+    assert.deepEqual(far.rejected, [{ index: 0, field: 'timestamp', message: 'more than 300 s in the future' }]);
+    assert.equal(pipeline.ingestPoints([{ series: 'cpu', labels: {}, timestamp: T0 + 240_000, value: 1 }]).accepted, 1, 'within 5 min: accepted');
+    assert.equal(pipeline.ingestPoints([{ series: 'other', labels: {}, timestamp: T0, value: 1 }]).accepted, 1);
+  } finally {
+    await pipeline.idle();
+    await store.close();
+  }
+});
