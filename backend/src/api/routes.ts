@@ -9,6 +9,7 @@ import type { IngestResult, Pipeline } from '../pipeline/pipeline';
 import type { Detection } from '../pipeline/scorer';
 import type { SentinelMetrics } from '../metrics';
 import { parseOr400 } from './validate';
+import { EVENT_FEATURE_NAMES } from '../windowing/features';
 
 /** Largest number of records in one ingest request. */
 export const MAX_BATCH = 100_000;
@@ -81,6 +82,9 @@ const withoutVector = (rec: AnomalyRecord): Omit<AnomalyRecord, 'vector'> => {
   return rest;
 };
 
+/** Every feature a series can have: an event window's, or a plain series' value. */
+const KNOWN_FEATURES = new Set([...EVENT_FEATURE_NAMES, 'value']);
+
 /** Registers the /api/v1 routes and /metrics. */
 export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics: SentinelMetrics, version: string): void {
   const started = Date.now();
@@ -90,7 +94,7 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
       throw new ValidationError(`all ${total} records were rejected; first: ${rejected[0]?.field}: ${rejected[0]?.message}`, {
         field: rejected[0]?.field,
         index: rejected[0]?.index,
-        details: { accepted, rejected: rejected.slice(0, 1000) },
+        details: { accepted, rejected: rejected.slice(0, 1000), ...(rejected.length > 1000 ? { rejectedTotal: rejected.length } : {}) },
       });
     }
     return { accepted, rejected: rejected.slice(0, 1000), ...(rejected.length > 1000 ? { rejectedTotal: rejected.length } : {}) };
@@ -151,6 +155,9 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
 
   app.get('/api/v1/scores', async (req) => {
     const q = parseOr400(scoresQuery, req.query, 'query');
+    if (q.feature !== undefined && !KNOWN_FEATURES.has(q.feature)) {
+      throw new ValidationError(`no feature ${q.feature}; features are ${[...KNOWN_FEATURES].join(', ')}`, { field: 'feature' });
+    }
     const from = q.from ?? -Infinity;
     const to = q.to ?? Infinity;
     const items = [];

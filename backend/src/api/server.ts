@@ -44,8 +44,16 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     // Per-request logs would dominate at ingest rates; errors are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: false,
-    // `/api/v1/health/` is the same resource: probes written either way must work.
-    routerOptions: { ignoreTrailingSlash: true },
+    // `/api/v1/health/` is the same resource: probes written either way must work. Path parameters (ids)
+    // up to 1,000 characters reach the route (an unknown id is a 404, not the router's 414).
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
+    // Errors the router raises before any route (a URL that does not decode, a longer parameter) get the
+    // same error shape as every other error.
+    frameworkErrors: (err, _req, reply) => {
+      const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+      const r = reply as unknown as { code(n: number): { send(body: unknown): void } };
+      r.code(status).send({ error: { code: status === 414 ? 'uri_too_long' : 'bad_url', message: err.message, field: '(url)' } });
+    },
   });
 
   app.removeAllContentTypeParsers();

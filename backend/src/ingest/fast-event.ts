@@ -1,4 +1,5 @@
 import type { LlmEvent } from '../domain/types';
+import { MAX_COST_USD, MAX_DURATION_MS } from './schema';
 
 /**
  * Fast path of the event schema (schema.ts) for the common case: a plain JSON object with known fields of
@@ -39,12 +40,12 @@ export function fastParseEvent(x: unknown): LlmEvent | undefined {
   out.outputTokens = outputTokens;
   if ('latencyMs' in o) {
     const latencyMs = nonNegative(o, 'latencyMs');
-    if (latencyMs < 0) return undefined;
+    if (latencyMs < 0 || latencyMs > MAX_DURATION_MS) return undefined;
     out.latencyMs = latencyMs;
   }
   if ('ttftMs' in o) {
     const ttft = nonNegative(o, 'ttftMs');
-    if (ttft < 0) return undefined;
+    if (ttft < 0 || ttft > MAX_DURATION_MS) return undefined;
     out.ttftMs = ttft;
   }
   if ('status' in o) {
@@ -58,7 +59,7 @@ export function fastParseEvent(x: unknown): LlmEvent | undefined {
     out.errorType = e;
   }
   const costUsd = nonNegative(o, 'costUsd');
-  if (costUsd < 0) return undefined;
+  if (costUsd < 0 || costUsd > MAX_COST_USD) return undefined;
   out.costUsd = costUsd;
   if ('cacheHit' in o) {
     if (typeof o.cacheHit !== 'boolean') return undefined;

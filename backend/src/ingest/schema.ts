@@ -15,6 +15,14 @@ export const timestampSchema = z.union([z.number(), z.string()], { error: 'requi
 const label = z.string().min(1).max(256);
 const count = z.number().int().nonnegative();
 const nonNegative = z.number().nonnegative().finite();
+/**
+ * Upper bounds of a request's durations and cost: far above any real request, but a value past them is a
+ * unit or encoding error, and a few of them used to overflow window sums and the score timeline's float32
+ * columns (1e39 ms read back as 0, two costs of 1.7e308 as +Inf on /metrics).
+ */
+export const MAX_DURATION_MS = 86_400_000;
+export const MAX_COST_USD = 1_000_000;
+const duration = nonNegative.max(MAX_DURATION_MS, `at most ${MAX_DURATION_MS} ms (one day)`);
 
 /** The event contract of ARCHITECTURE.md. Unknown fields are rejected so typos don't pass silently. */
 export const eventSchema = z
@@ -29,11 +37,11 @@ export const eventSchema = z
     inputTokens: count.default(0),
     outputTokens: count.default(0),
     // Optional: a missing latency is unknown, not a 0 ms request (it would drag the quantiles down).
-    latencyMs: nonNegative.optional(),
-    ttftMs: nonNegative.optional(),
+    latencyMs: duration.optional(),
+    ttftMs: duration.optional(),
     status: z.enum(['ok', 'error']).default('ok'),
     errorType: z.string().min(1).max(128).optional(),
-    costUsd: nonNegative.default(0),
+    costUsd: nonNegative.max(MAX_COST_USD, `at most ${MAX_COST_USD} USD`).default(0),
     cacheHit: z.boolean().optional(),
     securityEvents: z.array(z.string().min(1).max(64)).max(32).optional(),
   })
@@ -48,6 +56,8 @@ export const pointSchema = z
     labels: z
       .record(z.string().regex(labelName, 'label names are [a-zA-Z_][a-zA-Z0-9_]*'), z.string().max(256))
       .refine((l) => Object.keys(l).length <= 16, 'at most 16 labels')
+      // The series name is the `series` label of the series' key and records: a label of that name would replace it.
+      .refine((l) => !Object.hasOwn(l, 'series'), '"series" is the series name, not a label')
       .default({}),
     timestamp: timestampSchema,
     value: z.number().finite(),

@@ -22,6 +22,36 @@ describe('POST /api/v1/events and /series: input handling', () => {
     assert.equal((await r.json()).accepted, 2);
   });
 
+  test('values past any real request are refused by name; an all-bad batch over 1,000 still says how many', async () => {
+    const r = await post(`${s.url}/api/v1/events`, [{ ...event(t + 20), latencyMs: 1e39 }, { ...event(t + 21), costUsd: 1.7e308 }, { ...event(t + 22), ttftMs: 9e7 }]);
+    assert.equal(r.status, 400);
+    const body = await r.json();
+    assert.deepEqual(body.rejected.map((x: { field: string }) => x.field), ['latencyMs', 'costUsd', 'ttftMs']);
+    const many = await post(`${s.url}/api/v1/events`, Array.from({ length: 1500 }, (_, i) => ({ ...event(t + i), inputTokens: -1 })));
+    assert.equal(many.status, 400);
+    const m = await many.json();
+    assert.equal(m.rejected.length, 1000);
+    assert.equal(m.rejectedTotal, 1500);
+  });
+
+  test('a point label named "series" is refused (it would replace the series name)', async () => {
+    const r = await post(`${s.url}/api/v1/series`, { series: 'cpu', labels: { series: 'other' }, timestamp: t, value: 1 });
+    assert.equal(r.status, 400);
+    assert.equal((await r.json()).error.field, 'labels');
+  });
+
+  test('router errors (a URL that does not decode, a long id) have the API error shape', async () => {
+    const bad = await fetch(`${s.url}/api/v1/anomalies/%00%ff`);
+    assert.equal(bad.status, 400);
+    assert.deepEqual(Object.keys((await bad.json()).error).sort(), ['code', 'field', 'message']);
+    const long = await fetch(`${s.url}/api/v1/anomalies/${'a'.repeat(300)}`);
+    assert.equal(long.status, 404);
+    assert.equal((await long.json()).error.code, 'not_found');
+    const scores = await fetch(`${s.url}/api/v1/scores?feature=bogus`);
+    assert.equal(scores.status, 400);
+    assert.equal((await scores.json()).error.field, 'feature');
+  });
+
   test('a bad record is rejected with its index and field; good records in the batch are kept', async () => {
     const before = (await (await fetch(`${s.url}/metrics`)).text()).match(/^sentinel_events_ingested_total (\d+)/m)![1];
     const r = await post(`${s.url}/api/v1/events`, [
