@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyError, type FastifyRequest } from 'fastify';
 import type { Config } from '../config';
 import { SentinelError, ValidationError, RateLimitedError } from '../errors';
 import type { Logger } from '../logger';
@@ -6,6 +6,7 @@ import type { SentinelMetrics } from '../metrics';
 import type { Pipeline } from '../pipeline/pipeline';
 import { KeyChecker, RateLimiter, presentedKey } from './auth';
 import { registerRoutes } from './routes';
+import { inflate } from '../otlp/receiver';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -57,21 +58,18 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(['application/json'], { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
+  // Bodies may be gzip-compressed (Content-Encoding: gzip, inflated up to the body limit, as OTLP bodies);
+  // any other encoding is a 415 rather than bytes misread as text.
+  const text = async (req: FastifyRequest, body: Buffer) => decodeUtf8(await inflate(body, req.headers['content-encoding'], config.bodyLimitBytes));
+  app.addContentTypeParser(['application/json'], { parseAs: 'buffer' }, async (req: FastifyRequest, body: Buffer) => {
+    const t = await text(req, body);
     try {
-      const text = decodeUtf8(body);
-      done(null, text.trim() === '' ? undefined : JSON.parse(text));
+      return t.trim() === '' ? undefined : JSON.parse(t);
     } catch (err) {
-      done(err instanceof SentinelError ? err : new ValidationError(`body is not valid JSON: ${(err as Error).message}`, { field: '(body)' }), undefined);
+      throw new ValidationError(`body is not valid JSON: ${(err as Error).message}`, { field: '(body)' });
     }
   });
-  app.addContentTypeParser(['application/x-ndjson', 'application/jsonl', 'text/plain'], { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
-    try {
-      done(null, decodeUtf8(body));
-    } catch (err) {
-      done(err as Error, undefined);
-    }
-  });
+  app.addContentTypeParser(['application/x-ndjson', 'application/jsonl', 'text/plain'], { parseAs: 'buffer' }, async (req: FastifyRequest, body: Buffer) => text(req, body));
 
   const keys = new KeyChecker(config.apiKeys);
   const limiter = new RateLimiter(config.rateLimitPerSec);

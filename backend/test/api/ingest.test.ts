@@ -34,6 +34,17 @@ describe('POST /api/v1/events and /series: input handling', () => {
     assert.equal(m.rejectedTotal, 1500);
   });
 
+  test('a gzip body is inflated; an encoding the service does not speak is a 415', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const body = gzipSync(JSON.stringify([event(t + 30), event(t + 31)]));
+    const r = await fetch(`${s.url}/api/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body });
+    assert.equal(r.status, 202, await r.clone().text());
+    assert.equal((await r.json()).accepted, 2);
+    const br = await fetch(`${s.url}/api/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'br' }, body: JSON.stringify(event(t + 32)) });
+    assert.equal(br.status, 415);
+    assert.equal((await br.json()).error.code, 'unsupported_media_type');
+  });
+
   test('a point label named "series" is refused (it would replace the series name)', async () => {
     const r = await post(`${s.url}/api/v1/series`, { series: 'cpu', labels: { series: 'other' }, timestamp: t, value: 1 });
     assert.equal(r.status, 400);
