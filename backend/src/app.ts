@@ -152,24 +152,25 @@ function persistState(
     };
   }
   let saving: Promise<void> | null = null;
-  const save = (): Promise<void> =>
-    (saving ??= (async () => {
-      try {
-        let saved = 0;
-        let n: number;
-        do {
-          n = pipeline.saveState(store, STATE_SAVE_BATCH);
-          saved += n;
-          if (n === STATE_SAVE_BATCH) await new Promise((r) => setImmediate(r));
-        } while (n === STATE_SAVE_BATCH);
-        if (dispatcher) store.saveValue(ALERTING_MEMORY, dispatcher.memory());
-        if (saved) log.debug({ series: saved }, 'series state saved');
-      } catch (err) {
-        log.warn({ err }, 'saving series state failed; retried at the next interval');
-      } finally {
-        saving = null;
-      }
-    })());
+  const run = async (): Promise<void> => {
+    try {
+      let saved = 0;
+      let n: number;
+      do {
+        n = pipeline.saveState(store, STATE_SAVE_BATCH);
+        saved += n;
+        if (n === STATE_SAVE_BATCH) await new Promise((r) => setImmediate(r));
+      } while (n === STATE_SAVE_BATCH);
+      if (dispatcher) store.saveValue(ALERTING_MEMORY, dispatcher.memory());
+      if (saved) log.debug({ series: saved }, 'series state saved');
+    } catch (err) {
+      log.warn({ err }, 'saving series state failed; retried at the next interval');
+    }
+  };
+  // One save at a time. Cleared in a callback, i.e. after the assignment: a save with nothing to await
+  // used to finish inside the assignment, leave `saving` set for good and turn every later save into a
+  // no-op (the state was written once per process, and not at shutdown).
+  const save = (): Promise<void> => (saving ??= run().finally(() => (saving = null)));
   const timer = setInterval(() => void save(), config.stateSaveSeconds * 1000);
   timer.unref();
   return {

@@ -127,6 +127,29 @@ describe('service state across restarts, feedback and shutdown', () => {
     }
   });
 
+  test('the state is saved at every interval and at shutdown, not only the first time', async () => {
+    const s = await startServer({ SENTINEL_STATE_SAVE_SECONDS: '1' });
+    const t = minutesAgo(10);
+    try {
+      await post(`${s.url}/api/v1/events`, [event(t), event(t + 61_000), event(t + 121_000)]);
+      await s.app.pipeline.idle();
+      await new Promise((r) => setTimeout(r, 1300)); // the first interval save: 2 windows
+      await post(`${s.url}/api/v1/events`, [event(t + 181_000), event(t + 241_000)]);
+      await s.app.pipeline.idle();
+      assert.equal(s.app.pipeline.scorer.states.get('service=chat|model=m1')?.windowsSeen, 3);
+    } finally {
+      // The shutdown scores [t + 3 min, t + 4 min) too (it ended at t + 241 s): 4 windows to save.
+      await s.close({ keepData: true });
+    }
+    const s2 = await startServer({}, s.dataDir);
+    try {
+      // A save with nothing to await used to leave the save promise set for good: this read 2.
+      assert.equal(s2.app.pipeline.scorer.states.get('service=chat|model=m1')?.windowsSeen, 4);
+    } finally {
+      await s2.close();
+    }
+  });
+
   test('a saved window whose time ran out while the service was down is closed at the next start', async () => {
     const s = await startServer();
     const t = minutesAgo(10);
