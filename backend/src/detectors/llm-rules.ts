@@ -82,7 +82,8 @@ const RULES: Rule[] = [
       Object.entries(i.extras?.securityByType ?? {})
         .map(([t, n]) => `${t} x${n}`)
         .join(', '),
-    culprit: (i) => (i.extras?.topKey ? { [i.extras.topKey.kind]: i.extras.topKey.id } : undefined),
+    // Who sent the security events, not who used the most tokens (the heaviest ordinary user).
+    culprit: (i) => (i.extras?.topSecurityKey ? { [i.extras.topSecurityKey.kind]: i.extras.topSecurityKey.id } : undefined),
   },
 ];
 

@@ -244,7 +244,10 @@ export class Scorer {
       neighbours: knn?.output.neighbours ?? [],
       similarIncidents: (knn?.output.similarIncidents ?? []).filter((n) => n.distance <= (knn?.threshold ?? 0)),
       reasons: scores.filter((s) => s.score > 1 && s.output.reason).map((s) => s.output.reason!),
-      culprit: winner?.output.culprit,
+      // The principal a rule past its boundary names (its reason, naming it, is in the explanation), even
+      // when a statistical detector scored higher: the record's labels then carry it, so alert payloads
+      // show it only as a fingerprint and a dashboard can filter by it.
+      culprit: winner?.output.culprit ?? scores.find((s) => s.score > 1 && s.output.culprit)?.output.culprit,
       vector,
       input,
       scores,

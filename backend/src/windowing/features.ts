@@ -44,6 +44,8 @@ export interface WindowExtras {
   securityByType: Record<string, number>;
   /** The principal (apiKeyId, else user) with the most tokens in this window. */
   topKey?: { id: string; kind: 'apiKeyId' | 'user'; tokens: number; requests: number };
+  /** The principal with the most security events in this window (none without one). */
+  topSecurityKey?: { id: string; kind: 'apiKeyId' | 'user'; events: number };
   requestCount: number;
 }
 
@@ -68,7 +70,7 @@ export class WindowAccumulator {
   private ttftN = 0;
   private ttftSeen = 0;
   private users = new Set<string>();
-  private keyTokens = new Map<string, { tokens: number; requests: number; kind: 'apiKeyId' | 'user' }>();
+  private keyTokens = new Map<string, { tokens: number; requests: number; security: number; kind: 'apiKeyId' | 'user' }>();
   private errorsByType = new Map<string, number>();
   private securityByType = new Map<string, number>();
   /** Deterministic reservoir sampling (replays must give identical results). */
@@ -100,11 +102,13 @@ export class WindowAccumulator {
     if (principal !== undefined) {
       const kind = e.apiKeyId !== undefined ? 'apiKeyId' : 'user';
       const slot = this.keyTokens.get(principal);
+      const security = e.securityEvents?.length ?? 0;
       if (slot) {
         slot.tokens += e.inputTokens + e.outputTokens;
         slot.requests++;
+        slot.security += security;
       } else if (this.keyTokens.size < MAX_KEYS) {
-        this.keyTokens.set(principal, { tokens: e.inputTokens + e.outputTokens, requests: 1, kind });
+        this.keyTokens.set(principal, { tokens: e.inputTokens + e.outputTokens, requests: 1, security, kind });
       }
     }
   }
@@ -115,8 +119,11 @@ export class WindowAccumulator {
     bump(this.securityByType, e.type, MAX_TYPES);
     if (e.user !== undefined && this.users.size < MAX_USERS) this.users.add(e.user);
     const principal = e.apiKeyId ?? e.user;
-    if (principal !== undefined && !this.keyTokens.has(principal) && this.keyTokens.size < MAX_KEYS) {
-      this.keyTokens.set(principal, { tokens: 0, requests: 0, kind: e.apiKeyId !== undefined ? 'apiKeyId' : 'user' });
+    if (principal === undefined) return;
+    const slot = this.keyTokens.get(principal);
+    if (slot) slot.security++;
+    else if (this.keyTokens.size < MAX_KEYS) {
+      this.keyTokens.set(principal, { tokens: 0, requests: 0, security: 1, kind: e.apiKeyId !== undefined ? 'apiKeyId' : 'user' });
     }
   }
 
@@ -190,11 +197,23 @@ export class WindowAccumulator {
     return best;
   }
 
+  private topSecurityKey(): WindowExtras['topSecurityKey'] {
+    let best: WindowExtras['topSecurityKey'];
+    for (const [id, v] of this.keyTokens) {
+      if (v.security > 0 && (!best || v.security > best.events || (v.security === best.events && id < best.id))) {
+        best = { id, kind: v.kind, events: v.security };
+      }
+    }
+    return best;
+  }
+
   extras(): WindowExtras {
+    const top = this.topSecurityKey();
     return {
       errorsByType: Object.fromEntries(this.errorsByType),
       securityByType: Object.fromEntries(this.securityByType),
       topKey: this.topKey(),
+      ...(top ? { topSecurityKey: top } : {}),
       requestCount: this.count,
     };
   }
