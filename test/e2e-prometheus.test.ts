@@ -380,3 +380,16 @@ test('every dashboard query runs on the live Prometheus, and the main panels hav
     assert.ok(values.length > 0, `variable ${v.name} has values`);
   }
 });
+
+test("Sentinel's /metrics, after traffic and an incident, passes `promtool check metrics`", async () => {
+  const text = await (await fetch(`${sentinelUrl}/metrics`)).text();
+  assert.match(text, /^sentinel_anomalies_detected_total\{/m, 'the exposition has the contract metrics');
+  const p = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout.on('data', (d) => (out += d));
+  p.stderr.on('data', (d) => (out += d));
+  p.stdin.end(text);
+  const [code] = await once(p, 'exit');
+  // Exit 3 is a lint finding (e.g. a gauge named *_total), 1 a parse error: both would trip a scrape check.
+  assert.equal(code, 0, out);
+});

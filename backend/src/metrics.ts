@@ -51,7 +51,14 @@ export class SentinelMetrics {
   constructor(registry = new Registry(), opts: { defaultMetrics?: boolean } = {}) {
     this.registry = registry;
     const r = [registry];
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'sentinel_process_' });
+    if (opts.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: registry, prefix: 'sentinel_process_' });
+      // prom-client names three gauges `nodejs_active_*_total`; `promtool check metrics` (and Prometheus'
+      // naming rules) reserve `_total` for counters. Their values are in `..._active_*` without the suffix.
+      for (const m of registry.getMetricsAsArray()) {
+        if (m.name.endsWith('_total') && m instanceof Gauge) registry.removeSingleMetric(m.name);
+      }
+    }
     const self = this;
     this.anomalyScore = new Gauge({
       name: 'sentinel_anomaly_score',
