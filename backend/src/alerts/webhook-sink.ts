@@ -39,6 +39,11 @@ export interface WebhookSinkOptions {
   timeoutMs?: number;
   /** @default Date.now */
   now?: () => number;
+  /**
+   * Position in SENTINEL_WEBHOOK_URLS (1-based), given when several URLs share a host: it goes into the
+   * name, which keys the per-sink delivery order and dead letters (URL paths may hold tokens, so not the path).
+   */
+  ordinal?: number;
 }
 
 /**
@@ -53,7 +58,7 @@ export class WebhookSink implements AlertSink {
 
   constructor(private readonly opts: WebhookSinkOptions) {
     this.url = new URL(opts.url);
-    this.name = `webhook ${this.url.host}`;
+    this.name = `webhook ${this.url.host}${opts.ordinal ? ` #${opts.ordinal}` : ''}`;
     opts.guard.assertAllowed(this.url);
   }
 

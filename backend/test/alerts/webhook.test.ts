@@ -19,6 +19,7 @@ import { SentinelMetrics } from '../../src/metrics';
 import { anomaly } from '../store/contract';
 import { PII, ingest, latencyTraffic, memoryLogger, startApp, trafficStart, waitFor } from '../explain/helpers';
 import { Receiver } from './receiver';
+import { attachAlerting } from '../../src/alerts';
 
 const log = createLogger('silent');
 const SECRET = 'whsec-test-0123456789abcdef';
@@ -178,6 +179,20 @@ describe('webhook alerts from the real app', () => {
   const rx = new Receiver();
   before(() => rx.start());
   after(() => rx.stop());
+
+  test('webhooks on one host get distinct sink names (each keys its own delivery queue)', async () => {
+    const config = loadConfig({
+      SENTINEL_WEBHOOK_URLS: 'http://127.0.0.1:9/good,http://127.0.0.1:9/bad,http://localhost:9/x',
+      SENTINEL_WEBHOOK_ALLOWLIST: '127.0.0.1,localhost',
+    });
+    const alerting = await attachAlerting({ config, log, pipeline: { onAnomaly: () => {}, ingestSecurityEvents: () => ({ accepted: 0, rejected: [] }) } });
+    try {
+      const names = (alerting.dispatcher as unknown as { opts: { sinks: { name: string }[] } }).opts.sinks.map((x) => x.name);
+      assert.deepEqual(names, ['webhook 127.0.0.1:9 #1', 'webhook 127.0.0.1:9 #2', 'webhook localhost:9']);
+    } finally {
+      await alerting.close();
+    }
+  });
 
   test('an internal webhook target that is not allow-listed stops the start, naming the variable', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sentinel-cfg-'));
