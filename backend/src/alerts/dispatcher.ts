@@ -113,8 +113,9 @@ export class AlertDispatcher {
     if (event === 'resolved') {
       this.incidents.delete(record.id);
       if (!st?.alerted) return this.suppress('not_alerted');
-      this.cooldowns.delete(record.seriesKey);
-      this.cooldowns.set(record.seriesKey, { until: this.now() + (this.opts.cooldownMs ?? 300_000), severity: st.alerted });
+      const key = cooldownKey(record);
+      this.cooldowns.delete(key);
+      this.cooldowns.set(key, { until: this.now() + (this.opts.cooldownMs ?? 300_000), severity: st.alerted });
       this.bound(this.cooldowns);
       return 'resolved';
     }
@@ -132,7 +133,7 @@ export class AlertDispatcher {
       return this.suppress('update');
     }
     if (rank(record.severity) > rank(min)) return this.suppress('below_min_severity');
-    const cd = this.cooldowns.get(record.seriesKey);
+    const cd = this.cooldowns.get(cooldownKey(record));
     if (cd && this.now() < cd.until && rank(record.severity) >= rank(cd.severity)) return this.suppress('cooldown');
     st.alerted = record.severity;
     return 'opened';
@@ -293,4 +294,12 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener('abort', done, { once: true });
   });
+}
+
+/**
+ * Flapping is the same problem coming back: the cooldown is per series AND anomaly type. Per series alone,
+ * a latency incident that had just resolved silenced the demo's critical jailbreak burst on that series.
+ */
+function cooldownKey(record: Pick<AnomalyRecord, 'seriesKey' | 'type'>): string {
+  return `${record.seriesKey}\u0000${record.type}`;
 }

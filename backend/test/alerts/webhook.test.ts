@@ -138,9 +138,10 @@ describe('alert policy: grouping, escalation, cooldown', () => {
     step('opened', r('b', 'high')); // same series, within the cooldown, not more severe than critical
     step('resolved', r('b', 'high'));
     step('opened', r('c', 'high', 's2')); // another series is not affected
+    step('opened', { ...r('e', 'critical'), type: 'security_pattern' }); // nor another kind of problem on s1
     now += 300_000;
     step('opened', r('d', 'medium')); // cooldown over
-    assert.deepEqual(seq, [null, null, 'opened', 'opened']);
+    assert.deepEqual(seq, [null, null, 'opened', 'opened', 'opened']);
   });
 
   test('the memory survives a JSON round trip: alerted incidents resolve, cooldowns hold, malformed entries are skipped', () => {
@@ -158,7 +159,8 @@ describe('alert policy: grouping, escalation, cooldown', () => {
     now += 60_000;
     const after = make();
     assert.equal(after.restore(saved), 1);
-    assert.deepEqual(after.memory().cooldowns.map(([k]) => k), ['s2']);
+    // Cooldowns are per series and anomaly type (the test records are latency spikes).
+    assert.deepEqual(after.memory().cooldowns.map(([k]) => k), ['s2\u0000latency_spike']);
     assert.equal(after.decide('updated', r('a', 'high', 's1')), null, 'no second "opened" for an alerted incident');
     assert.equal(after.decide('resolved', r('a', 'high', 's1')), 'resolved');
     assert.equal(after.decide('opened', r('c', 'medium', 's2')), null, 'the cooldown of s2 still runs');
