@@ -107,6 +107,8 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
       metrics.eventsRejected.inc({ reason: 'invalid' }, batch.rejected.length);
       const r = ingest(batch.records, batch.indexes);
       const rejected = [...batch.rejected, ...r.rejected].sort((x, y) => x.index - y.index);
+      // NDJSON: also the line, which is what an editor shows (blank lines are not records, so index differs).
+      if (batch.lines) for (const x of rejected) x.line ??= batch.lines[x.index];
       const body = ingestReply(r.accepted, rejected, batch.records.length + batch.rejected.length);
       return reply.code(rejected.length ? 200 : 202).send(body);
     });

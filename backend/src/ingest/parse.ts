@@ -8,6 +8,8 @@ export interface Rejection {
   index: number;
   field: string;
   message: string;
+  /** NDJSON bodies: the record's line (1-based; blank lines count, `index` does not count them). */
+  line?: number;
 }
 
 /** Outcome of validating a batch: the good records are kept even when others are bad. */
@@ -16,6 +18,8 @@ export interface BatchResult<T> {
   /** Position of each record in the submitted batch (for rejections found later, e.g. late events). */
   indexes: number[];
   rejected: Rejection[];
+  /** NDJSON bodies: the 1-based line of each record, by index. */
+  lines?: number[];
 }
 
 /**
@@ -23,25 +27,28 @@ export interface BatchResult<T> {
  * `body` is what the HTTP layer parsed: already an object/array for JSON, the raw string for NDJSON.
  * A line of NDJSON that is not JSON becomes a rejection of that line, not a failure of the batch.
  */
-export function splitBody(body: unknown): { items: unknown[]; rejected: Rejection[] } {
+export function splitBody(body: unknown): { items: unknown[]; rejected: Rejection[]; lines?: number[] } {
   if (Array.isArray(body)) return { items: body, rejected: [] };
   if (typeof body !== 'string') return { items: [body], rejected: [] };
   const items: unknown[] = [];
   const rejected: Rejection[] = [];
-  const lines = body.split('\n');
+  const lines: number[] = [];
   let index = 0;
-  for (const line of lines) {
+  let lineNo = 0;
+  for (const line of body.split('\n')) {
+    lineNo++;
     const text = line.trim();
     if (!text) continue;
+    lines[index] = lineNo;
     try {
       items[index] = JSON.parse(text);
     } catch {
       items[index] = undefined;
-      rejected.push({ index, field: '(line)', message: 'not valid JSON' });
+      rejected.push({ index, field: '(line)', message: 'not valid JSON', line: lineNo });
     }
     index++;
   }
-  return { items, rejected };
+  return { items, rejected, lines };
 }
 
 /** Dotted path of a zod issue, "(record)" for the record itself. */
@@ -51,7 +58,7 @@ export function issuePath(path: ReadonlyArray<PropertyKey>): string {
 
 /** Validates every item against `schema`; bad ones are reported with index and field. */
 export function validateBatch<T>(schema: z.ZodType<T, unknown>, body: unknown, maxRecords: number): BatchResult<T> {
-  const { items, rejected } = splitBody(body);
+  const { items, rejected, lines } = splitBody(body);
   if (items.length > maxRecords) {
     throw new ValidationError(`a batch holds at most ${maxRecords} records, got ${items.length}`, { field: '(body)' });
   }
@@ -81,5 +88,5 @@ export function validateBatch<T>(schema: z.ZodType<T, unknown>, body: unknown, m
     rejected.push({ index: i, field, message });
   }
   rejected.sort((a, b) => a.index - b.index);
-  return { records, indexes, rejected };
+  return { records, indexes, rejected, ...(lines ? { lines } : {}) };
 }

@@ -107,11 +107,16 @@ describe('POST /api/v1/events and /series: input handling', () => {
     assert.equal((await r.json()).error.field, '(body)');
   });
 
-  test('a bad NDJSON line is rejected by index, the others kept', async () => {
-    const r = await post(`${s.url}/api/v1/events`, `${JSON.stringify(event(t + 20))}\n{not json}\n${JSON.stringify(event(t + 21))}\n`, { 'content-type': 'application/x-ndjson' });
+  test('a bad NDJSON line is rejected by index and line, the others kept', async () => {
+    const nd = `${JSON.stringify(event(t + 20))}\n\n\n{not json}\n${JSON.stringify(event(t + 21))}\n${JSON.stringify({ ...event(t + 22), inputTokens: -1 })}\n`;
+    const r = await post(`${s.url}/api/v1/events`, nd, { 'content-type': 'application/x-ndjson' });
     const body = await r.json();
     assert.equal(body.accepted, 2);
-    assert.deepEqual(body.rejected, [{ index: 1, field: '(line)', message: 'not valid JSON' }]);
+    // Blank lines are not records: the bad JSON is record 1 on line 4, the negative count record 3 on line 6.
+    assert.deepEqual(body.rejected.map((x: { index: number; line: number; field: string }) => [x.index, x.line, x.field]), [
+      [1, 4, '(line)'],
+      [3, 6, 'inputTokens'],
+    ]);
   });
 
   test('invalid UTF-8 is a 400, not silently replaced characters', async () => {
