@@ -30,5 +30,6 @@ VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=5 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/api/v1/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# npm start = tsx backend/src/cli.ts serve; SIGTERM closes, scores and stores the open windows first.
-CMD ["npm", "start"]
+# The service itself as the container's process (not npm, which did not pass SIGTERM on to it): SIGTERM
+# scores the windows that have ended and saves the open ones first.
+CMD ["node", "backend/bin/sentinel.js", "serve"]

@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createApp } from '../app';
@@ -79,12 +79,29 @@ export function formatOutcome(o: DemoOutcome, startMs: number): string {
  * leaves the service running for curl (`--exit` to stop after the table; exit code 1 if the demo's
  * criteria fail).
  */
+/** Marks a data directory the demo made (and may therefore delete on its next run). */
+const DEMO_MARKER = '.sentinel-demo';
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { exit: { type: 'boolean' } } });
   const env = { ...process.env, SENTINEL_DATA_DIR: process.env.SENTINEL_DATA_DIR ?? join('data', 'demo') };
   const log = createLogger(process.env.SENTINEL_LOG_LEVEL ?? 'warn');
   const config = loadConfig(env, (m) => log.warn(m));
+  // The demo starts from an empty directory, and only ever deletes one it made (its marker file): an
+  // exported SENTINEL_DATA_DIR may be a real service's data.
+  const marker = join(config.dataDir, DEMO_MARKER);
+  const own = process.env.SENTINEL_DATA_DIR === undefined; // data/demo is the demo's own
+  if (!own && existsSync(config.dataDir) && readdirSync(config.dataDir).length > 0 && !existsSync(marker)) {
+    process.stderr.write(
+      `SENTINEL_DATA_DIR=${config.dataDir} holds data the demo did not create, and the demo starts from an empty directory.\n` +
+        'Unset SENTINEL_DATA_DIR (the demo then uses data/demo) or point it at an empty or new directory.\n',
+    );
+    process.exitCode = 2;
+    return;
+  }
   rmSync(config.dataDir, { recursive: true, force: true });
+  mkdirSync(config.dataDir, { recursive: true });
+  writeFileSync(marker, 'made by `npm run demo`: the next demo run deletes this directory and starts afresh\n');
   // The traffic ends just before now, so the events are live for the server (and for Grafana).
   const startMs = Math.floor((Date.now() - 62 * 60_000) / 60_000) * 60_000;
   const events = demoTraffic(startMs, DEMO_INCIDENTS);

@@ -20,3 +20,35 @@ test('the `sentinel` command that package.json declares exists and runs the CLI'
   assert.equal((bad as { code: number }).code, 2);
   assert.match((bad as { stderr: string }).stderr, /unknown command: frobnicate/);
 });
+
+test('SIGTERM to `npm start` (the README command) reaches the service: it shuts down gracefully and nothing is left running', async () => {
+  const { spawn } = await import('node:child_process');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(resolve(tmpdir(), 'sentinel-start-'));
+  const npm = spawn('npm', ['start'], { cwd: root, env: { ...process.env, SENTINEL_PORT: '0', SENTINEL_DATA_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  npm.stdout.on('data', (d) => (out += d));
+  npm.stderr.on('data', (d) => (out += d));
+  try {
+    const deadline = Date.now() + 30_000;
+    while (!/"msg":"listening"/.test(out)) {
+      assert.ok(Date.now() < deadline, `no "listening" within 30 s:\n${out}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const url = /"url":"(http:[^"]+)"/.exec(out)![1];
+    assert.equal((await fetch(`${url}/api/v1/health`)).status, 200);
+    npm.kill('SIGTERM');
+    const [code] = (await Promise.race([
+      new Promise((r) => npm.once('exit', (...a) => r(a))),
+      new Promise((_, j) => setTimeout(() => j(new Error(`npm start did not exit within 20 s:\n${out}`)), 20_000)),
+    ])) as [number | null];
+    assert.match(out, /"msg":"stopped cleanly"/, out);
+    assert.equal(code, 0);
+    // Nothing kept the port: the service itself exited, not only npm.
+    await assert.rejects(fetch(`${url}/api/v1/health`));
+  } finally {
+    npm.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
