@@ -125,6 +125,15 @@ describe('provisioning files', () => {
 });
 
 describe('Prometheus', () => {
+  test("the OTel collector's config reads only environment variables its compose service sets", async () => {
+    const { readFileSync } = await import('node:fs');
+    const collector = readFileSync(repoPath('provisioning/otel/collector.yaml'), 'utf8');
+    const used = [...collector.matchAll(/\$\{env:([A-Z0-9_]+)\}/g)].map((m) => m[1]);
+    assert.ok(used.length > 0, 'the collector config uses environment variables (the API key)');
+    const env = compose().services['otel-collector']?.environment ?? {};
+    for (const name of used) assert.ok(name in env, `otel-collector sets ${name} (else the exporter sends an empty bearer token)`);
+  });
+
   test('scrapes Sentinel at its compose service name and port and loads the rules file', () => {
     const job = sentinelJob();
     assert.equal(job.job_name, 'sentinel');
@@ -377,13 +386,13 @@ describe('docker-compose.yml and Dockerfile', () => {
     }
   });
 
-  test('Dockerfile: node 20 slim, native build tools, npm ci, npm start on all interfaces', () => {
+  test('Dockerfile: node 20 slim, native build tools, npm ci, the service itself as the process (SIGTERM reaches it) on all interfaces', () => {
     const text = readFileSync(repoPath('Dockerfile'), 'utf8');
     assert.match(text, /^FROM node:20-bookworm-slim/m);
     assert.match(text, /apt-get install[^\n]*python3 make g\+\+/);
     assert.match(text, /npm ci\b/);
     assert.match(text, /SENTINEL_HOST=0\.0\.0\.0/);
-    assert.match(text, /^CMD \["npm", "start"\]$/m);
+    assert.match(text, /^CMD \["node", "backend\/bin\/sentinel\.js", "serve"\]$/m);
     for (const p of ['package.json', 'package-lock.json', 'embeddings', 'backend', 'plugin/package.json', 'tsconfig.json']) {
       assert.ok(text.includes(p), `the image gets ${p}`);
     }

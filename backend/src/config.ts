@@ -136,7 +136,13 @@ const duration = (min: number) =>
     })
     .pipe(z.number().min(min, `must be at least ${min} ms`));
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** A decimal integer: ' ', '0x10' and '1e3' are mistakes, not 0, 16 and 1000. */
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\s*-?\d+\s*$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 const url = z.string().url();
 const list = z
   .string()
@@ -212,7 +218,11 @@ export function configFileValues(file: string): Record<string, string> {
   try {
     doc = parseYaml(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new ConfigError(CONFIG_FILE_VARIABLE, `cannot read ${file}: ${(err as Error).message}`);
+    // yaml's messages quote the offending source line, which may hold a secret: position and code only.
+    const e = err as Error & { code?: string; linePos?: { line: number; col: number }[] };
+    const where = e.linePos?.[0] ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
+    const what = e.code ? `YAML ${e.code}${where}` : (e as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError(CONFIG_FILE_VARIABLE, `cannot read ${file}: ${what}`);
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(CONFIG_FILE_VARIABLE, `${file} must be a mapping of settings`);

@@ -14,6 +14,8 @@ export async function serve(): Promise<number> {
   let config;
   try {
     config = loadConfig(process.env, (msg) => log.warn(msg));
+    // The level may come from the YAML file (SENTINEL_CONFIG) too; the logger had to exist to report on it.
+    log.level = config.logLevel;
   } catch (err) {
     if (err instanceof ConfigError) {
       log.fatal({ variable: err.variable }, `invalid configuration: ${err.message}`);

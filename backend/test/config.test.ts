@@ -79,3 +79,27 @@ test('SENTINEL_CONFIG names a YAML file of settings; the environment overrides i
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('integers are decimal: blank, hex and exponent forms stop the start by name', () => {
+  for (const bad of [' ', '0x4785', '1e3', '80.5']) {
+    assert.throws(() => loadConfig({ SENTINEL_PORT: bad }), (e: unknown) => e instanceof ConfigError && e.variable === 'SENTINEL_PORT', `SENTINEL_PORT=${JSON.stringify(bad)}`);
+  }
+  assert.equal(loadConfig({ SENTINEL_PORT: ' 8081 ' }).port, 8081);
+});
+
+test('a YAML syntax error names the file and position, never the line (it may hold a secret)', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-yaml-'));
+  try {
+    const file = join(dir, 'bad.yml');
+    writeFileSync(file, 'window: 30s\nwebhook_secret: hunter2-is-my: webhook-secret-value\n');
+    assert.throws(
+      () => loadConfig({ SENTINEL_CONFIG: file }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'SENTINEL_CONFIG' && /line 2/.test(e.message) && !/hunter2|webhook-secret-value/.test(e.message),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
