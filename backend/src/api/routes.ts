@@ -179,7 +179,8 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
         .map((p) => ({
           timestamp: iso(p.t),
           score: round(p.score),
-          value: round(p.bands[j * 4]),
+          // Kept at float32 precision (7 significant digits) in the timeline; past its range it is unknown, not 0.
+          value: roundOrNull(p.bands[j * 4]),
           expected: roundOrNull(p.bands[j * 4 + 1]),
           lower: roundOrNull(p.bands[j * 4 + 2]),
           upper: roundOrNull(p.bands[j * 4 + 3]),

@@ -33,7 +33,8 @@ function movedLine(a: Attribution): string {
  * rule that fired, the nearest normal windows compared and similar confirmed incidents.
  */
 export function evidenceExplanation(d: Detection, labels: SeriesLabels): Explanation {
-  const title = TYPE_WORDS[d.type] ?? TYPE_WORDS.other;
+  // A /detect call on a normal window gets this too: it must not read as a finding.
+  const title = d.score > 1 ? (TYPE_WORDS[d.type] ?? TYPE_WORDS.other) : 'Within the normal range';
   const who = labelText(labels);
   const lead = d.reasons[0] ?? (d.attributions[0] ? movedLine(d.attributions[0]) : `score ${num(d.score)}`);
   const summary = `${title} on ${who}: ${lead}`;

@@ -205,6 +205,7 @@ describe('GET endpoints', () => {
       assert.equal((await fetch(`${s.url}/api/v1/scores?series=${key}&feature=nope`)).status, 400);
       const normal = await (await post(`${s.url}/api/v1/detect`, { events: steadyTraffic(start + 26 * 60_000, 1) })).json();
       assert.equal(normal.is_anomaly, false);
+      assert.match(normal.explanation.summary, /^Within the normal range on /, 'a normal window does not read as a finding');
       const bad = await (await post(`${s.url}/api/v1/detect`, { events: steadyTraffic(start + 26 * 60_000, 1, 30, { latencyMs: 20_000, status: 'error', errorType: 'timeout' }) })).json();
       assert.equal(bad.is_anomaly, true, JSON.stringify(bad));
       assert.ok(bad.explanation.summary.length > 0);
