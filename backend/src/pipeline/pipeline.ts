@@ -182,7 +182,9 @@ export class Pipeline {
     const maxFuture = this.opts.maxFutureMs ?? 300_000;
     const limit = this.now() + maxFuture;
     let accepted = 0;
-    for (let i = 0; i < events.length; i++) {
+    const order = timeOrder(events);
+    for (let k = 0; k < events.length; k++) {
+      const i = order ? order[k] : k;
       const e = events[i];
       const index = indexes ? indexes[i] : i;
       if (e.timestamp > limit) {
@@ -690,4 +692,18 @@ export class Pipeline {
     await this.idle();
     await this.writer.flush();
   }
+}
+
+/**
+ * The order to place a batch's events in: null when it is already in time order (the usual case), else
+ * their positions sorted by timestamp (stable). A batch sent newest-first (backfill tools do) would
+ * otherwise move the watermark to its newest event first and refuse most of the rest as late.
+ */
+function timeOrder(events: readonly LlmEvent[]): number[] | null {
+  for (let i = 1; i < events.length; i++) {
+    if (events[i].timestamp < events[i - 1].timestamp) {
+      return Array.from(events.keys()).sort((a, b) => events[a].timestamp - events[b].timestamp || a - b);
+    }
+  }
+  return null;
 }

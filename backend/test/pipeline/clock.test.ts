@@ -65,3 +65,20 @@ test('a point stamped beyond the allowed future is refused, and does not block i
     await store.close();
   }
 });
+
+test('a batch sent newest-first is placed in time order: nothing in it is late because of its own order', async () => {
+  const clock = T0 + 180_000;
+  const store = new SqliteStore(':memory:');
+  await store.init();
+  const pipeline = new Pipeline({ config: loadConfig({}), store, log: createLogger('silent'), now: () => clock });
+  try {
+    // 120 events over the last 2 minutes, newest first (a backfill tool's order).
+    const batch = Array.from({ length: 120 }, (_, i) => event(clock - 1000 - i * 1000));
+    const r = pipeline.ingestEvents(batch);
+    assert.deepEqual(r.rejected, []);
+    assert.equal(r.accepted, 120);
+  } finally {
+    await pipeline.idle();
+    await store.close();
+  }
+});
