@@ -18,6 +18,14 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'serve':
+      // Configured by SENTINEL_* variables (or SENTINEL_CONFIG) only: an option would be silently ignored.
+      if (rest.length) {
+        const help = rest.includes('--help') || rest.includes('-h');
+        (help ? process.stdout : process.stderr).write(
+          'usage: sentinel serve\n  configuration comes from SENTINEL_* variables or the YAML file SENTINEL_CONFIG names (see README)\n',
+        );
+        return help ? 0 : 2;
+      }
       return (await import('./serve')).serve();
     case 'replay':
       return (await import('./replay')).replayCommand(rest);

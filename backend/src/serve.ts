@@ -34,7 +34,17 @@ export async function serve(): Promise<number> {
     }
     throw err;
   }
-  const url = await app.http.listen({ host: config.host, port: config.port });
+  let url: string;
+  try {
+    url = await app.http.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    // The address is configuration: name the variables rather than print a stack.
+    const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
+    const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'the host name does not resolve' : code === 'EADDRNOTAVAIL' ? 'no interface has that address' : code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : (err as Error).message;
+    log.fatal({ variable: 'SENTINEL_HOST/SENTINEL_PORT', code }, `cannot listen on ${config.host}:${config.port}: ${why}`);
+    await app.close();
+    return code === 'EADDRINUSE' ? 69 : 78; // EX_UNAVAILABLE / EX_CONFIG
+  }
   log.info(
     {
       url,

@@ -52,3 +52,27 @@ test('SIGTERM to `npm start` (the README command) reaches the service: it shuts 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('serve: options are refused (configuration is SENTINEL_*); a port in use names the variables and exits 69', async () => {
+  const bin = resolve(root, 'backend/bin/sentinel.js');
+  const opt = await run(process.execPath, [bin, 'serve', '--port', '1'], { cwd: root }).catch((e: { code: number; stderr: string }) => e);
+  assert.equal((opt as { code: number }).code, 2);
+  assert.match((opt as { stderr: string }).stderr, /usage: sentinel serve/);
+  const { createServer } = await import('node:net');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  const port = (busy.address() as { port: number }).port;
+  const dir = mkdtempSync(resolve(tmpdir(), 'sentinel-busy-'));
+  try {
+    const r = await run(process.execPath, [bin, 'serve'], { cwd: root, env: { ...process.env, SENTINEL_PORT: String(port), SENTINEL_DATA_DIR: dir } }).catch(
+      (e: { code: number; stdout: string }) => e,
+    );
+    assert.equal((r as { code: number }).code, 69);
+    assert.match((r as { stdout: string }).stdout, /SENTINEL_HOST\/SENTINEL_PORT.*the port is in use/);
+  } finally {
+    busy.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
