@@ -2,6 +2,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig, parseDuration } from '../src/config';
 import { ConfigError } from '../src/errors';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Runs `fn` with a fresh temporary directory, removed afterwards. */
+function withTempDir(fn: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-config-'));
+  try {
+    fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 test('defaults match the contract', () => {
   const c = loadConfig({});
@@ -44,12 +57,8 @@ test('durations and read-only keys', () => {
   assert.deepEqual(c.apiKeys, [{ key: 'abcdefgh1', readOnly: false }, { key: 'readonly12', readOnly: true }]);
 });
 
-test('SENTINEL_CONFIG names a YAML file of settings; the environment overrides it; mistakes stop the start', async () => {
-  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
-  const { join } = await import('node:path');
-  const { tmpdir } = await import('node:os');
-  const dir = mkdtempSync(join(tmpdir(), 'sentinel-config-'));
-  try {
+test('SENTINEL_CONFIG names a YAML file of settings; the environment overrides it; mistakes stop the start', () => {
+  withTempDir((dir) => {
     const file = join(dir, 'sentinel.yaml');
     writeFileSync(
       file,
@@ -75,9 +84,7 @@ test('SENTINEL_CONFIG names a YAML file of settings; the environment overrides i
     bad('- window\n', 'SENTINEL_CONFIG');
     bad('window: [30s\n', 'SENTINEL_CONFIG');
     assert.throws(() => loadConfig({ SENTINEL_CONFIG: join(dir, 'missing.yaml') }), (e: unknown) => e instanceof ConfigError && /cannot read/.test(e.message));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('integers are decimal: blank, hex and exponent forms stop the start by name', () => {
@@ -87,19 +94,13 @@ test('integers are decimal: blank, hex and exponent forms stop the start by name
   assert.equal(loadConfig({ SENTINEL_PORT: ' 8081 ' }).port, 8081);
 });
 
-test('a YAML syntax error names the file and position, never the line (it may hold a secret)', async () => {
-  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const dir = mkdtempSync(join(tmpdir(), 'sentinel-yaml-'));
-  try {
+test('a YAML syntax error names the file and position, never the line (it may hold a secret)', () => {
+  withTempDir((dir) => {
     const file = join(dir, 'bad.yml');
     writeFileSync(file, 'window: 30s\nwebhook_secret: hunter2-is-my: webhook-secret-value\n');
     assert.throws(
       () => loadConfig({ SENTINEL_CONFIG: file }),
       (e: unknown) => e instanceof ConfigError && e.variable === 'SENTINEL_CONFIG' && /line 2/.test(e.message) && !/hunter2|webhook-secret-value/.test(e.message),
     );
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });

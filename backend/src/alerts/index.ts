@@ -70,11 +70,9 @@ export async function attachAlerting(deps: AlertingDeps, overrides: Partial<Pick
   };
   // Webhooks on one host need distinct names: a sink's name keys its delivery queue, and one endpoint
   // retrying must not hold back another's alerts.
-  const hostOf = (url: string) => checked('SENTINEL_WEBHOOK_URLS', () => new URL(url).host);
-  const perHost = new Map<string, number>();
-  for (const url of config.webhookUrls) perHost.set(hostOf(url), (perHost.get(hostOf(url)) ?? 0) + 1);
+  const hosts = config.webhookUrls.map((url) => checked('SENTINEL_WEBHOOK_URLS', () => new URL(url).host));
   config.webhookUrls.forEach((url, i) => {
-    const ordinal = (perHost.get(hostOf(url)) ?? 0) > 1 ? i + 1 : undefined;
+    const ordinal = hosts.filter((h) => h === hosts[i]).length > 1 ? i + 1 : undefined;
     const sink = checked('SENTINEL_WEBHOOK_URLS', () => new WebhookSink({ url, guard, secret: config.webhookSecret, now: deps.now, ordinal }));
     if (new URL(url).protocol === 'http:') log.warn({ sink: sink.name }, 'webhook over plain http: the payload and signature travel unencrypted');
     sinks.push(sink);

@@ -121,6 +121,8 @@ export class Pipeline {
   /** Anomalies confirmed by feedback: their quarantined windows never become normal. */
   private readonly confirmed = new Set<string>();
   private readonly now: () => number;
+  /** Largest event time accepted ahead of the wall clock (PipelineOptions.maxFutureMs). */
+  private readonly maxFutureMs: number;
   private lastAdvance: number;
   private lastWatermarkSeen = -Infinity;
   private failures = 0;
@@ -135,6 +137,7 @@ export class Pipeline {
   constructor(private readonly opts: PipelineOptions) {
     const { config, store, log, metrics } = opts;
     this.now = opts.now ?? Date.now;
+    this.maxFutureMs = opts.maxFutureMs ?? 300_000;
     this.lastAdvance = this.now();
     this.exportsBands = config.seriesKey.every((d) => d === 'service' || d === 'model');
     this.windower = new Windower({
@@ -143,7 +146,7 @@ export class Pipeline {
       keyDimensions: config.seriesKey,
       maxSeries: config.maxSeries,
       // Live: event time stamped ahead of the wall clock does not close windows early. Replay: no clock.
-      ...(Number.isFinite(opts.maxFutureMs ?? 300_000) ? { clock: this.now } : {}),
+      ...(Number.isFinite(this.maxFutureMs) ? { clock: this.now } : {}),
     });
     this.scorer = new Scorer({
       store,
@@ -179,8 +182,7 @@ export class Pipeline {
   /** Places validated events into windows; closed windows are queued for scoring. */
   ingestEvents(events: readonly LlmEvent[], indexes?: readonly number[]): IngestResult {
     const rejected: Rejection[] = [];
-    const maxFuture = this.opts.maxFutureMs ?? 300_000;
-    const limit = this.now() + maxFuture;
+    const limit = this.now() + this.maxFutureMs;
     let accepted = 0;
     const order = timeOrder(events);
     for (let k = 0; k < events.length; k++) {
@@ -188,8 +190,7 @@ export class Pipeline {
       const e = events[i];
       const index = indexes ? indexes[i] : i;
       if (e.timestamp > limit) {
-        rejected.push({ index, field: 'timestamp', message: `more than ${Math.round(maxFuture / 1000)} s in the future` });
-        this.opts.metrics?.eventsRejected.inc({ reason: 'future' });
+        rejected.push(this.futureRejection(index));
         continue;
       }
       const why = this.windower.add(e);
@@ -217,7 +218,7 @@ export class Pipeline {
   ingestSecurityEvents(events: readonly SecurityEvent[]): IngestResult {
     const rejected: Rejection[] = [];
     let accepted = 0;
-    const limit = this.now() + (this.opts.maxFutureMs ?? 300_000);
+    const limit = this.now() + this.maxFutureMs;
     events.forEach((e, index) => {
       const why = e.timestamp > limit ? 'future' : this.windower.addSecurity(e);
       if (why) {
@@ -234,12 +235,10 @@ export class Pipeline {
     const rejected: Rejection[] = [];
     let accepted = 0;
     const now = this.now();
-    const maxFuture = this.opts.maxFutureMs ?? 300_000;
     for (let i = 0; i < points.length; i++) {
       // As for events: one point stamped a year ahead would refuse every real point of its series until then.
-      if (points[i].timestamp > now + maxFuture) {
-        rejected.push({ index: indexes ? indexes[i] : i, field: 'timestamp', message: `more than ${Math.round(maxFuture / 1000)} s in the future` });
-        this.opts.metrics?.eventsRejected.inc({ reason: 'future' });
+      if (points[i].timestamp > now + this.maxFutureMs) {
+        rejected.push(this.futureRejection(indexes ? indexes[i] : i));
         continue;
       }
       const obs = this.pointObservation(points[i]);
@@ -262,6 +261,12 @@ export class Pipeline {
     this.opts.metrics?.pointsIngested.inc(accepted);
     this.kick();
     return { accepted, rejected };
+  }
+
+  /** The rejection of a record stamped more than maxFutureMs ahead of the clock (counted as 'future'). */
+  private futureRejection(index: number): Rejection {
+    this.opts.metrics?.eventsRejected.inc({ reason: 'future' });
+    return { index, field: 'timestamp', message: `more than ${Math.round(this.maxFutureMs / 1000)} s in the future` };
   }
 
   private pointObservation(p: SeriesPoint): Observation {
@@ -335,27 +340,26 @@ export class Pipeline {
   endOfInput(opts: { keepUnfinished?: boolean } = {}): Unscored {
     const closed = this.windower.closeEnded();
     const unscored: Unscored = { windows: 0, events: 0 };
-    const keep: OpenWindow[] = [];
-    for (const o of this.windower.takeOpen()) {
-      if (opts.keepUnfinished) {
-        keep.push(o);
-        continue;
-      }
-      // The silence before the window happened either way; the window itself only counts when nearly whole.
-      const whole = o.share >= FINISHED_SHARE;
-      closed.push(...this.windower.closeTaken(o, whole));
-      if (!whole) {
-        unscored.windows++;
-        unscored.events += o.acc.count;
-      }
-    }
-    if (keep.length) this.windower.restoreOpen(keep, this.windower.eventTime);
+    if (!opts.keepUnfinished) for (const o of this.windower.takeOpen()) this.closeOrCount(o, closed, unscored);
     closed.sort(byStartThenKey);
     this.enqueueWindows(closed);
     if (unscored.windows) {
       this.opts.log.info(unscored, `the input ended early in ${unscored.windows} window(s): covered less than ${FINISHED_SHARE * 100} % of them, they are not scored`);
     }
     return unscored;
+  }
+
+  /**
+   * A window no event will come for any more: its silence before it goes to `closed` either way, the window
+   * itself only when FINISHED_SHARE of it was covered; otherwise it is counted in `unscored`.
+   */
+  private closeOrCount(o: OpenWindow, closed: ClosedWindow[], unscored: Unscored): void {
+    const whole = o.share >= FINISHED_SHARE;
+    closed.push(...this.windower.closeTaken(o, whole));
+    if (!whole) {
+      unscored.windows++;
+      unscored.events += o.acc.count;
+    }
   }
 
   /** Takes the windows still open (after `endOfInput({ keepUnfinished: true })`) to save them, with the event time. */
@@ -372,21 +376,14 @@ export class Pipeline {
   restoreUnfinished(windows: readonly OpenWindow[], eventTime: number): { restored: number; closed: number; unscored: Unscored } {
     const { windowMs, latenessMs } = this.opts.config;
     const deadline = this.now() - windowMs - latenessMs;
-    const restored = this.windower.restoreOpen(
-      windows.filter((o) => o.start > deadline),
-      eventTime,
-    );
+    const live: OpenWindow[] = [];
     const closed: ClosedWindow[] = [];
     const unscored: Unscored = { windows: 0, events: 0 };
     for (const o of windows) {
-      if (o.start > deadline) continue;
-      const whole = o.share >= FINISHED_SHARE;
-      closed.push(...this.windower.closeTaken(o, whole));
-      if (!whole) {
-        unscored.windows++;
-        unscored.events += o.acc.count;
-      }
+      if (o.start > deadline) live.push(o);
+      else this.closeOrCount(o, closed, unscored);
     }
+    const restored = this.windower.restoreOpen(live, eventTime);
     this.enqueueWindows(closed);
     return { restored, closed: closed.length, unscored };
   }

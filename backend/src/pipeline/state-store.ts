@@ -17,6 +17,8 @@ export const STATE_FORMAT = 1;
 
 /** Row key of the pooled calibration (the prior of young series), next to the per-series rows. */
 const POOLED_KEY = '\u0000pooled';
+/** saveValue name of the event time the open windows were saved at. */
+const OPEN_WINDOWS_EVENT_TIME = 'open_windows_event_time';
 
 /**
  * A series' in-memory state (baselines, calibration, detector state, hold-off, quarantine, score timeline)
@@ -118,18 +120,17 @@ export class SeriesStateStore {
    * event time they were taken at, for the next start to continue them.
    */
   saveOpenWindows(windows: readonly OpenWindow[], eventTime: number): void {
-    const put = this.db.prepare('INSERT OR REPLACE INTO open_windows (key, start, data) VALUES (?, ?, ?)');
+    const put = this.db.prepare('INSERT INTO open_windows (key, start, data) VALUES (?, ?, ?)');
     this.db.transaction(() => {
       this.db.exec('DELETE FROM open_windows');
       for (const w of windows) put.run(w.seriesKey, w.start, serialize({ v: STATE_FORMAT, w }));
-      this.putMeta.run('open_windows_event_time', String(eventTime));
+      this.saveValue(OPEN_WINDOWS_EVENT_TIME, eventTime);
     })();
   }
 
   /** Reads and forgets the windows saved by {@link saveOpenWindows} (each is continued once). */
   takeOpenWindows(): { windows: OpenWindow[]; eventTime: number } {
     const windows: OpenWindow[] = [];
-    let eventTime = -Infinity;
     this.db.transaction(() => {
       for (const row of this.db.prepare('SELECT data FROM open_windows ORDER BY start, key').iterate() as Iterable<{ data: Buffer }>) {
         const saved = deserialize(row.data) as { v?: number; w?: OpenWindow };
@@ -137,12 +138,10 @@ export class SeriesStateStore {
         Object.setPrototypeOf(saved.w.acc, WindowAccumulator.prototype);
         windows.push(saved.w);
       }
-      const row = this.db.prepare("SELECT value FROM meta WHERE name = 'open_windows_event_time'").get() as { value: string } | undefined;
-      if (row) eventTime = Number(row.value);
       this.db.exec('DELETE FROM open_windows');
-      this.db.exec("DELETE FROM meta WHERE name = 'open_windows_event_time'");
     })();
-    return { windows, eventTime };
+    // Stays in meta until the next save replaces it; it means nothing without windows.
+    return { windows, eventTime: (this.loadValue(OPEN_WINDOWS_EVENT_TIME) as number | null | undefined) ?? -Infinity };
   }
 
   /** Saves a small JSON value under `name` (e.g. the alert dispatcher's memory), next to the series rows. */

@@ -155,7 +155,6 @@ export class Windower {
     const acc = this.accumulatorFor(e);
     if (typeof acc === 'string') return acc;
     acc.add(e);
-    if (!(e.timestamp >= this.coveredFrom)) this.coveredFrom = e.timestamp;
     return null;
   }
 
@@ -164,7 +163,6 @@ export class Windower {
     const acc = this.accumulatorFor(e);
     if (typeof acc === 'string') return acc;
     acc.addSecurity(e);
-    if (!(e.timestamp >= this.coveredFrom)) this.coveredFrom = e.timestamp;
     return null;
   }
 
@@ -188,6 +186,7 @@ export class Windower {
     }
     s.emptyRun = 0;
     if (e.timestamp > this.maxEventTime) this.maxEventTime = e.timestamp;
+    if (!(e.timestamp >= this.coveredFrom)) this.coveredFrom = e.timestamp;
     return acc;
   }
 

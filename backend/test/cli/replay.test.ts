@@ -48,21 +48,20 @@ test('sentinel replay: a bad first line is one invalid line; no valid event exit
   const r = await run('npm', ['run', '-s', 'sentinel', '--', 'replay', '--input', first], { cwd: root, env });
   assert.match(r.stderr, new RegExp(`replayed ${events.length} events \\(1 invalid, 0 late\\)`), r.stderr);
 
-  const none = join(dir, 'none.ndjson');
-  writeFileSync(none, '{"broken": true}\n[1, 2]\n');
-  const r2 = await run('npm', ['run', '-s', 'sentinel', '--', 'replay', '--input', none], { cwd: root, env }).then(
-    () => assert.fail('exit code 0 without one valid event'),
-    (err: { code: number; stderr: string }) => err,
-  );
+  /** Replays `text` from a file named `name`, which must fail; its exit code and stderr. */
+  const failing = async (name: string, text: string) => {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    return run('npm', ['run', '-s', 'sentinel', '--', 'replay', '--input', file], { cwd: root, env }).then(
+      () => assert.fail(`exit code 0 for ${name}`),
+      (err: { code: number; stderr: string }) => err,
+    );
+  };
+  const r2 = await failing('none.ndjson', '{"broken": true}\n[1, 2]\n');
   assert.equal(r2.code, 1);
   assert.match(r2.stderr, /no valid event in the input/);
 
-  const csv = join(dir, 'extra.csv');
-  writeFileSync(csv, 'timestamp,service,model,region\n2026-01-05T10:00:00Z,chat,m1,eu\n');
-  const r3 = await run('npm', ['run', '-s', 'sentinel', '--', 'replay', '--input', csv], { cwd: root, env }).then(
-    () => assert.fail('exit code 0 for a CSV header with an unknown column'),
-    (err: { code: number; stderr: string }) => err,
-  );
+  const r3 = await failing('extra.csv', 'timestamp,service,model,region\n2026-01-05T10:00:00Z,chat,m1,eu\n');
   assert.equal(r3.code, 2);
   assert.match(r3.stderr, /"region" not event field/);
 });

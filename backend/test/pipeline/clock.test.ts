@@ -8,12 +8,22 @@ import { event } from '../helpers';
 
 const T0 = Date.UTC(2026, 0, 5);
 
-test('an event stamped minutes ahead of the wall clock does not make on-time events late', async () => {
-  let clock = T0 + 5_000;
+/** Runs `fn` on a pipeline over an in-memory store on the wall clock `now`, then closes the store. */
+async function withPipeline(now: () => number, fn: (pipeline: Pipeline) => Promise<void> | void, maxFutureMs?: number): Promise<void> {
   const store = new SqliteStore(':memory:');
   await store.init();
-  const pipeline = new Pipeline({ config: loadConfig({}), store, log: createLogger('silent'), now: () => clock });
+  const pipeline = new Pipeline({ config: loadConfig({}), store, log: createLogger('silent'), now, ...(maxFutureMs !== undefined ? { maxFutureMs } : {}) });
   try {
+    await fn(pipeline);
+  } finally {
+    await pipeline.idle();
+    await store.close();
+  }
+}
+
+test('an event stamped minutes ahead of the wall clock does not make on-time events late', async () => {
+  let clock = T0 + 5_000;
+  await withPipeline(() => clock, async (pipeline) => {
     assert.equal(pipeline.ingestEvents([event(T0 + 1000, { service: 'a' })]).accepted, 1);
     // A client whose clock is 2 min ahead: accepted (within the 5 min allowed), in its own future window.
     assert.equal(pipeline.ingestEvents([event(clock + 120_000, { service: 'skewed' })]).accepted, 1);
@@ -31,54 +41,35 @@ test('an event stamped minutes ahead of the wall clock does not make on-time eve
     assert.equal(pipeline.windower.openWindowCount, 3, "a's and new's [T0+2m, T0+3m) and skewed's window are open");
     // Genuinely late events (their window closed by the clock) are still refused.
     assert.equal(pipeline.ingestEvents([event(T0 + 30_000, { service: 'a' })]).rejected.length, 1);
-  } finally {
-    await store.close();
-  }
+  });
 });
 
 test('replay has no wall clock: event time alone closes windows', async () => {
-  const store = new SqliteStore(':memory:');
-  await store.init();
-  const pipeline = new Pipeline({ config: loadConfig({}), store, log: createLogger('silent'), maxFutureMs: Infinity, now: () => 0 });
-  try {
+  await withPipeline(() => 0, async (pipeline) => {
     pipeline.ingestEvents([event(T0 + 1000), event(T0 + 61_000), event(T0 + 200_000)]);
     await pipeline.idle();
     // Watermark T0+190 s, with no clock to hold it back: [T0, T0+1m) and [T0+1m, T0+2m) close at once.
     assert.equal(pipeline.scorer.states.get('service=chat|model=m1')?.windowsSeen, 2);
-  } finally {
-    await store.close();
-  }
+  }, Infinity);
 });
 
 test('a point stamped beyond the allowed future is refused, and does not block its series', async () => {
   const clock = T0;
-  const store = new SqliteStore(':memory:');
-  await store.init();
-  const pipeline = new Pipeline({ config: loadConfig({}), store, log: createLogger('silent'), now: () => clock });
-  try {
+  await withPipeline(() => clock, async (pipeline) => {
     const far = pipeline.ingestPoints([{ series: 'cpu', labels: {}, timestamp: T0 + 365 * 86_400_000, value: 1 }]);
     assert.deepEqual(far.rejected, [{ index: 0, field: 'timestamp', message: 'more than 300 s in the future' }]);
     assert.equal(pipeline.ingestPoints([{ series: 'cpu', labels: {}, timestamp: T0 + 240_000, value: 1 }]).accepted, 1, 'within 5 min: accepted');
     assert.equal(pipeline.ingestPoints([{ series: 'other', labels: {}, timestamp: T0, value: 1 }]).accepted, 1);
-  } finally {
-    await pipeline.idle();
-    await store.close();
-  }
+  });
 });
 
 test('a batch sent newest-first is placed in time order: nothing in it is late because of its own order', async () => {
   const clock = T0 + 180_000;
-  const store = new SqliteStore(':memory:');
-  await store.init();
-  const pipeline = new Pipeline({ config: loadConfig({}), store, log: createLogger('silent'), now: () => clock });
-  try {
+  await withPipeline(() => clock, async (pipeline) => {
     // 120 events over the last 2 minutes, newest first (a backfill tool's order).
     const batch = Array.from({ length: 120 }, (_, i) => event(clock - 1000 - i * 1000));
     const r = pipeline.ingestEvents(batch);
     assert.deepEqual(r.rejected, []);
     assert.equal(r.accepted, 120);
-  } finally {
-    await pipeline.idle();
-    await store.close();
-  }
+  });
 });

@@ -3,9 +3,19 @@ import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { replay } from '../../src/replay';
-import { event, minutesAgo, post, startServer, steadyTraffic } from '../helpers';
+import { event, minutesAgo, post, startServer, steadyTraffic, type TestServer } from '../helpers';
 
 const log = createLogger('silent');
+
+/** Runs `fn` on a service started again on `dataDir` (a restart), then stops it. */
+async function restarted(dataDir: string, fn: (s: TestServer) => Promise<void>): Promise<void> {
+  const s = await startServer({}, dataDir);
+  try {
+    await fn(s);
+  } finally {
+    await s.close();
+  }
+}
 
 describe('pipeline end to end (replay, event time)', () => {
   const start = Date.UTC(2026, 0, 5, 10, 0);
@@ -80,8 +90,7 @@ describe('service state across restarts, feedback and shutdown', () => {
     const seen = new Map([...s1.app.pipeline.scorer.states.values()].map((s) => [s.key, s.windowsSeen]));
     assert.ok(seen.size > 0);
 
-    const s2 = await startServer({}, s1.dataDir);
-    try {
+    await restarted(s1.dataDir, async (s2) => {
       assert.equal(await s2.app.store.countPatterns(), patterns, 'patterns kept');
       assert.deepEqual(new Map([...s2.app.pipeline.scorer.states.values()].map((s) => [s.key, s.windowsSeen])), seen, 'series state kept');
       const got = await (await fetch(`${s2.url}/api/v1/anomalies/${id}`)).json();
@@ -96,9 +105,7 @@ describe('service state across restarts, feedback and shutdown', () => {
       const metrics = await (await fetch(`${s2.url}/metrics`)).text();
       assert.match(metrics, /^sentinel_feedback_total\{verdict="false_positive"\} 1$/m);
       assert.match(metrics, /^sentinel_false_positive_rate 1$/m);
-    } finally {
-      await s2.close();
-    }
+    });
   });
 
   test('graceful shutdown scores the windows that ended and saves the one it is in the middle of; the next start continues it', async () => {
@@ -111,8 +118,7 @@ describe('service state across restarts, feedback and shutdown', () => {
     assert.equal(s.app.pipeline.windower.openWindowCount, 0);
     // The window [t, t + 60 s) had ended (an event at t + 61 s): scored. The next one had 1 s of 60: saved.
     assert.equal(s.app.pipeline.scorer.states.get('service=chat|model=m1')?.windowsSeen, 1);
-    const s2 = await startServer({}, s.dataDir);
-    try {
+    await restarted(s.dataDir, async (s2) => {
       assert.equal(s2.app.pipeline.windower.openWindowCount, 1);
       assert.ok(s2.logs.some((l) => l.includes('windows open at the last shutdown restored')));
       assert.ok((await post(`${s2.url}/api/v1/events`, [event(t + 62_000)])).ok);
@@ -122,9 +128,7 @@ describe('service state across restarts, feedback and shutdown', () => {
       // An event of the window scored before the restart is late, not a second copy of that window.
       const late = await (await post(`${s2.url}/api/v1/events`, [event(t + 30_000)])).json();
       assert.equal(late.rejected.length, 1, JSON.stringify(late));
-    } finally {
-      await s2.close();
-    }
+    });
   });
 
   test('the state is saved at every interval and at shutdown, not only the first time', async () => {
@@ -141,13 +145,10 @@ describe('service state across restarts, feedback and shutdown', () => {
       // The shutdown scores [t + 3 min, t + 4 min) too (it ended at t + 241 s): 4 windows to save.
       await s.close({ keepData: true });
     }
-    const s2 = await startServer({}, s.dataDir);
-    try {
-      // A save with nothing to await used to leave the save promise set for good: this read 2.
+    await restarted(s.dataDir, async (s2) => {
+      // A save with nothing to await used to leave the save promise set for good: this read 1.
       assert.equal(s2.app.pipeline.scorer.states.get('service=chat|model=m1')?.windowsSeen, 4);
-    } finally {
-      await s2.close();
-    }
+    });
   });
 
   test('a saved window whose time ran out while the service was down is closed at the next start', async () => {
@@ -155,16 +156,13 @@ describe('service state across restarts, feedback and shutdown', () => {
     const t = minutesAgo(10);
     await post(`${s.url}/api/v1/events`, [event(t), event(t + 30_000), event(t + 55_000)]);
     await s.close({ keepData: true });
-    const s2 = await startServer({}, s.dataDir);
-    try {
+    await restarted(s.dataDir, async (s2) => {
       // The last run saw 55 s of its 60: scored at start instead of waiting for events that cannot come.
       await s2.app.pipeline.idle();
       assert.equal(s2.app.pipeline.windower.openWindowCount, 0);
       assert.equal(s2.app.pipeline.scorer.states.get('service=chat|model=m1')?.windowsSeen, 1);
       assert.ok(s2.logs.some((l) => l.includes('"restored":0,"closed":1')), s2.logs.join(''));
-    } finally {
-      await s2.close();
-    }
+    });
   });
 
   test('without saved state, shutdown scores a last window the input covered 90 % of', async () => {
