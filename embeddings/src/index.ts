@@ -6,5 +6,5 @@ export { embedWindows, windowEmbeddingDimension } from './window-embedder';
 export type { Baseline, WindowEmbeddingOptions } from './window-embedder';
 export { embedSubsequence, subsequenceEmbeddingDimension } from './subsequence-embedder';
 export type { SubsequenceEmbeddingOptions } from './subsequence-embedder';
-export { robustStats, medianInPlace, finite, MAD_TO_SIGMA } from './robust';
+export { robustStats, medianInPlace, kthSmallestInPlace, finite, MAD_TO_SIGMA } from './robust';
 export type { RobustStats } from './robust';

@@ -26,6 +26,15 @@ export function medianInPlace(scratch: Float64Array, n: number): number {
   return lo / 2 + hi / 2;
 }
 
+/**
+ * The `k`-th smallest (0-based) of the first `n` values of `scratch` (reordered in place), by quickselect.
+ * `k` is clamped to [0, n - 1]; 0 when `n` is 0.
+ */
+export function kthSmallestInPlace(scratch: Float64Array, n: number, k: number): number {
+  if (n <= 0) return 0;
+  return select(scratch, 0, n - 1, Math.min(n - 1, Math.max(0, k)));
+}
+
 function select(a: Float64Array, left: number, right: number, k: number): number {
   while (right > left) {
     const pivot = a[(left + right) >> 1];

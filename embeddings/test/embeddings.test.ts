@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import {
   embedSubsequence,
   embedWindows,
+  kthSmallestInPlace,
   medianInPlace,
   robustStats,
   subsequenceEmbeddingDimension,
@@ -28,6 +29,23 @@ test('median by quickselect matches a sort for odd and even sizes', () => {
     // oracle's order of equal zeros decides which sign its median has (seen: [-0, 0, 5e-324]).
     { seed: 20261122 },
   );
+});
+
+test('k-th smallest by quickselect matches a sort, for every k and any order of calls', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: -50, max: 50 }), { minLength: 1, maxLength: 60 }), fc.nat(), fc.nat(), (xs, a, b) => {
+      const sorted = [...xs].sort((p, q) => p - q);
+      const scratch = Float64Array.from(xs);
+      const j = a % xs.length;
+      const k = b % xs.length;
+      // The second call sees the order the first one left: the scorer selects both ends of one array.
+      assert.equal(kthSmallestInPlace(scratch, xs.length, j), sorted[j]);
+      assert.equal(kthSmallestInPlace(scratch, xs.length, k), sorted[k]);
+    }),
+    { seed: 20261123 },
+  );
+  assert.equal(kthSmallestInPlace(new Float64Array(0), 0, 3), 0);
+  assert.equal(kthSmallestInPlace(Float64Array.of(3, 1, 2), 3, 99), 3, 'k is clamped');
 });
 
 test('robustStats: scale respects the floor and is finite', () => {

@@ -1,4 +1,4 @@
-import { embedSubsequence, embedWindows, medianInPlace, robustStats, subsequenceEmbeddingDimension } from '@llm-sentinel/embeddings';
+import { embedSubsequence, embedWindows, kthSmallestInPlace, medianInPlace, robustStats, subsequenceEmbeddingDimension } from '@llm-sentinel/embeddings';
 import type { AnomalyType, Attribution, Neighbour, SeriesLabels, Severity } from '../domain/types';
 import { ScoreReservoir, featureKey } from '../detectors/calibration';
 import { DetectorRunner, type DetectorScore } from '../detectors/runner';
@@ -93,6 +93,12 @@ const WINDOW_EMBED_LENGTH = 3;
 const SUBSEQUENCE_LENGTH = 16;
 /** Floor of a plain series' scale, as a share of its recent range (quantised or near-flat series). */
 const RANGE_FLOOR = 0.02;
+/**
+ * Share of the baseline left out at each end when taking that range: one glitch (a value of 10,000 among
+ * values near 100) would otherwise set the floor for the next 512 points and widen every band of the
+ * series to -1,104..1,305, blinding robust z and the range-normalised embedding until it left the baseline.
+ */
+const RANGE_TRIM = 0.01;
 /** Last-resort floor of a plain series' scale, before any change has been seen. */
 const TINY = 1e-9;
 /** The calibration samples a plain series' quarantined point keeps (none; see commit). */
@@ -109,6 +115,7 @@ export class Scorer {
   private readonly runner: DetectorRunner;
   private readonly scratch = new Float64Array(Math.max(BASELINE_ROWS.events, BASELINE_ROWS.points) + 1);
   private readonly scratch2 = new Float64Array(Math.max(BASELINE_ROWS.events, BASELINE_ROWS.points) + 1);
+  private readonly scratch3 = new Float64Array(BASELINE_ROWS.points + 1);
   private readonly seq = new Float64Array(SUBSEQUENCE_LENGTH);
 
   constructor(private readonly opts: ScorerOptions) {
@@ -157,13 +164,10 @@ export class Scorer {
         // A plain series has no known unit, so its floor is its own resolution: the median non-zero step
         // between consecutive points. A flat or noise-free stretch otherwise has a scale near zero, and any
         // change on it would score in the millions (seen on NAB's flat and synthetic series).
-        let lo = Infinity;
-        let hi = -Infinity;
         let steps = 0;
         for (let i = 0; i < n; i++) {
           const x = this.scratch[i];
-          if (x < lo) lo = x;
-          if (x > hi) hi = x;
+          this.scratch3[i] = x;
           if (i > 0) {
             const d = Math.abs(x - this.scratch[i - 1]);
             if (d > 0) this.scratch2[steps++] = d;
@@ -173,6 +177,9 @@ export class Scorer {
         // the whole baseline has not lost its unit.
         const resolution = steps ? medianInPlace(this.scratch2, steps) : state.minScale[j];
         state.minScale[j] = Math.max(TINY, resolution);
+        const trim = Math.floor(RANGE_TRIM * n);
+        const lo = kthSmallestInPlace(this.scratch3, n, trim);
+        const hi = kthSmallestInPlace(this.scratch3, n, n - 1 - trim);
         scale[j] = Math.max(scale[j], RANGE_FLOOR * (hi - lo), resolution);
       }
     }
