@@ -1,5 +1,6 @@
 import type { Attribution, Explanation, Neighbour, SeriesLabels } from '../domain/types';
 import type { Detection } from '../pipeline/scorer';
+import { FEATURE_INDEX } from '../windowing/features';
 
 const TYPE_WORDS: Record<string, string> = {
   latency_spike: 'Latency spike',
@@ -36,7 +37,7 @@ export function evidenceExplanation(d: Detection, labels: SeriesLabels): Explana
   // A /detect call on a normal window gets this too: it must not read as a finding.
   const title = d.score > 1 ? (TYPE_WORDS[d.type] ?? TYPE_WORDS.other) : 'Within the normal range';
   const who = labelText(labels);
-  const lead = d.reasons[0] ?? (d.attributions[0] ? movedLine(d.attributions[0]) : `score ${num(d.score)}`);
+  const lead = d.reasons[0] ?? silentLine(d) ?? (d.attributions[0] ? movedLine(d.attributions[0]) : `score ${num(d.score)}`);
   const summary = `${title} on ${who}: ${lead}`;
   const md: string[] = [`**${mdText(title)}** on \`${who.replace(/`/g, "'")}\`, score ${num(d.score)} (above 1 is anomalous).`];
   if (d.reasons.length) {
@@ -71,6 +72,12 @@ export function evidenceExplanation(d: Detection, labels: SeriesLabels): Explana
       })),
     },
   };
+}
+
+/** The lead of an anomalous event window that had no requests at all: the silence is the finding. */
+function silentLine(d: Detection): string | null {
+  if (d.score <= 1 || d.state.kind !== 'events' || d.observation.features[FEATURE_INDEX.request_count] !== 0) return null;
+  return `no requests in this window (expected ~${num(d.input.baseline.center[FEATURE_INDEX.request_count])})`;
 }
 
 function neighboursLine(ns: Neighbour[]): string {

@@ -207,12 +207,13 @@ export class Scorer {
   /** Scores an observation against its series' state without changing anything. */
   async evaluate(obs: Observation, state: SeriesState = this.stateFor(obs)): Promise<Detection> {
     const baseline = this.baseline(state);
-    const vector = this.embed(state, obs.features, baseline);
+    const features = observedOrExpected(obs.features, baseline.center);
+    const vector = this.embed(state, features, baseline);
     const input: DetectionInput = {
       state,
       start: obs.start,
       end: obs.end,
-      features: obs.features,
+      features,
       extras: obs.extras,
       vector,
       baseline,
@@ -226,12 +227,12 @@ export class Scorer {
     const sustained = state.sustained?.evaluate(combined.level) ?? 0;
     const score = Math.max(combined.score, sustained);
     const z = scores.find((s) => s.name === robustZDetector.name);
-    const zThresholds = new Float64Array(obs.features.length);
+    const zThresholds = new Float64Array(features.length);
     for (let j = 0; j < zThresholds.length; j++) {
       const t = z?.featureThresholds?.[j];
       zThresholds[j] = t !== undefined && Number.isFinite(t) ? t : 2 * robustZDetector.floor;
     }
-    const attrs = attributions(state.featureNames, obs.features, baseline, z?.output.featureZ, zThresholds, 5, state.kind === 'events');
+    const attrs = attributions(state.featureNames, features, baseline, z?.output.featureZ, zThresholds, 5, state.kind === 'events');
     const type = typeFor(winner, attrs, scores);
     const warm = state.windowsSeen >= this.opts.warmupWindows;
     const knn = scores.find((s) => s.name === 'knn');
@@ -280,7 +281,8 @@ export class Scorer {
       const learn = state.kind === 'events';
       state.quarantine.push({ seq: state.windowsSeen + 1, start: obs.start, vector: d.vector, anomalyId: null, sampleKeys: learn ? keys : [], sampleValues: learn ? values : NO_SAMPLES });
     }
-    state.history.push(obs.features);
+    // What the detectors saw (unobserved features read as expected), so a quiet stretch leaves the baselines as they were.
+    state.history.push(d.input.features);
     state.sustained?.push(d.combinedScore);
     state.windowsSeen++;
     state.lastSeen = obs.end;
@@ -340,4 +342,13 @@ export class Scorer {
     }
     return r;
   }
+}
+
+/**
+ * The features with each NaN (a feature the window could not observe, see PER_REQUEST_FEATURES) read as its
+ * expected value: no evidence either way. The same array when every feature was observed.
+ */
+function observedOrExpected(features: Float64Array, expected: Float64Array): Float64Array {
+  if (!features.some(Number.isNaN)) return features;
+  return features.map((x, j) => (Number.isNaN(x) ? expected[j] : x));
 }

@@ -31,6 +31,17 @@ export const FEATURE_INDEX: Readonly<Record<EventFeatureName, number>> = Object.
   Object.fromEntries(EVENT_FEATURES.map((f, i) => [f.name, i])) as Record<EventFeatureName, number>,
 );
 
+/**
+ * Features a window without requests cannot observe: a mean, a rate or a quantile of nothing. They are NaN
+ * in such a window (as are the latency quantiles of a window whose requests reported no latency, TTFT
+ * without TTFT, and the cache hit rate without cacheHit): the scorer reads a NaN feature as its expected
+ * value, so a quiet minute is a drop in traffic, not "latency down to 0 ms", and does not drag the latency
+ * baseline of a sparse series towards 0. Counts, sums and cost of an empty window are real zeros.
+ */
+export const PER_REQUEST_FEATURES: readonly number[] = (
+  ['input_tokens_mean', 'output_tokens_mean', 'output_input_ratio', 'latency_p50_ms', 'latency_p95_ms', 'latency_p99_ms', 'ttft_p95_ms', 'error_rate', 'cache_hit_rate', 'top_key_token_share'] as const
+).map((name) => FEATURE_INDEX[name]);
+
 /** Bounds on per-window maps so a hostile label set cannot grow memory without limit. */
 const MAX_USERS = 4096;
 const MAX_KEYS = 4096;
@@ -159,11 +170,14 @@ export class WindowAccumulator {
     }
   }
 
-  /** Feature vector in EVENT_FEATURES order. An empty window is all zeros. */
+  /** Feature vector in EVENT_FEATURES order; NaN where the window could not observe a feature (PER_REQUEST_FEATURES). */
   features(): Float64Array {
     const f = new Float64Array(EVENT_FEATURES.length);
     const n = this.count;
-    if (n === 0) return f;
+    if (n === 0) {
+      for (const j of PER_REQUEST_FEATURES) f[j] = NaN;
+      return f;
+    }
     const lat = this.latencies.subarray(0, this.latencyN).sort();
     const ttft = this.ttfts.subarray(0, this.ttftN).sort();
     const top = this.topKey();
@@ -174,15 +188,15 @@ export class WindowAccumulator {
     f[FEATURE_INDEX.input_tokens_mean] = this.inputTokens / n;
     f[FEATURE_INDEX.output_tokens_mean] = this.outputTokens / n;
     f[FEATURE_INDEX.output_input_ratio] = this.outputTokens / Math.max(1, this.inputTokens);
-    f[FEATURE_INDEX.latency_p50_ms] = quantileSorted(lat, 0.5);
-    f[FEATURE_INDEX.latency_p95_ms] = quantileSorted(lat, 0.95);
-    f[FEATURE_INDEX.latency_p99_ms] = quantileSorted(lat, 0.99);
-    f[FEATURE_INDEX.ttft_p95_ms] = quantileSorted(ttft, 0.95);
+    f[FEATURE_INDEX.latency_p50_ms] = lat.length ? quantileSorted(lat, 0.5) : NaN;
+    f[FEATURE_INDEX.latency_p95_ms] = lat.length ? quantileSorted(lat, 0.95) : NaN;
+    f[FEATURE_INDEX.latency_p99_ms] = lat.length ? quantileSorted(lat, 0.99) : NaN;
+    f[FEATURE_INDEX.ttft_p95_ms] = ttft.length ? quantileSorted(ttft, 0.95) : NaN;
     f[FEATURE_INDEX.error_rate] = this.errors / n;
     f[FEATURE_INDEX.cost_usd] = this.cost;
     f[FEATURE_INDEX.distinct_users] = this.users.size;
     f[FEATURE_INDEX.security_events] = this.security;
-    f[FEATURE_INDEX.cache_hit_rate] = this.cacheKnown ? this.cacheHits / this.cacheKnown : 0;
+    f[FEATURE_INDEX.cache_hit_rate] = this.cacheKnown ? this.cacheHits / this.cacheKnown : NaN;
     f[FEATURE_INDEX.top_key_token_share] = top && totalTokens > 0 ? top.tokens / totalTokens : 0;
     return f;
   }

@@ -4,17 +4,18 @@ import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { Pipeline } from '../../src/pipeline/pipeline';
 import { SqliteStore } from '../../src/store/sqlite-store';
-import { event } from '../helpers';
+import { event, steadyTraffic } from '../helpers';
+import { FEATURE_INDEX } from '../../src/windowing/features';
 
 const T0 = Date.UTC(2026, 0, 5);
 
 /** Runs `fn` on a pipeline over an in-memory store on the wall clock `now`, then closes the store. */
-async function withPipeline(now: () => number, fn: (pipeline: Pipeline) => Promise<void> | void, maxFutureMs?: number): Promise<void> {
+async function withPipeline(now: () => number, fn: (pipeline: Pipeline, store: SqliteStore) => Promise<void> | void, maxFutureMs?: number): Promise<void> {
   const store = new SqliteStore(':memory:');
   await store.init();
   const pipeline = new Pipeline({ config: loadConfig({}), store, log: createLogger('silent'), now, ...(maxFutureMs !== undefined ? { maxFutureMs } : {}) });
   try {
-    await fn(pipeline);
+    await fn(pipeline, store);
   } finally {
     await pipeline.idle();
     await store.close();
@@ -71,5 +72,35 @@ test('a batch sent newest-first is placed in time order: nothing in it is late b
     const r = pipeline.ingestEvents(batch);
     assert.deepEqual(r.rejected, []);
     assert.equal(r.accepted, 120);
+  });
+});
+
+test('a service that goes silent is a drop in traffic, not a latency anomaly, and leaves its latency baseline alone', async () => {
+  let clock = T0;
+  await withPipeline(() => clock, async (pipeline, store) => {
+    const traffic = steadyTraffic(T0, 60, 30, { user: 'u1' });
+    const minute = async (m: number, events: typeof traffic) => {
+      clock = T0 + (m + 1) * 60_000 + 15_000;
+      pipeline.ingestEvents(events.filter((e) => Number(e.timestamp) >= T0 + m * 60_000 && Number(e.timestamp) < T0 + (m + 1) * 60_000));
+      pipeline.tick();
+      await pipeline.idle();
+    };
+    for (let m = 0; m < 40; m++) await minute(m, traffic);
+    // Ten minutes without a single request, then the same traffic as before.
+    for (let m = 40; m < 50; m++) await minute(m, []);
+    for (let m = 50; m < 60; m++) await minute(m, traffic);
+    const state = pipeline.scorer.states.get('service=chat|model=m1')!;
+    assert.equal(state.windowsSeen, 59, 'the last minute is still open (lateness)');
+    const latency = pipeline.scorer.baseline(state).center[FEATURE_INDEX.latency_p50_ms];
+    assert.ok(latency > 800 && latency < 1000, `latency baseline ${latency} ms after the silence`);
+    const records = (await store.listAnomalies({ limit: 10 })).items;
+    assert.ok(records.length >= 1, 'the silence is an anomaly');
+    for (const r of records) {
+      assert.notEqual(r.type, 'latency_spike', JSON.stringify(r.explanation.summary));
+      assert.ok(!r.attributions.some((a) => a.feature.startsWith('latency')), JSON.stringify(r.attributions));
+    }
+    const silent = records.find((r) => r.start === new Date(T0 + 40 * 60_000).toISOString());
+    assert.equal(silent?.type, 'traffic_spike');
+    assert.match(silent!.explanation.summary, /no requests in this window \(expected ~\d+\)/);
   });
 });

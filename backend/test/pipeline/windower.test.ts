@@ -50,6 +50,27 @@ test('silent stretches become empty windows (a drop to zero is a signal), bounde
   assert.ok(all.slice(1, 4).every((c) => c.features[F.request_count] === 0));
 });
 
+test('a window cannot observe per-request features without requests: NaN, while counts and sums are 0', () => {
+  const w = make({ maxGapWindows: 3 });
+  const t0 = 1_800_000_000_000 - (1_800_000_000_000 % W);
+  w.add(event(t0, { cacheHit: true, ttftMs: 200 }));
+  // The next window's requests report no latency, TTFT or cache verdict.
+  w.add(event(t0 + 2 * W + 1_000, { latencyMs: undefined }));
+  w.add(event(t0 + 4 * W));
+  const [full, empty, noLatency] = w.collect();
+  assert.equal(full.features[F.latency_p50_ms], 900);
+  assert.equal(full.features[F.cache_hit_rate], 1);
+  assert.equal(empty.features[F.request_count], 0);
+  assert.equal(empty.features[F.input_tokens_sum], 0);
+  assert.equal(empty.features[F.cost_usd], 0);
+  for (const f of ['input_tokens_mean', 'output_input_ratio', 'latency_p50_ms', 'latency_p99_ms', 'ttft_p95_ms', 'error_rate', 'cache_hit_rate', 'top_key_token_share'] as const) {
+    assert.ok(Number.isNaN(empty.features[F[f]]), `${f} of an empty window`);
+  }
+  assert.equal(noLatency.features[F.request_count], 1);
+  assert.equal(noLatency.features[F.error_rate], 0);
+  assert.ok(Number.isNaN(noLatency.features[F.latency_p95_ms]) && Number.isNaN(noLatency.features[F.ttft_p95_ms]) && Number.isNaN(noLatency.features[F.cache_hit_rate]));
+});
+
 test('the series limit refuses new series, not events of known ones', () => {
   const w = make({ maxSeries: 1 });
   const t = 1_800_000_000_000;
