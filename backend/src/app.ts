@@ -61,6 +61,12 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
   const tick = setInterval(() => pipeline.tick(), 1000);
   tick.unref();
   const state = persistState(config, log, pipeline, alerting.dispatcher);
+  // Confirmed anomalies whose windows wait in the restored quarantine must stay unlearnt.
+  const confirmed = await pipeline.restoreVerdicts().catch((err: unknown) => {
+    log.warn({ err }, 'verdicts of quarantined windows unreadable; confirmed anomalies among them may be learnt as normal');
+    return 0;
+  });
+  if (confirmed) log.info({ anomalies: confirmed }, 'confirmed anomalies in quarantine restored');
   if (alerting.dispatcher) {
     // Alerted before a crash, but the series state that would resolve them was not saved: resolve them now.
     const n = await pipeline.resolveUntracked(alerting.dispatcher.alertedIncidents());

@@ -72,6 +72,7 @@ function detectionBody(d: Detection) {
     end: iso(d.observation.end),
     attributions: d.attributions,
     detectors: d.detectors,
+    ...(d.dismissedBy ? { dismissedBy: d.dismissedBy } : {}),
     explanation: evidenceExplanation(d, labels),
   };
 }

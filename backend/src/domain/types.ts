@@ -169,6 +169,8 @@ export interface PatternMeta {
   anomalyId?: string;
   type?: string;
   cause?: string;
+  /** Set on the pattern a feedback verdict stored (one per anomaly: a changed verdict replaces it). */
+  verdict?: 'true_positive' | 'false_positive';
 }
 
 /** A window embedding kept in the vector store. */

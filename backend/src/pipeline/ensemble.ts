@@ -13,8 +13,8 @@ const SHAPE_DETECTOR = knnDetector.name;
  * the lagged range: 0.7 / 0.8 / 0.9 / 1.0 gave 67.2 / 67.8 / 67.7 / 67.0 (ungated 64.7).
  */
 const SHAPE_GATE = 0.8;
-/** Where a gated point's score is capped: just below the boundary of normal. */
-const BELOW_BOUNDARY = 0.99;
+/** Where a gated point's (or a dismissed window's) score is capped: just below the boundary of normal. */
+export const BELOW_BOUNDARY = 0.99;
 
 /** The combined verdict of all detectors on one window. */
 export interface EnsembleResult {

@@ -606,8 +606,11 @@ export class Pipeline {
   }
 
   /**
-   * Feedback: a false positive's window becomes a normal pattern at once (no retraining); a confirmed
-   * anomaly is kept as an incident pattern so similar windows say "seen before".
+   * Feedback. A false positive's window becomes a normal pattern at once (no retraining), and a later window
+   * at least as close to it as the series' normal windows are to their neighbours is dismissed as that same
+   * situation (see Scorer.evaluate). A confirmed anomaly is kept as an incident pattern, so similar windows
+   * say "seen before", and its quarantined windows are never learnt. One pattern per anomaly (`fb:<id>`):
+   * a changed verdict replaces what the earlier one stored.
    */
   async feedback(anomalyId: string, verdict: 'true_positive' | 'false_positive', note?: string): Promise<{ record: AnomalyRecord; patternsAdded: number }> {
     // saveFeedback throws NotFoundError for an unknown id and returns the whole record (with its vector).
@@ -616,23 +619,35 @@ export class Pipeline {
     else this.confirmed.delete(anomalyId);
     let patternsAdded = 0;
     if (record.vector?.length) {
-      const vector = Float32Array.from(record.vector);
       await this.writer.flush();
       await this.opts.store.upsertPatterns([
-        verdict === 'false_positive'
-          ? { id: `fp:${anomalyId}`, seriesKey: record.seriesKey, kind: 'normal', timestamp: Date.parse(record.start), vector }
-          : {
-              id: `tp:${anomalyId}`,
-              seriesKey: record.seriesKey,
-              kind: 'incident',
-              timestamp: Date.parse(record.start),
-              vector,
-              meta: { anomalyId, type: record.type, ...(note ? { cause: note } : {}) },
-            },
+        {
+          id: `fb:${anomalyId}`,
+          seriesKey: record.seriesKey,
+          kind: verdict === 'false_positive' ? 'normal' : 'incident',
+          timestamp: Date.parse(record.start),
+          vector: Float32Array.from(record.vector),
+          meta: { anomalyId, verdict, type: record.type, ...(note ? { cause: note } : {}) },
+        },
       ]);
       patternsAdded = 1;
     }
     return { record, patternsAdded };
+  }
+
+  /**
+   * After a restart: the anomalies whose windows are still in quarantine and were confirmed by feedback
+   * (the verdicts are in the store; which were confirmed was only in memory), so those windows are still never
+   * learnt as normal. Returns how many were confirmed.
+   */
+  async restoreVerdicts(): Promise<number> {
+    const ids = new Set<string>();
+    for (const s of this.scorer.states.values()) for (const w of s.quarantine) if (w.anomalyId) ids.add(w.anomalyId);
+    for (const id of ids) {
+      const record = await this.opts.store.getAnomaly(id);
+      if (record?.feedback?.verdict === 'true_positive') this.confirmed.add(id);
+    }
+    return this.confirmed.size;
   }
 
   /**

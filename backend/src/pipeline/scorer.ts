@@ -7,7 +7,7 @@ import { robustZDetector } from '../detectors/robust-z';
 import type { Logger } from '../logger';
 import type { VectorStore } from '../store/vector-store';
 import { EVENT_FEATURE_MIN_SCALE, EVENT_FEATURE_NAMES, type WindowExtras } from '../windowing/features';
-import { attributions, combine, severityFor, typeFor } from './ensemble';
+import { BELOW_BOUNDARY, attributions, combine, severityFor, typeFor } from './ensemble';
 import { SeriesState, type QuarantinedWindow, type SeriesKind } from './series-state';
 import type { MstlPool } from '../detectors/augurs';
 
@@ -64,6 +64,8 @@ export interface Detection {
   similarIncidents: Neighbour[];
   reasons: string[];
   culprit?: Record<string, string>;
+  /** The anomaly whose false-positive verdict this window matched: its score was capped below the boundary. */
+  dismissedBy?: string;
   vector: Float32Array;
   input: DetectionInput;
   scores: DetectorScore[];
@@ -225,7 +227,10 @@ export class Scorer {
     const { winner } = combined;
     // Plain series: a recent average score the series has not reached in a long while counts too.
     const sustained = state.sustained?.evaluate(combined.level) ?? 0;
-    const score = Math.max(combined.score, sustained);
+    const knn = scores.find((s) => s.name === 'knn');
+    // A window like one an operator marked a false positive is that situation again: below the boundary.
+    const dismissed = dismissedBy(knn);
+    const score = dismissed ? Math.min(Math.max(combined.score, sustained), BELOW_BOUNDARY) : Math.max(combined.score, sustained);
     const z = scores.find((s) => s.name === robustZDetector.name);
     const zThresholds = new Float64Array(features.length);
     for (let j = 0; j < zThresholds.length; j++) {
@@ -235,7 +240,6 @@ export class Scorer {
     const attrs = attributions(state.featureNames, features, baseline, z?.output.featureZ, zThresholds, 5, state.kind === 'events');
     const type = typeFor(winner, attrs, scores);
     const warm = state.windowsSeen >= this.opts.warmupWindows;
-    const knn = scores.find((s) => s.name === 'knn');
     const detectors: Record<string, number> = {};
     for (const s of scores) if (!Number.isNaN(s.threshold)) detectors[s.name] = Math.round(s.score * 1000) / 1000;
     return {
@@ -256,6 +260,7 @@ export class Scorer {
       // when a statistical detector scored higher: the record's labels then carry it, so alert payloads
       // show it only as a fingerprint and a dashboard can filter by it.
       culprit: winner?.output.culprit ?? scores.find((s) => s.score > 1 && s.output.culprit)?.output.culprit,
+      ...(dismissed ? { dismissedBy: dismissed } : {}),
       vector,
       input,
       scores,
@@ -351,4 +356,19 @@ export class Scorer {
 function observedOrExpected(features: Float64Array, expected: Float64Array): Float64Array {
   if (!features.some(Number.isNaN)) return features;
   return features.map((x, j) => (Number.isNaN(x) ? expected[j] : x));
+}
+
+/**
+ * The anomaly whose false-positive verdict dismisses this window: a pattern that verdict stored (see
+ * Pipeline.feedback; `fp:` ids are those of earlier versions) among the window's nearest normal patterns, at
+ * most kNN's boundary away, i.e. as close as the series' normal windows are to theirs.
+ */
+function dismissedBy(knn: DetectorScore | undefined): string | undefined {
+  if (!knn || Number.isNaN(knn.threshold)) return undefined;
+  for (const n of knn.output.neighbours ?? []) {
+    if (n.distance > knn.threshold) continue;
+    if (n.meta?.verdict === 'false_positive') return n.meta.anomalyId ?? n.id;
+    if (n.id.startsWith('fp:')) return n.id.slice(3);
+  }
+  return undefined;
 }

@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../src/config';
+import type { LlmEvent } from '../../src/domain/types';
+import { createLogger } from '../../src/logger';
+import { Pipeline } from '../../src/pipeline/pipeline';
+import { SeriesStateStore } from '../../src/pipeline/state-store';
+import { SqliteStore } from '../../src/store/sqlite-store';
+import { steadyTraffic } from '../helpers';
+
+const T0 = Date.UTC(2026, 0, 5);
+const MINUTE = 60_000;
+
+/** Steady traffic with a burst of 3x the requests (a nightly batch job, say) at each of `bursts` (minutes). */
+function traffic(fromMinute: number, minutes: number, bursts: number[], seed: number): LlmEvent[] {
+  const out: LlmEvent[] = [];
+  for (let m = fromMinute; m < fromMinute + minutes; m++) {
+    out.push(...steadyTraffic(T0 + m * MINUTE, 1, bursts.includes(m) ? 90 : 30, { user: `u${m % 7}` }, seed + m));
+  }
+  return out;
+}
+
+async function open(file = ':memory:') {
+  const store = new SqliteStore(file);
+  await store.init();
+  const pipeline = new Pipeline({ config: loadConfig({}), store, log: createLogger('silent'), now: () => 0, maxFutureMs: Infinity });
+  const feed = async (events: LlmEvent[]) => {
+    pipeline.ingestEvents(events);
+    await pipeline.idle();
+  };
+  const anomalyAt = async (minute: number) => (await store.listAnomalies({ limit: 100 })).items.find((a) => a.start === new Date(T0 + minute * MINUTE).toISOString());
+  return { store, pipeline, feed, anomalyAt };
+}
+
+test('a false-positive verdict dismisses the same situation when it comes back; without it, it alerts again', async () => {
+  for (const verdict of [null, 'false_positive'] as const) {
+    const s = await open();
+    await s.feed(traffic(0, 60, [40], 1));
+    const first = await s.anomalyAt(40);
+    assert.ok(first, 'the first burst is an anomaly');
+    if (verdict) assert.deepEqual((await s.pipeline.feedback(first.id, verdict)).patternsAdded, 1);
+    await s.feed(traffic(60, 30, [75], 1_000));
+    s.pipeline.endOfInput();
+    await s.pipeline.idle();
+    const again = await s.anomalyAt(75);
+    if (verdict) {
+      assert.equal(again, undefined, `dismissed: ${again?.explanation.summary}`);
+    } else {
+      assert.ok(again, 'without a verdict the burst alerts again');
+      assert.equal(again.type, first.type);
+    }
+    // A different situation on the same series still alerts.
+    await s.feed(traffic(90, 5, [], 2_000).map((e) => ({ ...e, latencyMs: 9_000 })));
+    s.pipeline.endOfInput();
+    await s.pipeline.idle();
+    assert.ok(await s.anomalyAt(90), 'a latency incident after the verdict');
+    await s.store.close();
+  }
+});
+
+test('a changed verdict replaces what the earlier one stored; a confirmation survives a restart', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sentinel-feedback-'));
+  try {
+    const a = await open(path.join(dir, 'sentinel.db'));
+    await a.feed(traffic(0, 60, [40], 1));
+    const first = (await a.anomalyAt(40))!;
+    await a.pipeline.feedback(first.id, 'false_positive');
+    const normal = await a.store.countPatterns({ kind: 'normal' });
+    const incident = await a.store.countPatterns({ kind: 'incident' });
+    await a.pipeline.feedback(first.id, 'true_positive', 'nightly batch job');
+    assert.equal(await a.store.countPatterns({ kind: 'normal' }), normal - 1, 'the false positive pattern is gone');
+    assert.equal(await a.store.countPatterns({ kind: 'incident' }), incident + 1);
+    // The burst's window waits in quarantine; the confirmation must keep it there across a restart.
+    a.pipeline.saveState(SeriesStateStore.inDataDir(dir));
+    await a.store.close();
+
+    const b = await open(path.join(dir, 'sentinel.db'));
+    b.pipeline.restoreState(SeriesStateStore.inDataDir(dir));
+    assert.equal(await b.pipeline.restoreVerdicts(), 1);
+    await b.feed(traffic(60, 150, [], 3_000));
+    const learnt: string[] = [];
+    for await (const batch of b.store.scanPatterns(1000)) for (const p of batch) if (p.kind === 'normal' && p.timestamp === T0 + 40 * MINUTE) learnt.push(p.id);
+    assert.deepEqual(learnt, [], 'the confirmed window was not learnt as normal');
+    await b.store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
