@@ -90,7 +90,7 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
       await http.close();
       // With state saved to disk, the windows the service is in the middle of are saved too and continued
       // by the next start; scored now, cut short, they would read as a traffic drop.
-      await pipeline.shutdown({ keepUnfinished: state.keepsWindows });
+      await pipeline.shutdown({ keepUnfinished: state.keepsWindows, scoringBudgetMs: SHUTDOWN_SCORING_MS });
       await fits.close();
       await state.close();
       // After the shutdown: its last windows may open or resolve incidents whose alerts must still go out.
@@ -100,6 +100,14 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
     },
   };
 }
+
+/**
+ * How long a shutdown goes on scoring the windows queued when it began. `serve` exits after 20 s whatever
+ * happens (and alert deliveries get 10 s of it after the state is saved); a backlog of thousands of series'
+ * windows took longer, and the process was killed before it saved any state. What is left is saved with
+ * the open windows and scored first by the next start.
+ */
+const SHUTDOWN_SCORING_MS = 5_000;
 
 /**
  * Series saved per SQLite transaction (here about 0.5 ms for a plain series, 54 KB, and 0.4 ms for an event

@@ -10,7 +10,7 @@ import type { VectorStore } from '../store/vector-store';
 import type { Rejection } from '../ingest/parse';
 import { WindowAccumulator } from '../windowing/features';
 import { eventSeriesKey, pointSeriesKey } from '../windowing/series-key';
-import { byStartThenKey, FINISHED_SHARE, Windower, type ClosedWindow, type OpenWindow, type Unscored } from '../windowing/windower';
+import { byStartThenKey, FINISHED_SHARE, reopen, Windower, type ClosedWindow, type OpenWindow, type Unscored } from '../windowing/windower';
 import { BandExport } from './band-export';
 import { IncidentTracker, resolveRecord, type IncidentEvent } from './incidents';
 import { PatternWriter } from './pattern-writer';
@@ -108,7 +108,13 @@ export class Pipeline {
   private readonly writer: PatternWriter;
   private readonly listeners: AnomalyListener[] = [];
   /** Windows to score, in order; a closed window's features are computed when it is scored (LazyWindow). */
-  private queue: { obs?: Observation; window?: ClosedWindow; staleKey?: string; queuedAt: number }[] = [];
+  private queue: QueueItem[] = [];
+  /**
+   * When shutdown's time for scoring runs out (performance.now() scale): the worker stops there, and what it
+   * had not scored waits in `leftover` (event windows are saved for the next start, see takeUnfinished).
+   */
+  private stopScoringAt = Infinity;
+  private leftover: QueueItem[] = [];
   private working: Promise<void> | null = null;
   private readonly pointSeries = new Map<string, PointSeries>();
   private lastStaleSweep = -Infinity;
@@ -362,9 +368,20 @@ export class Pipeline {
     }
   }
 
-  /** Takes the windows still open (after `endOfInput({ keepUnfinished: true })`) to save them, with the event time. */
+  /**
+   * Takes the windows still open (after `endOfInput({ keepUnfinished: true })`) to save them, with the event
+   * time; with them the closed windows a shutdown ran out of time to score (whole windows: the next start
+   * scores them first).
+   */
   takeUnfinished(): { windows: OpenWindow[]; eventTime: number } {
-    return { windows: this.windower.takeOpen(), eventTime: this.windower.eventTime };
+    const windows = this.windower.takeOpen();
+    for (const item of this.leftover) {
+      const o = item.window && reopen(item.window);
+      if (o) windows.push(o);
+    }
+    this.leftover = [];
+    windows.sort(byStartThenKey);
+    return { windows, eventTime: this.windower.eventTime };
   }
 
   /**
@@ -414,7 +431,13 @@ export class Pipeline {
     while (this.queue.length) {
       const batch = this.queue;
       this.queue = [];
-      for (const item of batch) {
+      for (let i = 0; i < batch.length; i++) {
+        const item = batch[i];
+        if (performance.now() >= this.stopScoringAt) {
+          this.leftover.push(...batch.slice(i), ...this.queue);
+          this.queue = [];
+          break;
+        }
         // Scoring runs in microtasks (the embedded store is synchronous): without a macrotask break now
         // and then, a burst of closed windows would hold HTTP (and the Prometheus scrape) for its whole
         // duration. Order is unchanged: windows still go one at a time, in queue order.
@@ -697,12 +720,26 @@ export class Pipeline {
   /**
    * Graceful shutdown: scores every window that has ended (see {@link endOfInput}), flushes patterns. With
    * `keepUnfinished` the window each series is in the middle of stays open for {@link takeUnfinished};
-   * without, it is scored if nearly whole and otherwise left out (counted in the log).
+   * without, it is scored if nearly whole and otherwise left out (counted in the log). With
+   * `scoringBudgetMs`, scoring stops when that time has passed (a backlog of thousands of windows could
+   * otherwise outlast the process's stop deadline, and a killed process saves no state at all); with
+   * `keepUnfinished` the windows it did not score go to {@link takeUnfinished}.
    */
-  async shutdown(opts: { keepUnfinished?: boolean } = {}): Promise<void> {
+  async shutdown(opts: { keepUnfinished?: boolean; scoringBudgetMs?: number } = {}): Promise<void> {
     this.endOfInput(opts);
+    if (opts.scoringBudgetMs !== undefined) this.stopScoringAt = performance.now() + opts.scoringBudgetMs;
     await this.idle();
     await this.writer.flush();
+    if (!this.leftover.length) return;
+    const windows = this.leftover.filter((i) => i.window).length;
+    const points = this.leftover.filter((i) => i.obs).length;
+    this.opts.log.warn(
+      { windows, points, budgetMs: opts.scoringBudgetMs },
+      opts.keepUnfinished
+        ? 'shutdown: time for scoring ran out; the windows not scored are saved for the next start (points are not)'
+        : 'shutdown: time for scoring ran out; the windows and points not scored are lost (state saving is off)',
+    );
+    if (!opts.keepUnfinished) this.leftover = [];
   }
 }
 
@@ -718,4 +755,12 @@ function timeOrder(events: readonly LlmEvent[]): number[] | null {
     }
   }
   return null;
+}
+
+/** A unit of scoring work: a closed event window, a point's observation, or a stale series to resolve. */
+interface QueueItem {
+  obs?: Observation;
+  window?: ClosedWindow;
+  staleKey?: string;
+  queuedAt: number;
 }

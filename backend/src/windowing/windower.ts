@@ -38,6 +38,18 @@ class LazyWindow implements ClosedWindow {
   get extras(): WindowExtras {
     return (this.x ??= this.acc.extras());
   }
+
+  reopen(): OpenWindow {
+    return { seriesKey: this.seriesKey, labels: this.labels, start: this.start, share: 1, acc: this.acc };
+  }
+}
+
+/**
+ * A closed window made open again, whole, to be saved with the open windows: one a shutdown ran out of time
+ * to score. Null for a closed window that is not the windower's own (it has no accumulator to save).
+ */
+export function reopen(w: ClosedWindow): OpenWindow | null {
+  return w instanceof LazyWindow ? w.reopen() : null;
 }
 
 /**

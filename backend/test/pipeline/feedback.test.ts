@@ -74,16 +74,55 @@ test('a changed verdict replaces what the earlier one stored; a confirmation sur
     assert.equal(await a.store.countPatterns({ kind: 'normal' }), normal - 1, 'the false positive pattern is gone');
     assert.equal(await a.store.countPatterns({ kind: 'incident' }), incident + 1);
     // The burst's window waits in quarantine; the confirmation must keep it there across a restart.
-    a.pipeline.saveState(SeriesStateStore.inDataDir(dir));
+    const states = SeriesStateStore.inDataDir(dir);
+    a.pipeline.saveState(states);
+    states.close();
     await a.store.close();
 
     const b = await open(path.join(dir, 'sentinel.db'));
-    b.pipeline.restoreState(SeriesStateStore.inDataDir(dir));
+    const restored = SeriesStateStore.inDataDir(dir);
+    b.pipeline.restoreState(restored);
+    restored.close();
     assert.equal(await b.pipeline.restoreVerdicts(), 1);
     await b.feed(traffic(60, 150, [], 3_000));
     const learnt: string[] = [];
     for await (const batch of b.store.scanPatterns(1000)) for (const p of batch) if (p.kind === 'normal' && p.timestamp === T0 + 40 * MINUTE) learnt.push(p.id);
     assert.deepEqual(learnt, [], 'the confirmed window was not learnt as normal');
+    await b.store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a shutdown whose time for scoring runs out saves the windows it did not score, and the next start scores them', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sentinel-backlog-'));
+  try {
+    const a = await open(path.join(dir, 'sentinel.db'));
+    // Forty series' windows closed at once (a backlog), then a stop with no time left to score them.
+    const events = Array.from({ length: 40 }, (_, k) => traffic(0, 3, [], k).map((e) => ({ ...e, service: `svc-${k}` }))).flat();
+    a.pipeline.ingestEvents(events.sort((x, y) => Number(x.timestamp) - Number(y.timestamp)));
+    await a.pipeline.shutdown({ keepUnfinished: true, scoringBudgetMs: 0 });
+    const scored = [...a.pipeline.scorer.states.values()].reduce((n, s) => n + s.windowsSeen, 0);
+    const saved = a.pipeline.takeUnfinished();
+    assert.ok(scored < 80, `${scored} windows scored with no time left`);
+    // Each series' first two windows had closed; the third was open at the stop. None is lost.
+    assert.equal(scored + saved.windows.length, 120);
+    const states = SeriesStateStore.inDataDir(dir);
+    a.pipeline.saveState(states);
+    states.saveOpenWindows(saved.windows, saved.eventTime);
+    states.close();
+    await a.store.close();
+
+    const b = await open(path.join(dir, 'sentinel.db'));
+    const restored = SeriesStateStore.inDataDir(dir);
+    b.pipeline.restoreState(restored);
+    const back = restored.takeOpenWindows();
+    restored.close();
+    b.pipeline.restoreUnfinished(back.windows, back.eventTime);
+    await b.pipeline.idle();
+    b.pipeline.endOfInput();
+    await b.pipeline.idle();
+    assert.equal([...b.pipeline.scorer.states.values()].reduce((n, s) => n + s.windowsSeen, 0), 120);
     await b.store.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
