@@ -1,6 +1,6 @@
 /**
  * The two plugins as Grafana sees them: plugin.json contracts (ids provisioning depends on, Grafana
- * version, proxy route with the API key) and the production build loading as an AMD module that
+ * version, proxy routes with the API key and who may use them) and the production build loading as an AMD module that
  * exports the plugin.
  */
 import { describe, expect, it, jest } from '@jest/globals';
@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 import { latencyAnomaly, scoresResponse, T0 } from '../test/fixtures/api-responses';
+import { applyRoute, matchRoute, type ProxyRoute } from '../test/fixtures/grafana-proxy';
 import { anomaliesToFrame, scoresToFrames } from './datasource/transform';
 
 const ROOT = resolve(__dirname, '..');
@@ -29,7 +30,7 @@ interface PluginJson {
   type: string;
   info: { logos: { small: string; large: string }; screenshots: Array<{ path: string }>; version: string };
   dependencies: { grafanaDependency: string };
-  routes?: Array<{ path: string; url: string; headers: Array<{ name: string; content: string }> }>;
+  routes?: ProxyRoute[];
 }
 
 const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as PluginJson;
@@ -58,14 +59,41 @@ describe('plugin.json', () => {
     }
   });
 
-  it('proxies the API through a route that injects the secure API key', () => {
-    expect(ds.routes).toEqual([
-      {
-        path: 'sentinel',
-        url: '{{ .JsonData.url }}',
-        headers: [{ name: 'Authorization', content: 'Bearer {{ .SecureJsonData.apiKey }}' }],
-      },
-    ]);
+  it('proxies the API through routes that inject the secure API key', () => {
+    const settings = { jsonData: { url: 'http://sentinel:8080' }, secureJsonData: { apiKey: 'k1' } };
+    for (const [method, path] of [
+      ['GET', 'sentinel/api/v1/anomalies'],
+      ['POST', 'sentinel/api/v1/feedback'],
+      ['POST', 'sentinel/api/v1/anomalies/an_1/explain'],
+    ]) {
+      const match = matchRoute(ds.routes!, method, path, 'Admin');
+      expect('route' in match && match.route).toBeTruthy();
+      const target = applyRoute((match as { route: ProxyRoute }).route, path, '?limit=1', settings);
+      expect(target).toEqual({ url: `http://sentinel:8080/${path.slice('sentinel/'.length)}?limit=1`, headers: { Authorization: 'Bearer k1' } });
+    }
+  });
+
+  it('lets Viewers read but only Editors write with the stored key', () => {
+    const routes = ds.routes!;
+    const allowed = (method: string, path: string, role: string) => {
+      const match = matchRoute(routes, method, path, role);
+      return 'denied' in match ? 'denied' : match.route ? 'keyed' : 'no route';
+    };
+    expect(allowed('GET', 'sentinel/api/v1/scores', 'Viewer')).toBe('keyed');
+    expect(allowed('GET', 'sentinel/api/v1/anomalies/an_1', 'Viewer')).toBe('keyed');
+    expect(allowed('POST', 'sentinel/api/v1/feedback', 'Viewer')).toBe('denied');
+    expect(allowed('POST', 'sentinel/api/v1/feedback', 'None')).toBe('denied');
+    expect(allowed('POST', 'sentinel/api/v1/anomalies/an_1/explain', 'Viewer')).toBe('denied');
+    // The feedback path needs Editor whatever the method.
+    expect(allowed('GET', 'sentinel/api/v1/feedback', 'Viewer')).toBe('denied');
+    expect(allowed('POST', 'sentinel/api/v1/feedback', 'Editor')).toBe('keyed');
+    expect(allowed('POST', 'sentinel/api/v1/feedback', 'Admin')).toBe('keyed');
+    // Other methods match no route, so they never carry the key.
+    expect(allowed('DELETE', 'sentinel/api/v1/anomalies/an_1', 'Admin')).toBe('no route');
+    expect(allowed('PUT', 'sentinel/api/v1/feedback', 'Viewer')).toBe('denied');
+    for (const route of routes) {
+      expect(route.method === 'GET' || route.reqRole === 'Editor').toBe(true);
+    }
   });
 });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   dateTime,
   LoadingState,
+  type DataFrame,
   type DataQueryRequest,
   type DataSourceInstanceSettings,
 } from '@grafana/data';
@@ -169,5 +170,119 @@ describe('SentinelDataSource variables, health and panel API', () => {
     const [q] = setup().ds.interpolateVariablesInQueries([{ refId: 'A', service: '$service' }], {});
     expect(q.service).toBe('chat');
     expect(q.datasource).toEqual({ type: 'llmsentinel-sentinel-datasource', uid: 'sentinel-test' });
+  });
+});
+
+/** A templateSrv that formats like Grafana: `$svc` is a multi-value selection of chat and search. */
+const multiTemplateSrv = {
+  replace(target?: string, _scopedVars?: unknown, format?: unknown): string {
+    const vars: Record<string, string[]> = { svc: ['chat', 'search'], one: ['chat'] };
+    return (target ?? '').replace(/\$(\w+)/g, (m, name: string) => {
+      const v = vars[name];
+      if (!v) {
+        return m;
+      }
+      if (typeof format === 'function') {
+        return String(format(v.length === 1 ? v[0] : v));
+      }
+      return v.length > 1 ? `{${v.join(',')}}` : v[0];
+    });
+  },
+};
+
+describe('SentinelDataSource with multi-value variables and large results', () => {
+  const chatScores = scoresResponse.items[0];
+  const searchScores = { ...chatScores, seriesKey: 'service=search|model=gpt-4o-mini', labels: { service: 'search', model: 'gpt-4o-mini' } };
+
+  function multiSetup() {
+    const backend = new FakeBackend()
+      .on('GET /api/v1/scores', (r) => ({ items: [chatScores, searchScores].filter((s) => !r.params?.service || s.labels.service === r.params.service) }))
+      .on('GET /api/v1/anomalies', (r) => ({
+        items: [latencyAnomaly, tokenAnomaly].filter((a) => !r.params?.service || a.labels.service === r.params.service),
+        nextCursor: null,
+      }))
+      .on('GET /api/v1/series', () => seriesResponse);
+    return { backend, ds: new SentinelDataSource(settings, backend, multiTemplateSrv) };
+  }
+
+  it('runs one request per value of a multi-value service variable and merges the answers', async () => {
+    const { backend, ds } = multiSetup();
+    const res = await ds.query(
+      request([
+        { refId: 'A', queryType: QueryType.Scores, service: '$svc' },
+        { refId: 'B', queryType: QueryType.Anomalies, service: '$svc' },
+      ])
+    );
+    expect(res.state).toBe(LoadingState.Done);
+    expect(res.data.filter((f) => f.refId === 'A').map((f) => f.name)).toEqual(['service=chat|model=gpt-4o', 'service=search|model=gpt-4o-mini']);
+    expect(res.data.find((f) => f.refId === 'B')?.length).toBe(2);
+    const services = (path: string) => backend.requestsTo(path).map((r) => r.params?.service);
+    expect(services('/api/v1/scores')).toEqual(['chat', 'search']);
+    expect(services('/api/v1/anomalies')).toEqual(['chat', 'search']);
+    // Parallel requests need their own ids, or Grafana cancels all but the last.
+    expect(new Set(backend.requestsTo('/api/v1/scores').map((r) => r.requestId)).size).toBe(2);
+    expect(backend.requests.some((r) => String(r.params?.service).includes('{'))).toBe(false);
+  });
+
+  it('filters anomalies by series and model (the model on the answers: the API has no model filter)', async () => {
+    const { backend, ds } = multiSetup();
+    const res = await ds.query(
+      request([
+        { refId: 'B', queryType: QueryType.Anomalies, seriesKey: 'service=chat|model=gpt-4o' },
+        { refId: 'C', queryType: QueryType.Anomalies, model: 'gpt-4o-mini' },
+      ])
+    );
+    const ids = (refId: string) => res.data.find((f: DataFrame) => f.refId === refId)!.fields.find((f: DataFrame['fields'][number]) => f.name === 'id')!.values;
+    expect(backend.requestsTo('/api/v1/anomalies')[0].params).toMatchObject({ series: 'service=chat|model=gpt-4o' });
+    expect(backend.requestsTo('/api/v1/anomalies')[1].params).not.toHaveProperty('model');
+    expect(ids('C')).toEqual([tokenAnomaly.id]);
+  });
+
+  it('says on the frame when the anomalies were cut off at the limit', async () => {
+    const { backend, ds } = multiSetup();
+    backend.on('GET /api/v1/anomalies', () => ({ items: [latencyAnomaly], nextCursor: 'more' }));
+    const res = await ds.query(request([{ refId: 'B', queryType: QueryType.Anomalies, limit: 1 }]));
+    expect(res.data[0].meta?.notices).toEqual([
+      { severity: 'warning', text: expect.stringMatching(/^Showing the newest 1 anomalies; more match this query\. Narrow it .* raise the limit \(max 1000\)/) },
+    ]);
+    backend.on('GET /api/v1/anomalies', () => ({ items: [latencyAnomaly], nextCursor: null }));
+    expect((await ds.query(request([{ refId: 'B', queryType: QueryType.Anomalies, limit: 1 }]))).data[0].meta?.notices).toBeUndefined();
+  });
+
+  it('answers models($svc) for every selected service', async () => {
+    const { ds } = multiSetup();
+    expect((await ds.metricFindQuery('models($svc)')).map((v) => v.text)).toEqual(['gpt-4o', 'gpt-4o-mini']);
+    expect((await ds.metricFindQuery('series($svc)')).map((v) => v.text)).toEqual([
+      'service=chat|model=gpt-4o',
+      'service=chat|model=gpt-4o-mini',
+      'service=search|model=gpt-4o-mini',
+    ]);
+  });
+
+  it('keeps a multi-value variable as written when interpolating for Explore', () => {
+    const [q] = multiSetup().ds.interpolateVariablesInQueries([{ refId: 'A', service: '$svc', model: '$one' }], {});
+    expect(q).toMatchObject({ service: '$svc', model: 'chat' });
+    expect(q).not.toHaveProperty('filters');
+  });
+
+  it("reports the key as rejected when Grafana's data proxy turned the 401 into a 400", async () => {
+    const { ds, backend } = setup();
+    backend.on('GET /api/v1/anomalies', () => {
+      throw new FakeHttpError(400, { message: 'Authentication to data source failed', error: 'Bad Request', response: 'Authentication to data source failed' });
+    });
+    expect(await ds.testDatasource()).toMatchObject({ status: 'error', message: expect.stringMatching(/^LLM-Sentinel rejected the API key \(401, reported by Grafana's data proxy as 400/) });
+  });
+
+  it('says the URL is not an LLM-Sentinel API when another server answers 200', async () => {
+    const { ds, backend } = setup();
+    backend.on('GET /api/v1/health', () => '<!doctype html><title>Grafana</title>');
+    expect(await ds.testDatasource()).toEqual({
+      status: 'error',
+      message: expect.stringMatching(/^Not an LLM-Sentinel API at http:\/\/sentinel:8080: GET \/api\/v1\/health answered with an HTML page/),
+    });
+    backend.on('GET /api/v1/scores', () => '<html></html>');
+    const res = await ds.query(request([{ refId: 'A', queryType: QueryType.Scores }]));
+    expect(res.state).toBe(LoadingState.Error);
+    expect(res.errors?.[0].message).toMatch(/^Not an LLM-Sentinel API at http:\/\/sentinel:8080/);
   });
 });

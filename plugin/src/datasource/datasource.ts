@@ -12,24 +12,36 @@ import {
 } from '@grafana/data';
 import { getBackendSrv, getTemplateSrv } from '@grafana/runtime';
 
-import type { AnomalyRecord, FeedbackRequest, FeedbackResponse, SeriesInfo } from '../shared/api-types';
+import type { AnomalyRecord, FeedbackRequest, FeedbackResponse, ScoresResponse, SeriesInfo } from '../shared/api-types';
 import type { SentinelApi } from '../shared/sentinel-api';
 import { createAnnotationSupport } from './annotations';
-import { SentinelApiClient, type FetchBackend } from './api-client';
+import { SentinelApiClient, type AnomaliesResult, type FetchBackend } from './api-client';
+import { SentinelApiError } from './errors';
 import { healthErrorToTestResult, healthToTestResult } from './health';
 import {
   anomalyLimit,
   buildAnomaliesParams,
   buildScoresParams,
+  expandTemplate,
   interpolateQuery,
   isRunnable,
+  planRequests,
   queryTypeOf,
+  type InterpolatedQuery,
   type TemplateSrvLike,
   type TimeRangeMs,
 } from './query';
-import { anomaliesToFrame, explanationToFrames, featuresToFrames, scoresToFrames } from './transform';
+import {
+  anomaliesNotices,
+  anomaliesToFrame,
+  explanationToFrames,
+  featuresToFrames,
+  mergeAnomalies,
+  mergeScores,
+  scoresToFrames,
+} from './transform';
 import { DEFAULT_QUERY, QueryType, ROUTE_PATH, type SentinelOptions, type SentinelQuery } from './types';
-import { parseVariableQuery, seriesToMetricFindValues } from './variables';
+import { metricFindValues, parseVariableQuery } from './variables';
 
 /**
  * The Sentinel datasource. Frontend only: every call goes through Grafana's data proxy route
@@ -47,7 +59,7 @@ export class SentinelDataSource extends DataSourceApi<SentinelQuery, SentinelOpt
     private readonly templateSrv: TemplateSrvLike = getTemplateSrv()
   ) {
     super(instanceSettings);
-    this.api = new SentinelApiClient(backendSrv, `${instanceSettings.url ?? ''}/${ROUTE_PATH}`);
+    this.api = new SentinelApiClient(backendSrv, `${instanceSettings.url ?? ''}/${ROUTE_PATH}`, instanceSettings.jsonData?.url);
     this.annotations = createAnnotationSupport();
   }
 
@@ -59,12 +71,27 @@ export class SentinelDataSource extends DataSourceApi<SentinelQuery, SentinelOpt
     return isRunnable(query);
   }
 
-  applyTemplateVariables(query: SentinelQuery, scopedVars: ScopedVars): SentinelQuery {
+  applyTemplateVariables(query: SentinelQuery, scopedVars: ScopedVars): InterpolatedQuery {
     return interpolateQuery(query, this.templateSrv, scopedVars);
   }
 
+  /**
+   * Queries with their variables replaced, for Explore (which has no dashboard variables). Several
+   * values of a multi-value variable do not fit one field, so such a field keeps the variable.
+   */
   override interpolateVariablesInQueries(queries: SentinelQuery[], scopedVars: ScopedVars): SentinelQuery[] {
-    return queries.map((q) => ({ ...interpolateQuery(q, this.templateSrv, scopedVars), datasource: this.getRef() }));
+    return queries.map((q) => {
+      const { filters, ...query } = interpolateQuery(q, this.templateSrv, scopedVars);
+      const field = (values: string[], original: string | undefined, single: string | undefined) => (values.length > 1 ? original : single);
+      return {
+        ...query,
+        seriesKey: field(filters.seriesKeys, q.seriesKey, query.seriesKey),
+        service: field(filters.services, q.service, query.service),
+        model: field(filters.models, q.model, query.model),
+        anomalyType: field(filters.types, q.anomalyType, query.anomalyType),
+        datasource: this.getRef(),
+      };
+    });
   }
 
   async query(request: DataQueryRequest<SentinelQuery>): Promise<DataQueryResponse> {
@@ -96,27 +123,62 @@ export class SentinelDataSource extends DataSourceApi<SentinelQuery, SentinelOpt
   }
 
   /** Runs one interpolated query and converts the response. */
-  private async runQuery(query: SentinelQuery, range: TimeRangeMs, requestId: string): Promise<DataFrame[]> {
+  private async runQuery(query: InterpolatedQuery, range: TimeRangeMs, requestId: string): Promise<DataFrame[]> {
     switch (queryTypeOf(query)) {
       case QueryType.Scores:
-        return scoresToFrames(await this.api.scores(buildScoresParams(query, range), { requestId }), query.refId);
+        return scoresToFrames(await this.fetchScores(query, range, requestId), query.refId);
       case QueryType.Features:
-        return featuresToFrames(await this.api.scores(buildScoresParams(query, range), { requestId }), query.refId);
+        return featuresToFrames(await this.fetchScores(query, range, requestId), query.refId);
       case QueryType.Anomalies: {
-        const records = await this.api.anomalies(buildAnomaliesParams(query, range), anomalyLimit(query), { requestId });
-        return [anomaliesToFrame(records, query.refId)];
+        const limit = anomalyLimit(query);
+        const result = await this.fetchAnomalies(query, range, limit, requestId);
+        return [anomaliesToFrame(result.items, query.refId, anomaliesNotices(result, limit))];
       }
       case QueryType.Explanation:
         return explanationToFrames(await this.api.anomaly(query.anomalyId!.trim()), query.refId);
     }
   }
 
-  /** Template variables: `services()`, `models(<service>)`, `series(<service>)`, `features(<seriesKey>)`. */
+  /** `GET /api/v1/scores`, once per value of a multi-value filter (see planRequests), merged. */
+  private async fetchScores(query: InterpolatedQuery, range: TimeRangeMs, requestId: string): Promise<ScoresResponse> {
+    const plan = planRequests('scores', query.filters, buildScoresParams(query, range));
+    const several = plan.requests.length > 1;
+    const responses = await Promise.all(
+      plan.requests.map((params, i) =>
+        this.api.scores(params, { requestId: several ? `${requestId}-${i}` : requestId }).catch((err: unknown) => {
+          // One series of a multi-value `$series` that does not exist (404) leaves the others standing.
+          if (several && err instanceof SentinelApiError && err.status === 404) {
+            return { items: [] };
+          }
+          throw err;
+        })
+      )
+    );
+    return mergeScores(responses, plan.matches);
+  }
+
+  /** `GET /api/v1/anomalies`, once per value of a multi-value filter (see planRequests), merged. */
+  private async fetchAnomalies(query: InterpolatedQuery, range: TimeRangeMs, limit: number, requestId: string): Promise<AnomaliesResult> {
+    const plan = planRequests('anomalies', query.filters, buildAnomaliesParams(query, range));
+    const several = plan.requests.length > 1;
+    const keep = plan.filtersLocally ? plan.matches : undefined;
+    const results = await Promise.all(
+      // Distinct request ids: Grafana cancels an in-flight request when another with the same id starts.
+      plan.requests.map((params, i) => this.api.anomalies(params, limit, { requestId: several ? `${requestId}-${i}` : requestId, keep }))
+    );
+    return mergeAnomalies(results, limit);
+  }
+
+  /**
+   * Template variables: `services()`, `models(<service>)`, `series(<service>)`, `features(<seriesKey>)`.
+   * A multi-value variable in the argument (`models($service)`) lists the values of each of its values.
+   */
   override async metricFindQuery(query: string | { query?: string }, options?: { scopedVars?: ScopedVars }): Promise<MetricFindValue[]> {
     const text = typeof query === 'string' ? query : (query?.query ?? '');
-    const parsed = parseVariableQuery(this.templateSrv.replace(text, options?.scopedVars));
+    const expanded = expandTemplate(text, this.templateSrv, options?.scopedVars);
+    const parsed = (expanded.length ? expanded : ['']).map(parseVariableQuery);
     const series = await this.api.series();
-    return seriesToMetricFindValues(series.items ?? [], parsed);
+    return metricFindValues(series.items ?? [], parsed);
   }
 
   async testDatasource(): Promise<TestDataSourceResponse> {
@@ -145,8 +207,8 @@ export class SentinelDataSource extends DataSourceApi<SentinelQuery, SentinelOpt
   }
 
   /** Recent anomalies in a range, for the query editor's anomaly picker. */
-  listAnomalies(range: TimeRangeMs, limit = 50): Promise<AnomalyRecord[]> {
-    return this.api.anomalies(buildAnomaliesParams({ refId: 'picker' }, range), limit);
+  async listAnomalies(range: TimeRangeMs, limit = 50): Promise<AnomalyRecord[]> {
+    return (await this.api.anomalies(buildAnomaliesParams({ refId: 'picker' }, range), limit)).items;
   }
 
   /** Names of the dashboard's template variables as `$name`, offered in the editor's pickers. */

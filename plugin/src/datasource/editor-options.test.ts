@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 
 import { latencyAnomaly, seriesResponse } from '../../test/fixtures/api-responses';
-import { anomalyOptions, editorOptions, toSelectOptions } from './editor-options';
+import { anomalyOptions, editorOptions, parseLimit, toSelectOptions } from './editor-options';
 
 describe('editorOptions', () => {
   it('offers everything when nothing is chosen', () => {
@@ -39,5 +39,17 @@ describe('anomalyOptions', () => {
       label: 'critical latency_spike · chat · 2026-11-22 10:05Z',
       description: latencyAnomaly.explanation?.summary,
     });
+  });
+});
+
+describe('parseLimit', () => {
+  it('reads a whole number in 1..max, blank or invalid as the default', () => {
+    expect(parseLimit('250', 1000)).toBe(250);
+    expect(parseLimit('20000', 10_000)).toBe(10_000);
+    expect(parseLimit('12.7', 1000)).toBe(12);
+    expect(parseLimit('', 1000)).toBeUndefined();
+    expect(parseLimit('0', 1000)).toBeUndefined();
+    expect(parseLimit('-3', 1000)).toBeUndefined();
+    expect(parseLimit('abc', 1000)).toBeUndefined();
   });
 });

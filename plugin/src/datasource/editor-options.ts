@@ -49,6 +49,15 @@ export function anomalyOptions(records: AnomalyRecord[]): Array<SelectableValue<
   }));
 }
 
+/**
+ * The limit typed into the editor as a whole number in 1..max (the backend refuses more), or undefined
+ * (the backend default) when blank or not a positive number.
+ */
+export function parseLimit(text: string, max: number): number | undefined {
+  const n = Math.floor(Number(text));
+  return text.trim() === '' || !Number.isFinite(n) || n < 1 ? undefined : Math.min(n, max);
+}
+
 function distinct(values: Array<string | undefined>): string[] {
   return [...new Set(values.filter((v): v is string => Boolean(v)))].sort((a, b) => a.localeCompare(b));
 }

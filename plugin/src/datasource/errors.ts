@@ -23,6 +23,17 @@ export class SentinelApiError extends SentinelError {
   /** Request path (relative to the API root) that failed. */
   readonly path: string;
 
+  /**
+   * `code` of a request Grafana's data proxy answered with 400 "Authentication to data source failed":
+   * the proxy's rewrite of the backend's 401, i.e. a wrong or missing API key.
+   */
+  static readonly PROXY_AUTH_FAILED = 'proxy_auth_failed';
+
+  /** Whether the backend refused the API key (401 directly, or as rewritten by Grafana's data proxy). */
+  get isAuthFailure(): boolean {
+    return this.status === 401 || this.code === SentinelApiError.PROXY_AUTH_FAILED;
+  }
+
   constructor(
     message: string,
     data: { status: number; code: string; path: string; field?: string },
@@ -42,5 +53,20 @@ export class SentinelCancelledError extends SentinelError {
   constructor(path: string) {
     super(`request to ${path} was cancelled`);
     this.name = 'SentinelCancelledError';
+  }
+}
+
+/**
+ * The configured URL answered, but not as the Sentinel API does (an HTML page, another service's JSON):
+ * almost always a wrong URL, so the message says where it looked.
+ */
+export class SentinelResponseError extends SentinelError {
+  /** Request path (relative to the API root) whose answer had the wrong shape. */
+  readonly path: string;
+
+  constructor(message: string, path: string) {
+    super(message);
+    this.name = 'SentinelResponseError';
+    this.path = path;
   }
 }

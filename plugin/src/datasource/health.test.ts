@@ -24,6 +24,9 @@ describe('healthToTestResult', () => {
 describe('healthErrorToTestResult', () => {
   it('tells the user what to fix for each kind of failure', () => {
     expect(healthErrorToTestResult(apiError(401)).message).toMatch(/rejected the API key \(401\)/);
+    const viaProxy = new SentinelApiError('x', { status: 400, code: SentinelApiError.PROXY_AUTH_FAILED, path: '/api/v1/anomalies' });
+    expect(healthErrorToTestResult(viaProxy).message).toMatch(/^LLM-Sentinel rejected the API key \(401, reported by Grafana's data proxy as 400 .*\): the key is wrong or missing/);
+    expect(healthErrorToTestResult(apiError(400, 'Sentinel API 400: limit too big')).message).toBe('LLM-Sentinel health check failed: Sentinel API 400: limit too big');
     expect(healthErrorToTestResult(apiError(403, 'read-only')).message).toMatch(/refused the API key \(403\)/);
     expect(healthErrorToTestResult(apiError(404)).message).toMatch(/No LLM-Sentinel API at the configured URL/);
     expect(healthErrorToTestResult(apiError(502, 'Sentinel API 502: Bad Gateway')).message).toBe(

@@ -1,7 +1,7 @@
 import type { TestDataSourceResponse } from '@grafana/data';
 
 import type { HealthResponse } from '../shared/api-types';
-import { SentinelApiError, SentinelError } from './errors';
+import { SentinelApiError, SentinelError, SentinelResponseError } from './errors';
 
 /** `testDatasource` result for a health document: success only when the backend and its store are ok. */
 export function healthToTestResult(health: HealthResponse): TestDataSourceResponse {
@@ -23,10 +23,19 @@ export function healthToTestResult(health: HealthResponse): TestDataSourceRespon
 
 /** `testDatasource` result for a failed health call, saying what to fix rather than just the status. */
 export function healthErrorToTestResult(err: unknown): TestDataSourceResponse {
+  if (err instanceof SentinelResponseError) {
+    return { status: 'error', message: err.message };
+  }
   if (err instanceof SentinelApiError) {
     switch (true) {
-      case err.status === 401:
-        return { status: 'error', message: `LLM-Sentinel rejected the API key (401). Check the API key in the datasource settings.` };
+      case err.isAuthFailure:
+        // Inside Grafana a 401 arrives as the data proxy's 400 "Authentication to data source failed".
+        return {
+          status: 'error',
+          message: `LLM-Sentinel rejected the API key (401${
+            err.status === 401 ? '' : `, reported by Grafana's data proxy as ${err.status} "Authentication to data source failed"`
+          }): the key is wrong or missing. Check the API key in the datasource settings: it must be one of Sentinel's SENTINEL_API_KEYS.`,
+        };
       case err.status === 403:
         return { status: 'error', message: `LLM-Sentinel refused the API key (403): ${err.message}` };
       case err.status === 404:

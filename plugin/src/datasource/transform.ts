@@ -1,7 +1,9 @@
-import { createDataFrame, FieldType, type DataFrame, type FieldConfig } from '@grafana/data';
+import { createDataFrame, FieldType, type DataFrame, type FieldConfig, type QueryResultMetaNotice } from '@grafana/data';
 
-import type { AnomalyRecord, Attribution, ScoresResponse } from '../shared/api-types';
+import type { AnomalyRecord, Attribution, ScoreSeries, ScoresResponse } from '../shared/api-types';
 import { featureUnit, type SentinelFrameMeta } from '../shared/frame-kinds';
+import type { AnomaliesResult } from './api-client';
+import { MAX_ANOMALY_LIMIT } from './types';
 
 /*
  * API response -> DataFrame. Pure functions only: no Grafana services, no I/O, so each is tested on
@@ -74,12 +76,12 @@ export function featuresToFrames(response: ScoresResponse, refId: string): DataF
  * resolved one resolved: `recovered`, `stale` when its series stopped reporting, `state_lost`), `feedback` for
  * links, annotations and the panel.
  */
-export function anomaliesToFrame(records: AnomalyRecord[], refId: string): DataFrame {
+export function anomaliesToFrame(records: AnomalyRecord[], refId: string, notices: QueryResultMetaNotice[] = []): DataFrame {
   const meta: SentinelFrameMeta = { sentinelKind: 'anomalies' };
   return createDataFrame({
     refId,
     name: 'anomalies',
-    meta: { custom: meta, preferredVisualisationType: 'table' },
+    meta: { custom: meta, preferredVisualisationType: 'table', ...(notices.length ? { notices } : {}) },
     fields: [
       { name: 'time', type: FieldType.time, values: records.map((r) => toMs(r.start)) },
       { name: 'timeEnd', type: FieldType.time, values: records.map((r) => toMs(r.end)) },
@@ -168,4 +170,52 @@ export function toMs(timestamp: string | number): number {
 
 function num(value: number | null | undefined): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/**
+ * The frame notice of an anomalies result that was cut off (Grafana shows it on the panel; the Sentinel
+ * panel and the annotations editor too), or none when the result is complete. A panel that filters the
+ * anomalies by series would otherwise silently miss the shown series' ones.
+ */
+export function anomaliesNotices(result: AnomaliesResult, limit: number): QueryResultMetaNotice[] {
+  if (!result.more) {
+    return [];
+  }
+  const text =
+    result.items.length >= limit
+      ? `Showing the newest ${result.items.length} anomalies; more match this query. Narrow it (series, service, model, ` +
+        `severity, type) or raise the limit (max ${MAX_ANOMALY_LIMIT}).`
+      : `Showing ${result.items.length} anomalies that match among the newest ${result.scanned} read; older ones in this ` +
+        `range were not checked. Narrow the query by series or service, which the API filters itself.`;
+  return [{ severity: 'warning', text }];
+}
+
+/**
+ * Merges the answers of several `GET /api/v1/anomalies` requests (one per value of a multi-value
+ * variable): distinct by id, newest first as the API orders them, at most `limit`.
+ */
+export function mergeAnomalies(results: AnomaliesResult[], limit: number): AnomaliesResult {
+  if (results.length === 1) {
+    return results[0];
+  }
+  const byId = new Map<string, AnomalyRecord>();
+  results.forEach((r) => r.items.forEach((item) => byId.has(item.id) || byId.set(item.id, item)));
+  const items = [...byId.values()].sort((a, b) => toMs(b.start) - toMs(a.start) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  return {
+    items: items.slice(0, limit),
+    more: items.length > limit || results.some((r) => r.more),
+    scanned: results.reduce((sum, r) => sum + r.scanned, 0),
+  };
+}
+
+/** Merges `GET /api/v1/scores` answers: the series `keep` accepts, each series and feature once. */
+export function mergeScores(responses: ScoresResponse[], keep: (item: ScoreSeries) => boolean): ScoresResponse {
+  const seen = new Set<string>();
+  const items = responses
+    .flatMap((r) => r.items)
+    .filter((item) => {
+      const key = `${item.seriesKey}\u0000${item.feature}`;
+      return keep(item) && !seen.has(key) && Boolean(seen.add(key));
+    });
+  return { items };
 }

@@ -51,6 +51,17 @@ export const DEFAULT_ANOMALY_LIMIT = 100;
 /** Upper bound on anomaly rows per query: the API's own per-page maximum, reached by following cursors. */
 export const MAX_ANOMALY_LIMIT = 1000;
 
+/** Upper bound on points per series of a scores or raw-feature query (`GET /api/v1/scores` refuses more). */
+export const MAX_POINTS_LIMIT = 10_000;
+
+/**
+ * Times the API accepts, as epoch milliseconds: it refuses anything before 1973-03-03 (smaller values
+ * are taken for epoch seconds) or after 5138, so a dashboard range is clamped to these.
+ */
+export const MIN_API_TIME_MS = 1e11;
+/** See {@link MIN_API_TIME_MS}. */
+export const MAX_API_TIME_MS = 1e14;
+
 /** Non-secret datasource settings (jsonData). */
 export interface SentinelOptions extends DataSourceJsonData {
   /** Base URL of the Sentinel service, e.g. `http://sentinel:8080`; used by the proxy route. */

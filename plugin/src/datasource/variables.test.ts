@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 
 import { seriesResponse } from '../../test/fixtures/api-responses';
-import { parseVariableQuery, seriesToMetricFindValues, VariableQueryError } from './variables';
+import { metricFindValues, parseVariableQuery, seriesToMetricFindValues, VariableQueryError } from './variables';
 
 const texts = (q: string) => seriesToMetricFindValues(seriesResponse.items, parseVariableQuery(q)).map((v) => v.text);
 
@@ -53,5 +53,12 @@ describe('seriesToMetricFindValues', () => {
   it('returns text and value pairs and nothing for an unknown filter', () => {
     expect(seriesToMetricFindValues(seriesResponse.items, { kind: 'services' })[0]).toEqual({ text: 'chat', value: 'chat' });
     expect(texts('models(nope)')).toEqual([]);
+  });
+});
+
+describe('metricFindValues', () => {
+  it('unites the values of several queries (a multi-value argument), distinct and sorted', () => {
+    const values = metricFindValues(seriesResponse.items, [parseVariableQuery('models(search)'), parseVariableQuery('models(chat)')]);
+    expect(values.map((v) => v.text)).toEqual(['gpt-4o', 'gpt-4o-mini']);
   });
 });

@@ -69,6 +69,12 @@ export function seriesToMetricFindValues(series: SeriesInfo[], query: VariableQu
   return [...values].sort((a, b) => a.localeCompare(b)).map((v) => ({ text: v, value: v }));
 }
 
+/** The distinct values of several variable queries together (a multi-value argument gives several), sorted. */
+export function metricFindValues(series: SeriesInfo[], queries: VariableQuery[]): MetricFindValue[] {
+  const values = new Set(queries.flatMap((q) => seriesToMetricFindValues(series, q).map((v) => String(v.value))));
+  return [...values].sort((a, b) => a.localeCompare(b)).map((v) => ({ text: v, value: v }));
+}
+
 function add(set: Set<string>, value: string | undefined): void {
   if (value) {
     set.add(value);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 
-import { parseInline, parseMarkdown, safeHref } from './markdown';
+import { parseInline, parseMarkdown, safeHref, type InlineNode } from './markdown';
 
 describe('parseMarkdown', () => {
   it('parses headings, lists, paragraphs, code blocks, quotes and rules', () => {
@@ -72,3 +73,112 @@ describe('underscores inside words', () => {
     ]);
   });
 });
+
+describe('parseInline on large and hostile input', () => {
+  // Unclosed markers made the old parser rescan the rest of the text at every position: 32 KB took
+  // about a second, so these 256 KB inputs would take about a minute, far past the Jest timeout.
+  const SIZE = 256 * 1024;
+  const repeat = (unit: string) => unit.repeat(Math.ceil(SIZE / unit.length));
+
+  it.each(['**a ', '__a ', '*a ', '_a ', '[a ', '[a](', '[a](x "', 'a_b *'])('stays linear for %j repeated', (unit) => {
+    const text = repeat(unit);
+    const nodes = parseInline(text);
+    // Nothing closes, so everything is text, and nothing is lost.
+    const flat = (ns: InlineNode[]): string =>
+      ns.map((n) => (n.type === 'text' || n.type === 'code' ? n.text : flat(n.children))).join('');
+    expect(flat(nodes).length).toBeGreaterThan(SIZE * 0.9);
+  }, 10_000);
+
+  it('parses a large explanation with many closed markers', () => {
+    const text = repeat('**a** _b_ `c` [d](https://x.example) ');
+    const nodes = parseInline(text);
+    expect(nodes.filter((n) => n.type === 'link').length).toBeGreaterThan(5000);
+  }, 10_000);
+
+  it('keeps emphasis nested deeper than the depth bound as text', () => {
+    const deep = `${'*_'.repeat(40)}x${'_*'.repeat(40)}`;
+    let node: InlineNode | undefined = parseInline(deep)[0];
+    let depth = 0;
+    while (node && node.type === 'em') {
+      depth++;
+      node = node.children[0];
+    }
+    expect(depth).toBeLessThan(40);
+    expect(node?.type).toBe('text');
+  });
+
+  it('parses exactly as the regex-per-position parser did, on short inputs', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('*', '_', '`', '[', ']', '(', ')', '\\', ' ', 'a', 'b', '"', 'h', ':', '/'), maxLength: 30 }), (text) => {
+        expect(parseInline(text)).toEqual(referenceParseInline(text));
+      }),
+      { numRuns: 3000, seed: 20261122 }
+    );
+    for (const text of ['[a](https://x.example "t") b', '**a*b**c', '***a***', '_a__b_', '__a_b__', 'x__a__ __b__', '[`a`](http://h/)']) {
+      expect(parseInline(text)).toEqual(referenceParseInline(text));
+    }
+  });
+});
+
+/** The previous parser (regexes from every position), kept as the specification of the syntax. */
+function referenceParseInline(text: string): InlineNode[] {
+  const nodes: InlineNode[] = [];
+  let plain = '';
+  const flush = () => {
+    if (plain) {
+      nodes.push({ type: 'text', text: plain });
+      plain = '';
+    }
+  };
+  let i = 0;
+  while (i < text.length) {
+    const rest = text.slice(i);
+    const ch = text[i];
+    if (ch === '\\' && i + 1 < text.length && /[\\`*_[\]()#>-]/.test(text[i + 1])) {
+      plain += text[i + 1];
+      i += 2;
+      continue;
+    }
+    if (ch === '`') {
+      const end = text.indexOf('`', i + 1);
+      if (end > i) {
+        flush();
+        nodes.push({ type: 'code', text: text.slice(i + 1, end) });
+        i = end + 1;
+        continue;
+      }
+    }
+    const prevIsWord = /\w/.test(text[i - 1] ?? '');
+    const strong = /^(\*\*|__)(?=\S)([\s\S]*?\S)\1(?!\w)/.exec(rest) ?? /^(\*\*)(?=\S)([\s\S]*?\S)\1/.exec(rest);
+    if (strong && (strong[1] === '**' || !prevIsWord)) {
+      flush();
+      nodes.push({ type: 'strong', children: referenceParseInline(strong[2]) });
+      i += strong[0].length;
+      continue;
+    }
+    const em = ch === '_' ? /^_(?=\S)([\s\S]*?\S)_(?!\w)/.exec(rest) : /^\*(?=[^\s*])([\s\S]*?[^\s*])\*(?!\*)/.exec(rest);
+    if (em && (ch === '*' || !prevIsWord)) {
+      flush();
+      nodes.push({ type: 'em', children: referenceParseInline(em[1]) });
+      i += em[0].length;
+      continue;
+    }
+    const link = /^\[([^\]]+)\]\(\s*([^\s)]+)(?:\s+"[^"]*")?\s*\)/.exec(rest);
+    if (link) {
+      flush();
+      const href = safeHref(link[2]);
+      const children = referenceParseInline(link[1]);
+      if (href) {
+        nodes.push({ type: 'link', href, children });
+      } else {
+        nodes.push(...children);
+      }
+      i += link[0].length;
+      continue;
+    }
+    plain += ch;
+    i++;
+  }
+  flush();
+  return nodes;
+}

@@ -6,6 +6,13 @@ import { severityRank } from '../shared/severity';
 
 /** One series ready to draw: parallel arrays over time, nulls where the backend had no value. */
 export interface SeriesView {
+  /**
+   * Unique among the panel's series: two queries may return the same series key (a score query and a
+   * raw-feature query of one series), so the key alone cannot identify a choice.
+   */
+  id: string;
+  /** Query the frame came from. */
+  refId?: string;
   /** Series key, or the frame name for frames not produced by the Sentinel datasource. */
   seriesKey: string;
   feature: string;
@@ -38,6 +45,8 @@ export interface AnomalyView {
 export interface PanelModel {
   series: SeriesView[];
   anomalies: AnomalyView[];
+  /** Warnings of the anomaly frames, e.g. that the list was cut off at its limit. */
+  notices: string[];
 }
 
 /**
@@ -48,17 +57,38 @@ export interface PanelModel {
 export function extractPanelModel(frames: DataFrame[]): PanelModel {
   const series: SeriesView[] = [];
   const anomalies: AnomalyView[] = [];
+  const notices: string[] = [];
+  const ids = new Set<string>();
   for (const frame of frames) {
     if (isAnomalyFrame(frame)) {
       anomalies.push(...anomalyRows(frame));
+      notices.push(...(frame.meta?.notices ?? []).filter((n) => n.severity !== 'info').map((n) => n.text));
     } else {
       const view = seriesView(frame);
       if (view) {
-        series.push(view);
+        let id = `${view.refId ?? ''}:${view.seriesKey}:${view.feature}`;
+        for (let n = 2; ids.has(id); n++) {
+          id = `${view.refId ?? ''}:${view.seriesKey}:${view.feature}#${n}`;
+        }
+        ids.add(id);
+        series.push({ ...view, id });
       }
     }
   }
-  return { series, anomalies };
+  return { series, anomalies, notices };
+}
+
+/** How the series picker names a series: its key and feature, and its query when that is still ambiguous. */
+export function seriesLabels(series: SeriesView[]): string[] {
+  const base = series.map((s) => `${s.seriesKey || s.feature} · ${s.feature}`);
+  return base.map((label, i) =>
+    base.indexOf(label) !== base.lastIndexOf(label) && series[i].refId ? `${label} (${series[i].refId})` : label
+  );
+}
+
+/** Whether a series has a point (of any kind) in [from, to]. */
+export function hasPointsIn(series: SeriesView, from: number, to: number): boolean {
+  return series.time.some((t, i) => t >= from && t <= to && (series.value[i] !== null || series.score[i] !== null));
 }
 
 /** Anomalies of one series (all of them when the series key is unknown), within [from, to]. */
@@ -81,7 +111,7 @@ function isAnomalyFrame(frame: DataFrame): boolean {
   return Boolean(byName(frame, 'id') && byName(frame, 'severity') && byName(frame, 'time'));
 }
 
-function seriesView(frame: DataFrame): SeriesView | undefined {
+function seriesView(frame: DataFrame): Omit<SeriesView, 'id'> | undefined {
   const meta = frame.meta?.custom as Partial<SentinelFrameMeta> | undefined;
   if (meta?.sentinelKind && meta.sentinelKind !== 'scores' && meta.sentinelKind !== 'features') {
     return undefined;
@@ -97,6 +127,7 @@ function seriesView(frame: DataFrame): SeriesView | undefined {
   const feature = meta?.feature ?? value?.config.displayNameFromDS ?? value?.name ?? 'value';
   const flags = byName(frame, 'isAnomaly');
   return {
+    refId: frame.refId,
     seriesKey: meta?.seriesKey ?? frame.name ?? '',
     feature,
     unit: value?.config.unit ?? featureUnit(feature),

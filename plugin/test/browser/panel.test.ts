@@ -80,12 +80,12 @@ describe('LLM-Sentinel panel and query editor in chromium against a running back
   });
 
   /** Opens the page over the seeded range and waits until the panel has rendered. */
-  async function openPage(theme: 'dark' | 'light'): Promise<Page> {
+  async function openPage(theme: 'dark' | 'light', role = 'Editor'): Promise<Page> {
     const page = await browser!.newPage();
     page.on('pageerror', (err) => pageErrors.push(err.message));
     const from = plan.start - 2 * MINUTE;
     const to = plan.end + 2 * MINUTE;
-    await page.goto(`${server!.url}/?theme=${theme}&from=${from}&to=${to}`);
+    await page.goto(`${server!.url}/?theme=${theme}&from=${from}&to=${to}&role=${role}`);
     await page.waitForFunction(() => Boolean(window.sentinelPage || window.sentinelPageError), undefined, { timeout: 30_000 });
     const error = await page.evaluate(() => window.sentinelPageError);
     assert.equal(error, undefined, `page failed: ${error}`);
@@ -109,6 +109,38 @@ describe('LLM-Sentinel panel and query editor in chromium against a running back
     assert.ok(server!.proxied.some((p) => p.startsWith('GET /api/v1/scores?')));
     assert.ok(server!.proxied.some((p) => p.startsWith('GET /api/v1/anomalies?')));
     await page.close();
+  });
+
+  it("names a wrong API key as such, although Grafana's data proxy turns the 401 into a 400", async () => {
+    const page = await openPage('dark');
+    server!.setApiKey('not-the-key');
+    try {
+      const health = await page.evaluate(() => window.sentinelPage!.health());
+      assert.equal(health.status, 'error');
+      assert.match(health.message, /^LLM-Sentinel rejected the API key \(401, reported by Grafana's data proxy as 400 "Authentication to data source failed"\)/);
+    } finally {
+      server!.setApiKey(API_KEY);
+    }
+    await page.close();
+  });
+
+  it('offers Viewers no feedback buttons, and the proxy refuses their writes', async () => {
+    server!.setOrgRole('Viewer');
+    try {
+      const page = await openPage('dark', 'Viewer');
+      const pane = page.getByTestId('explanation-pane');
+      await pane.getByTestId('evidence-table').waitFor();
+      assert.equal(await pane.getByRole('button', { name: 'False positive' }).count(), 0);
+      assert.match(await pane.getByTestId('feedback-status').innerText(), /Feedback needs the Editor role/);
+      const { items } = await backendGet<{ items: AnomalyRecord[] }>('/api/v1/anomalies?limit=1');
+      const answer = await page.evaluate((id) => window.sentinelPage!.feedback(id), items[0].id);
+      assert.match(answer, /^Sentinel API 403: plugin proxy route access denied/);
+      const record = await backendGet<AnomalyRecord>(`/api/v1/anomalies/${encodeURIComponent(items[0].id)}`);
+      assert.equal(record.feedback ?? null, null, 'the backend recorded no feedback');
+      await page.close();
+    } finally {
+      server!.setOrgRole('Editor');
+    }
   });
 
   it('shows the feature with its expected band, the anomalies by severity and the explanation', async () => {

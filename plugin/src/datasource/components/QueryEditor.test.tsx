@@ -72,6 +72,30 @@ describe('QueryEditor', () => {
     expect(onChange).toHaveBeenLastCalledWith({ refId: 'B', queryType: QueryType.Anomalies, severity: ['critical'] });
   });
 
+  it('filters anomalies by series and model, so a panel of one series gets its own anomalies', async () => {
+    const { onChange } = await renderEditor({ refId: 'B', queryType: QueryType.Anomalies, service: 'chat' });
+    await choose('sentinel-model', 'gpt-4o-mini');
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'B', queryType: QueryType.Anomalies, service: 'chat', model: 'gpt-4o-mini' });
+    await choose('sentinel-series', 'service=chat|model=gpt-4o');
+    expect(onChange).toHaveBeenLastCalledWith({
+      refId: 'B',
+      queryType: QueryType.Anomalies,
+      service: 'chat',
+      seriesKey: 'service=chat|model=gpt-4o',
+    });
+  });
+
+  it('caps the limit at the API maximum and says the maximum', async () => {
+    const user = userEvent.setup();
+    const { onChange } = await renderEditor({ refId: 'A', queryType: QueryType.Scores });
+    const input = screen.getByPlaceholderText('default') as HTMLInputElement;
+    expect(input.max).toBe('10000');
+    await user.type(input, '20000');
+    await user.tab();
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: QueryType.Scores, limit: 10_000 });
+    expect(input.value).toBe('10000');
+  });
+
   it('lets the user pick an anomaly of the time range for an explanation', async () => {
     const { onChange } = await renderEditor({ refId: 'C', queryType: QueryType.Explanation });
     await waitFor(() => expect(backend.requestsTo('/api/v1/anomalies')).toHaveLength(1));

@@ -5,9 +5,9 @@ import React, { useEffect, useMemo, useState } from 'react';
 
 import { ANOMALY_TYPES, SEVERITIES, type AnomalyRecord, type SeriesInfo } from '../../shared/api-types';
 import type { SentinelDataSource } from '../datasource';
-import { anomalyOptions, editorOptions, toSelectOptions } from '../editor-options';
+import { anomalyOptions, editorOptions, parseLimit, toSelectOptions } from '../editor-options';
 import { queryTypeOf } from '../query';
-import { QueryType, type SentinelOptions, type SentinelQuery } from '../types';
+import { MAX_ANOMALY_LIMIT, MAX_POINTS_LIMIT, QueryType, type SentinelOptions, type SentinelQuery } from '../types';
 
 /** Props Grafana passes to the query editor. */
 export type SentinelQueryEditorProps = QueryEditorProps<SentinelDataSource, SentinelQuery, SentinelOptions>;
@@ -124,31 +124,46 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
       )}
 
       {queryType === QueryType.Anomalies && (
-        <InlineFieldRow>
-          {stringSelect('sentinel-service', 'Service', 'service', options.services, 'Only anomalies of this service')}
-          <InlineField label="Severity" labelWidth={LABEL_WIDTH}>
-            <MultiSelect<string>
-              inputId="sentinel-severity"
-              width={36}
-              placeholder="any"
-              value={query.severity ?? []}
-              options={toSelectOptions([...SEVERITIES], variables)}
-              onChange={(values) => update({ severity: values.map((v) => v.value!).filter(Boolean) })}
-            />
-          </InlineField>
-          <InlineField label="Type" labelWidth={8}>
-            <Select
-              inputId="sentinel-type"
-              width={24}
-              isClearable
-              allowCustomValue
-              placeholder="any"
-              value={query.anomalyType ?? null}
-              options={toSelectOptions([...ANOMALY_TYPES], variables, query.anomalyType)}
-              onChange={pick('anomalyType')}
-            />
-          </InlineField>
-        </InlineFieldRow>
+        <>
+          <InlineFieldRow>
+            {stringSelect('sentinel-service', 'Service', 'service', options.services, 'Only anomalies of this service')}
+            {stringSelect('sentinel-model', 'Model', 'model', options.models, 'Only anomalies of this model')}
+          </InlineFieldRow>
+          <InlineFieldRow>
+            {stringSelect(
+              'sentinel-series',
+              'Series',
+              'seriesKey',
+              options.seriesKeys,
+              "Only this series' anomalies. Set it (or service/model) when a panel shows one series: the newest anomalies of all series may leave its own out.",
+              40
+            )}
+          </InlineFieldRow>
+          <InlineFieldRow>
+            <InlineField label="Severity" labelWidth={LABEL_WIDTH}>
+              <MultiSelect<string>
+                inputId="sentinel-severity"
+                width={36}
+                placeholder="any"
+                value={query.severity ?? []}
+                options={toSelectOptions([...SEVERITIES], variables)}
+                onChange={(values) => update({ severity: values.map((v) => v.value!).filter(Boolean) })}
+              />
+            </InlineField>
+            <InlineField label="Type" labelWidth={8}>
+              <Select
+                inputId="sentinel-type"
+                width={24}
+                isClearable
+                allowCustomValue
+                placeholder="any"
+                value={query.anomalyType ?? null}
+                options={toSelectOptions([...ANOMALY_TYPES], variables, query.anomalyType)}
+                onChange={pick('anomalyType')}
+              />
+            </InlineField>
+          </InlineFieldRow>
+        </>
       )}
 
       {queryType === QueryType.Explanation && (
@@ -178,18 +193,30 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
           <InlineField
             label="Limit"
             labelWidth={LABEL_WIDTH}
-            tooltip={queryType === QueryType.Anomalies ? 'Rows (1-1000, default 100)' : 'Points per series (backend default when empty)'}
+            tooltip={
+              queryType === QueryType.Anomalies
+                ? `Newest anomalies to fetch (1-${MAX_ANOMALY_LIMIT}, default 100)`
+                : `Points per series (1-${MAX_POINTS_LIMIT}, default 1000)`
+            }
           >
             <Input
+              // Remounted per query type so the shown value is the clamped one of that type.
+              key={queryType === QueryType.Anomalies ? 'rows' : 'points'}
               id="sentinel-limit"
               type="number"
               width={12}
               min={1}
+              max={queryType === QueryType.Anomalies ? MAX_ANOMALY_LIMIT : MAX_POINTS_LIMIT}
+              step={1}
               defaultValue={query.limit ?? ''}
               placeholder="default"
               onBlur={(e) => {
-                const n = Number(e.currentTarget.value);
-                update({ limit: e.currentTarget.value === '' || !Number.isFinite(n) ? undefined : n });
+                const limit = parseLimit(e.currentTarget.value, queryType === QueryType.Anomalies ? MAX_ANOMALY_LIMIT : MAX_POINTS_LIMIT);
+                // Show what will be sent: the backend refuses a limit above its maximum.
+                e.currentTarget.value = limit === undefined ? '' : String(limit);
+                if (limit !== query.limit) {
+                  update({ limit });
+                }
               }}
             />
           </InlineField>
@@ -204,3 +231,4 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
     </div>
   );
 }
+

@@ -18,6 +18,11 @@ export interface ExplanationPaneProps {
   api?: SentinelApi;
   /** Why `api` is absent, shown instead of the feedback buttons. */
   apiProblem?: string;
+  /**
+   * Whether the user may send feedback (org role Editor or Admin): the proxy refuses writes to anyone
+   * else, so the buttons are only offered to them. Default false.
+   */
+  canSendFeedback?: boolean;
   timeZone?: TimeZone;
 }
 
@@ -75,7 +80,7 @@ const getStyles = (theme: GrafanaTheme2) => ({
  * that moved against their expected band, similar past incidents) and the feedback buttons, which post
  * through the datasource and then reload the anomaly to show the stored verdict.
  */
-export function ExplanationPane({ anomaly, api, apiProblem, timeZone }: ExplanationPaneProps) {
+export function ExplanationPane({ anomaly, api, apiProblem, canSendFeedback = false, timeZone }: ExplanationPaneProps) {
   const styles = useStyles2(getStyles);
   const theme = useTheme2();
   const [state, setState] = useState<RecordState>({ status: 'loading' });
@@ -100,7 +105,7 @@ export function ExplanationPane({ anomaly, api, apiProblem, timeZone }: Explanat
   }, [api, anomaly.id, revision]);
 
   const send = async (verdict: Verdict) => {
-    if (!api) {
+    if (!api || !canSendFeedback) {
       return;
     }
     setFeedback({ status: 'posting', verdict });
@@ -140,7 +145,15 @@ export function ExplanationPane({ anomaly, api, apiProblem, timeZone }: Explanat
 
       {!api && apiProblem && <div className={styles.muted}>{apiProblem}</div>}
       {/* Feedback sits right under the summary so it is reachable without scrolling the evidence. */}
-      {api && (
+      {api && !canSendFeedback && (
+        <div className={styles.actions} data-testid="feedback-readonly">
+          <span className={styles.feedbackNote} role="status" data-testid="feedback-status">
+            {storedVerdict ? `Marked as ${VERDICT_TEXT[storedVerdict as Verdict] ?? storedVerdict}. ` : ''}
+            Feedback needs the Editor role.
+          </span>
+        </div>
+      )}
+      {api && canSendFeedback && (
         <div className={styles.actions}>
           <Button
             size="sm"

@@ -14,9 +14,10 @@ import React from 'react';
 
 import { at, latencyAnomaly, scoresResponse, T0, tokenAnomaly } from '../../../test/fixtures/api-responses';
 import type { AnomalyRecord, FeedbackRequest } from '../../shared/api-types';
-import { anomaliesToFrame, scoresToFrames } from '../../datasource/transform';
+import { anomaliesToFrame, featuresToFrames, scoresToFrames } from '../../datasource/transform';
 import { DatasourceLookupContext, type DatasourceLookup } from '../sentinel-api-resolver';
 import { DEFAULT_PANEL_OPTIONS, type SentinelPanelOptions } from '../types';
+import { canSendFeedback, OrgRoleContext } from '../user-role';
 import { SentinelPanel } from './SentinelPanel';
 
 /** In-memory Sentinel API: remembers feedback like the backend does. */
@@ -52,10 +53,13 @@ function panelData(series: DataFrame[], patch: Partial<PanelData> = {}): PanelDa
 
 let api: MemoryApi;
 let lookup: DatasourceLookup;
+/** The signed-in user's org role the panel sees. */
+let orgRole: string;
 
 beforeEach(() => {
   api = new MemoryApi({ [latencyAnomaly.id]: latencyAnomaly, [tokenAnomaly.id]: tokenAnomaly });
   lookup = jest.fn(async () => api) as DatasourceLookup;
+  orgRole = 'Editor';
 });
 
 async function renderPanel(data: PanelData, options: Partial<SentinelPanelOptions> = {}, theme = createTheme()) {
@@ -82,7 +86,9 @@ async function renderPanel(data: PanelData, options: Partial<SentinelPanelOption
     view = render(
       <ThemeContext.Provider value={theme}>
         <DatasourceLookupContext.Provider value={lookup}>
-          <SentinelPanel {...props} />
+          <OrgRoleContext.Provider value={() => orgRole}>
+            <SentinelPanel {...props} />
+          </OrgRoleContext.Provider>
         </DatasourceLookupContext.Provider>
       </ThemeContext.Provider>
     );
@@ -153,6 +159,68 @@ describe('SentinelPanel', () => {
     });
     expect(await screen.findByText('Sentinel API 403: read-only key')).toBeInTheDocument();
     expect(screen.getByRole('button', { name: /False positive/ })).toBeEnabled();
+  });
+
+  it('offers no feedback buttons to Viewers (the proxy would refuse the write)', async () => {
+    for (const role of ['Viewer', 'None', '']) {
+      orgRole = role;
+      const view = await renderPanel(fullData());
+      await screen.findByTestId('evidence-table');
+      expect(screen.queryByRole('button', { name: /False positive/ })).toBeNull();
+      expect(screen.queryByRole('button', { name: /Confirm/ })).toBeNull();
+      expect(screen.getByTestId('feedback-status')).toHaveTextContent('Feedback needs the Editor role.');
+      view.unmount();
+    }
+    expect(api.postFeedback).not.toHaveBeenCalled();
+    orgRole = 'Admin';
+    await renderPanel(fullData());
+    expect(await screen.findByRole('button', { name: /False positive/ })).toBeEnabled();
+  });
+
+  it('can pick the second of two series with the same key', async () => {
+    // A "Score & band" and a "Raw feature" query of the same series and feature.
+    const raw = featuresToFrames(scoresResponse, 'C');
+    await renderPanel(panelData([...scoresToFrames(scoresResponse, 'A'), ...raw]), { showExplanation: false });
+    expect(screen.getByTestId('score-line')).toBeInTheDocument();
+    const picker = screen.getByLabelText('Series');
+    fireEvent.keyDown(picker, { key: 'ArrowDown' });
+    const key = 'service=chat|model=gpt-4o · latency_p95_ms';
+    expect(await screen.findByText(`${key} (C)`, { selector: 'span' })).toBeInTheDocument();
+    expect(screen.getAllByText(`${key} (A)`).length).toBeGreaterThan(0);
+    await act(async () => {
+      fireEvent.click(screen.getByText(`${key} (C)`, { selector: 'span' }));
+    });
+    // The raw feature has no score: the chosen entry, not the first with that key, is drawn.
+    expect(screen.queryByTestId('score-line')).toBeNull();
+    expect(screen.getByTestId('value-line').getAttribute('d')).toMatch(/^M/);
+  });
+
+  it('says so when the series has no points in the time range', async () => {
+    const old = {
+      items: scoresResponse.items.map((item) => ({ ...item, points: item.points.map((p, i) => ({ ...p, timestamp: at(-2000 + i) })) })),
+    };
+    await renderPanel(panelData(scoresToFrames(old, 'A')));
+    expect(screen.getByTestId('sentinel-panel-empty-range')).toHaveTextContent('No data in this time range');
+    expect(screen.queryByTestId('sentinel-timeline')).toBeNull();
+  });
+
+  it('shows that the anomalies list was cut off at its limit', async () => {
+    const notice = 'Showing the newest 2 anomalies; more match this query.';
+    await renderPanel(
+      panelData([...scoresToFrames(scoresResponse, 'A'), anomaliesToFrame([latencyAnomaly, tokenAnomaly], 'B', [{ severity: 'warning', text: notice }])])
+    );
+    expect(screen.getByRole('alert')).toHaveTextContent(notice);
+  });
+
+  it('labels the value axis with the decimals its ticks need', async () => {
+    const share = {
+      items: [{ ...scoresResponse.items[0], feature: 'share', points: scoresResponse.items[0].points.map((p, i) => ({ ...p, value: i / 20, expected: null, lower: null, upper: null })) }],
+    };
+    await renderPanel(panelData(scoresToFrames(share, 'A')), { showExplanation: false, showScore: false });
+    const labels = [...document.querySelectorAll('svg text[text-anchor="end"]')].map((t) => t.textContent);
+    expect(labels.length).toBeGreaterThan(2);
+    expect(new Set(labels).size).toBe(labels.length);
+    expect(labels.some((l) => /\d\.\d/.test(l ?? ''))).toBe(true);
   });
 
   it('selects another anomaly when its region is clicked', async () => {
@@ -255,6 +323,12 @@ describe('SentinelPanel', () => {
     fireEvent.mouseMove(svg, { clientX: 56 + (1000 - 68) / 2, clientY: 50 });
     expect(screen.getByRole('tooltip')).toHaveTextContent('latency_p95_ms: 5.20 s');
     expect(screen.getByRole('tooltip')).toHaveTextContent('score 3.10');
+  });
+});
+
+describe('canSendFeedback', () => {
+  it('is for Editors and Admins only', () => {
+    expect(['Admin', 'Editor', 'Viewer', 'None', ''].map(canSendFeedback)).toEqual([true, true, false, false, false]);
   });
 });
 

@@ -4,9 +4,10 @@ import { Alert, LoadingPlaceholder, Select, Spinner, useStyles2 } from '@grafana
 import React, { useContext, useEffect, useMemo, useState } from 'react';
 
 import type { SentinelApi } from '../../shared/sentinel-api';
-import { anomaliesFor, defaultAnomaly, extractPanelModel } from '../panel-data';
+import { anomaliesFor, defaultAnomaly, extractPanelModel, hasPointsIn, seriesLabels } from '../panel-data';
 import { DatasourceLookupContext, resolveSentinelApi } from '../sentinel-api-resolver';
 import { DEFAULT_PANEL_OPTIONS, type SentinelPanelOptions } from '../types';
+import { canSendFeedback, OrgRoleContext } from '../user-role';
 import { ExplanationPane } from './ExplanationPane';
 import { Timeline } from './Timeline';
 
@@ -47,8 +48,9 @@ export function SentinelPanel({ data, width, height, options, timeRange, timeZon
   const styles = useStyles2(getStyles);
   const opts = { ...DEFAULT_PANEL_OPTIONS, ...options };
   const lookup = useContext(DatasourceLookupContext);
+  const orgRole = useContext(OrgRoleContext);
   const model = useMemo(() => extractPanelModel(data.series), [data.series]);
-  const [seriesKey, setSeriesKey] = useState<string>();
+  const [seriesId, setSeriesId] = useState<string>();
   const [selectedId, setSelectedId] = useState<string>();
   const [resolved, setResolved] = useState<{ api?: SentinelApi; problem?: string }>({});
 
@@ -65,7 +67,7 @@ export function SentinelPanel({ data, width, height, options, timeRange, timeZon
 
   const from = timeRange.from.valueOf();
   const to = timeRange.to.valueOf();
-  const series = model.series.find((s) => s.seriesKey === seriesKey) ?? model.series[0];
+  const series = model.series.find((s) => s.id === seriesId) ?? model.series[0];
   const anomalies = useMemo(
     () => anomaliesFor(model.anomalies, series?.seriesKey, from, to),
     [model.anomalies, series?.seriesKey, from, to]
@@ -97,12 +99,17 @@ export function SentinelPanel({ data, width, height, options, timeRange, timeZon
     );
   }
 
+  // A series known to the backend but without points here (a future range, history older than what
+  // Sentinel keeps) would draw empty axes: say so instead, unless anomalies still mark the range.
+  const emptyRange = !hasPointsIn(series, from, to) && anomalies.length === 0;
   const narrow = width < NARROW_WIDTH;
   const showPane = opts.showExplanation && Boolean(selected);
   const paneWidth = showPane && !narrow ? Math.round((width * opts.paneWidthPercent) / 100) : 0;
   const mainWidth = width - paneWidth - (paneWidth ? 8 : 0);
   const paneHeight = showPane && narrow ? Math.round(height * 0.45) : 0;
-  const headerHeight = model.series.length > 1 || errors.length ? HEADER_HEIGHT : 0;
+  const notices = [...errors.map((e) => `${e.refId ? `${e.refId}: ` : ''}${e.message}`), ...model.notices];
+  const headerHeight = model.series.length > 1 || notices.length ? HEADER_HEIGHT : 0;
+  const labels = seriesLabels(model.series);
   const timelineHeight = height - paneHeight - headerHeight - (paneHeight ? 8 : 0);
 
   return (
@@ -114,39 +121,56 @@ export function SentinelPanel({ data, width, height, options, timeRange, timeZon
               <Select
                 aria-label="Series"
                 width={40}
-                value={series.seriesKey}
-                options={model.series.map((s) => ({ label: s.seriesKey || s.feature, value: s.seriesKey }))}
-                onChange={(v) => setSeriesKey(v?.value)}
+                value={series.id}
+                options={model.series.map((s, i) => ({ label: labels[i], value: s.id }))}
+                onChange={(v) => setSeriesId(v?.value)}
               />
             )}
-            {errors.length > 0 && (
+            {notices.length > 0 && (
               <span className={styles.hint} role="alert">
-                {errors.map((e) => `${e.refId ? `${e.refId}: ` : ''}${e.message}`).join('; ')}
+                {notices.join('; ')}
               </span>
             )}
           </div>
         )}
-        <Timeline
-          series={series}
-          anomalies={anomalies}
-          from={from}
-          to={to}
-          width={mainWidth}
-          height={timelineHeight}
-          showScore={opts.showScore}
-          showBand={opts.showBand}
-          scoreThreshold={opts.scoreThreshold}
-          selectedId={selected?.id}
-          onSelect={setSelectedId}
-          timeZone={timeZone}
-        />
+        {emptyRange ? (
+          <div className={styles.empty} style={{ height: timelineHeight }} data-testid="sentinel-panel-empty-range">
+            <div>No data in this time range</div>
+            <div className={styles.hint}>
+              {series.seriesKey || series.feature} has no scored windows between these times. Sentinel keeps the last 720
+              windows of each series (12 h of 1-minute windows); chart older history from its Prometheus metrics.
+            </div>
+          </div>
+        ) : (
+          <Timeline
+            series={series}
+            anomalies={anomalies}
+            from={from}
+            to={to}
+            width={mainWidth}
+            height={timelineHeight}
+            showScore={opts.showScore}
+            showBand={opts.showBand}
+            scoreThreshold={opts.scoreThreshold}
+            selectedId={selected?.id}
+            onSelect={setSelectedId}
+            timeZone={timeZone}
+          />
+        )}
       </div>
       {showPane && selected && (
         <div
           className={narrow ? styles.paneBelow : styles.pane}
           style={narrow ? { height: paneHeight, width } : { width: paneWidth, height }}
         >
-          <ExplanationPane key={selected.id} anomaly={selected} api={resolved.api} apiProblem={resolved.problem} timeZone={timeZone} />
+          <ExplanationPane
+            key={selected.id}
+            anomaly={selected}
+            api={resolved.api}
+            apiProblem={resolved.problem}
+            canSendFeedback={canSendFeedback(orgRole())}
+            timeZone={timeZone}
+          />
         </div>
       )}
       {loading && (

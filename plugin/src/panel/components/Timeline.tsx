@@ -4,7 +4,7 @@ import { useStyles2, useTheme2 } from '@grafana/ui';
 import React, { useMemo, useState, type MouseEvent } from 'react';
 
 import { severityColorName } from '../../shared/severity';
-import { formatTick, formatTime, formatValue, humanize } from '../format';
+import { formatAxisValue, formatTick, formatTime, formatValue, humanize } from '../format';
 import { bandPath, extent, linearScale, linePath, nearestIndex, niceTicks, regionSpan, timeTicks } from '../geometry';
 import type { AnomalyView, SeriesView } from '../panel-data';
 
@@ -134,7 +134,7 @@ export function Timeline(props: TimelineProps) {
           <g key={`fy${v}`}>
             <line x1={MARGIN.left} x2={x.range[1]} y1={yFeature(v)} y2={yFeature(v)} stroke={colors.grid} />
             <text className={styles.axis} x={MARGIN.left - 6} y={yFeature(v) + 4} textAnchor="end">
-              {formatValue(v, series.unit, 0)}
+              {formatAxisValue(v, series.unit)}
             </text>
           </g>
         ))}
@@ -143,7 +143,7 @@ export function Timeline(props: TimelineProps) {
             <g key={`sy${v}`}>
               <line x1={MARGIN.left} x2={x.range[1]} y1={yScore(v)} y2={yScore(v)} stroke={colors.grid} />
               <text className={styles.axis} x={MARGIN.left - 6} y={yScore(v) + 4} textAnchor="end">
-                {formatValue(v)}
+                {formatAxisValue(v)}
               </text>
             </g>
           ))}

@@ -35,6 +35,10 @@ export class FetchBackendSrv implements FetchBackend {
             // not JSON: keep the text, as Grafana does
           }
           if (!res.ok) {
+            // Like Grafana's backendSrv, a text error body becomes {message, error, response}.
+            if (typeof data === 'string') {
+              data = { message: data, error: res.statusText, response: data };
+            }
             subscriber.error({ status: res.status, statusText: res.statusText, data, config: options });
             return;
           }

@@ -26,6 +26,7 @@ import { QueryType, type SentinelOptions, type SentinelQuery } from '../../../sr
 import { SentinelPanel } from '../../../src/panel/components/SentinelPanel';
 import { DatasourceLookupContext } from '../../../src/panel/sentinel-api-resolver';
 import { DEFAULT_PANEL_OPTIONS, type SentinelPanelOptions } from '../../../src/panel/types';
+import { OrgRoleContext } from '../../../src/panel/user-role';
 import { FetchBackendSrv } from './fetch-backend-srv';
 
 /** What the test reads back from the page. */
@@ -33,6 +34,8 @@ export interface PageHandle {
   health: () => Promise<{ status: string; message: string }>;
   variable: (query: string) => Promise<string[]>;
   annotations: () => Promise<Array<{ title?: string; color?: string; isRegion?: boolean; time?: number; timeEnd?: number }>>;
+  /** Posts feedback through the datasource; `ok` or the error message. */
+  feedback: (anomalyId: string) => Promise<string>;
 }
 
 declare global {
@@ -47,6 +50,8 @@ const params = new URLSearchParams(window.location.search);
 const theme = createTheme({ colors: { mode: params.get('theme') === 'light' ? 'light' : 'dark' } });
 const from = Number(params.get('from'));
 const to = Number(params.get('to'));
+// The signed-in user's org role, as Grafana's boot data would give it (the test's proxy checks the same).
+const orgRole = params.get('role') ?? 'Editor';
 const range: TimeRange = { from: dateTime(from), to: dateTime(to), raw: { from: dateTime(from), to: dateTime(to) } };
 const ref = { uid: UID, type: 'llmsentinel-sentinel-datasource' };
 
@@ -147,9 +152,11 @@ async function main() {
   createRoot(document.getElementById('root')!).render(
     <ThemeContext.Provider value={theme}>
       <DatasourceLookupContext.Provider value={async () => datasource}>
-        <div data-testid="panel-frame" style={frame}>
-          <SentinelPanel {...props} />
-        </div>
+        <OrgRoleContext.Provider value={() => orgRole}>
+          <div data-testid="panel-frame" style={frame}>
+            <SentinelPanel {...props} />
+          </div>
+        </OrgRoleContext.Provider>
         <h3 style={{ margin: '24px 0 8px', fontSize: theme.typography.h5.fontSize }}>Query editor</h3>
         <div data-testid="query-editor-frame" style={{ ...frame, width: 1200, height: 'auto', minHeight: 160 }}>
           <QueryEditorHost />
@@ -171,6 +178,14 @@ async function main() {
       return new Promise((resolve) => {
         datasource.annotations!.processEvents!(annotationQuery, res.data).subscribe((events) => resolve(events ?? []));
       });
+    },
+    feedback: async (anomalyId) => {
+      try {
+        await datasource.postFeedback({ anomalyId, verdict: 'true_positive' });
+        return 'ok';
+      } catch (err) {
+        return err instanceof Error ? err.message : String(err);
+      }
     },
   };
 }
