@@ -129,6 +129,13 @@ export class Windower {
   readonly startedEarly: Unscored = { windows: 0, events: 0 };
   private readonly maxGap: number;
   private readonly keys: SeriesKeyCache;
+  /**
+   * Series that went silent for their longest run of empty windows (maxGapWindows) and have no open window:
+   * idle. They no longer count against maxSeries: a new series at the limit takes the place of the one idle
+   * longest (its scoring state is the scorer's and stays; its next event starts a new entry here). With
+   * series keyed by API key or user, a lifetime count refused new keys forever once enough had come and gone.
+   */
+  private readonly idle = new Set<string>();
 
   constructor(private readonly opts: WindowerOptions) {
     this.maxGap = opts.maxGapWindows ?? 60;
@@ -184,12 +191,14 @@ export class Windower {
     const { key, labels } = this.keys.get(e as LlmEvent);
     let s = this.series.get(key);
     if (!s) {
-      if (this.series.size >= this.opts.maxSeries) return 'series_limit';
       if (start + W <= this.closedBefore) return 'late';
+      if (this.series.size >= this.opts.maxSeries && !this.evictIdle()) return 'series_limit';
       s = { labels: { ...labels }, open: new Map(), lastClosed: -Infinity, emptyRun: 0 };
       this.series.set(key, s);
     } else if (start <= s.lastClosed || start + W <= this.closedBefore) {
       return 'late';
+    } else if (s.emptyRun >= this.maxGap) {
+      this.idle.delete(key);
     }
     let acc = s.open.get(start);
     if (!acc) {
@@ -264,6 +273,18 @@ export class Windower {
     return out;
   }
 
+  /** Forgets the series idle longest (see {@link idle}); false when none is idle. */
+  private evictIdle(): boolean {
+    for (const key of this.idle) {
+      this.idle.delete(key);
+      const s = this.series.get(key);
+      if (!s || s.open.size || s.emptyRun < this.maxGap) continue;
+      this.series.delete(key);
+      return true;
+    }
+    return false;
+  }
+
   /** Emits empty windows for [lastClosed + W, before), at most maxGap in a row. */
   private emitGap(key: string, s: SeriesWindows, before: number, out: ClosedWindow[]): void {
     const W = this.opts.windowMs;
@@ -276,7 +297,7 @@ export class Windower {
       }
       out.push(new LazyWindow(key, s.labels, t, t + W, new WindowAccumulator()));
       s.lastClosed = t;
-      s.emptyRun++;
+      if (++s.emptyRun >= this.maxGap && !s.open.size) this.idle.add(key);
     }
   }
 

@@ -71,6 +71,22 @@ test('a window cannot observe per-request features without requests: NaN, while 
   assert.ok(Number.isNaN(noLatency.features[F.latency_p95_ms]) && Number.isNaN(noLatency.features[F.ttft_p95_ms]) && Number.isNaN(noLatency.features[F.cache_hit_rate]));
 });
 
+test('the series limit counts live series: one silent for its longest run of empty windows makes room', () => {
+  const w = make({ maxSeries: 2, maxGapWindows: 3 });
+  const t0 = 1_800_000_000_000 - (1_800_000_000_000 % W);
+  assert.equal(w.add(event(t0, { service: 'a' })), null);
+  assert.equal(w.add(event(t0, { service: 'b' })), null);
+  assert.equal(w.add(event(t0 + 1000, { service: 'c' })), 'series_limit', 'both are live');
+  // b keeps sending; a is silent: three empty windows, then idle.
+  for (let m = 1; m <= 5; m++) {
+    w.add(event(t0 + m * W, { service: 'b' }));
+    w.collect();
+  }
+  assert.equal(w.add(event(t0 + 5 * W + 1000, { service: 'c' })), null, 'c takes idle a\'s place');
+  assert.equal(w.add(event(t0 + 5 * W + 2000, { service: 'a' })), 'series_limit', 'a comes back to a full house');
+  assert.equal(w.seriesCount, 2);
+});
+
 test('the series limit refuses new series, not events of known ones', () => {
   const w = make({ maxSeries: 1 });
   const t = 1_800_000_000_000;
