@@ -37,7 +37,7 @@ export function evidenceExplanation(d: Detection, labels: SeriesLabels): Explana
   // A /detect call on a normal window gets this too: it must not read as a finding.
   const title = d.score > 1 ? (TYPE_WORDS[d.type] ?? TYPE_WORDS.other) : 'Within the normal range';
   const who = labelText(labels);
-  const lead = d.reasons[0] ?? silentLine(d) ?? (d.attributions[0] ? movedLine(d.attributions[0]) : `score ${num(d.score)}`);
+  const lead = d.reasons[0] ?? silentLine(d) ?? (d.attributions[0] ? topLine(d.attributions[0], d.state.kind) : `score ${num(d.score)}`);
   const summary = `${title} on ${who}: ${lead}`;
   const md: string[] = [`**${mdText(title)}** on \`${who.replace(/`/g, "'")}\`, score ${num(d.score)} (above 1 is anomalous).`];
   if (d.reasons.length) {
@@ -72,6 +72,19 @@ export function evidenceExplanation(d: Detection, labels: SeriesLabels): Explana
       })),
     },
   };
+}
+
+/**
+ * The lead from the feature that moved most: when even that one is inside its normal range, what is unusual
+ * is the window as a whole (its shape, or several features together), and the lead says so rather than
+ * reading as if that feature were out of range.
+ */
+function topLine(a: Attribution, kind: 'events' | 'points'): string {
+  if (a.actual < a.lower || a.actual > a.upper) return movedLine(a);
+  if (kind === 'points') {
+    return `${a.feature} ${num(a.actual)} is inside its normal range (${num(a.lower)} to ${num(a.upper)}); its course over the last points is unlike this series' normal ones`;
+  }
+  return `no single feature is outside its normal range; the window as a whole is unlike this series' normal ones (closest to its edge: ${movedLine(a)})`;
 }
 
 /** The lead of an anomalous event window that had no requests at all: the silence is the finding. */
