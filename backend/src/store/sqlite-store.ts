@@ -10,6 +10,9 @@ import { anomalyEndMs, type StoreHealth, type VectorStore } from './vector-store
 
 type Db = Database.Database;
 
+
+/** Vectors per vec0 chunk (see vecTable). A multiple of 8, as vec0 requires. */
+const VEC_CHUNK = 128;
 /** Options of the {@link SqliteStore}. */
 export interface SqliteStoreOptions {
   /**
@@ -136,7 +139,11 @@ export class SqliteStore implements VectorStore {
     if (!Number.isInteger(dim) || dim <= 0 || dim > 8192) throw new ValidationError(`vector dimension ${dim} is out of range`, { field: 'vector' });
     const name = `patterns_vec_${dim}`;
     if (!this.vecTables.has(dim)) {
-      this.db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${name} USING vec0(series_key TEXT PARTITION KEY, kind TEXT, embedding float[${dim}])`);
+      // Each partition (series) takes whole chunks: at vec0's default of 1,024 vectors one costs 196 KB of
+      // disk at 48 dimensions however few patterns the series has (3,000 series of 27 patterns: 660 MB).
+      // At 128, 30 KB per such series; a full 10k partition scans ~15 % slower through vec0 (the in-memory
+      // copies are the usual search path). Tables made before keep their chunk size.
+      this.db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${name} USING vec0(series_key TEXT PARTITION KEY, kind TEXT, embedding float[${dim}], chunk_size=${VEC_CHUNK})`);
       this.vecTables.add(dim);
     }
     return name;
