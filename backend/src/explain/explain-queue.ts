@@ -65,6 +65,8 @@ interface LlmFields {
   answer: Answer;
   model: string;
   generatedAt: string;
+  /** Severity and type of the record the answer explained. */
+  explained: { severity: string; type: string };
 }
 
 interface Job {
@@ -104,20 +106,28 @@ export class ExplainQueue {
   }
 
   /**
-   * The pipeline listener: an opened incident is queued (never awaited, so scoring is not slowed); on any
-   * later change, a cached answer the pipeline's rewrite of the record dropped is put back.
+   * The pipeline listener: an opened incident is queued (never awaited, so scoring is not slowed). A later
+   * change that rewrote the record's evidence (a stronger window) gets its cached answer back when the
+   * answer explained the same severity and type; when the incident escalated, changed type, or has no
+   * answer in memory (after a restart, or the first call failed), it is explained again: put back, the old
+   * answer would describe the first window over the new window's evidence.
    */
   readonly listener: AnomalyListener = async (event, record) => {
     if (this.closed) return;
+    const ask = () => this.request(record.id, { force: false }).catch((err) => this.opts.log.error({ err, anomalyId: record.id }, 'explanation request failed'));
     if (event === 'opened') {
-      this.request(record.id, { force: false }).catch((err) => this.opts.log.error({ err, anomalyId: record.id }, 'explanation request failed'));
+      void ask();
       return;
     }
+    if (event !== 'updated' || record.explanation.source === 'llm') return;
     const cached = this.cache.get(record.id);
-    if (cached && record.explanation.source !== 'llm') {
+    if (cached && cached.explained.severity === record.severity && cached.explained.type === record.type) {
       // Runs inside the pipeline's listener call, so it is ordered with the pipeline's own writes.
       await this.opts.store.saveAnomaly({ ...record, explanation: compose(record.explanation, cached) });
+      return;
     }
+    this.cache.delete(record.id);
+    void ask();
   };
 
   /**
@@ -221,6 +231,7 @@ export class ExplainQueue {
           answer: { summary: e.summary, rootCause: e.rootCause, immediateFix: e.immediateFix, longTermFix: e.longTermFix, confidence: e.confidence, evidenceRefs: e.evidenceRefs ?? [] },
           model: e.model ?? this.opts.backend.model,
           generatedAt: e.generatedAt ?? new Date(this.now()).toISOString(),
+          explained: { severity: record.severity, type: record.type },
         });
       }
       return this.report(id, 'cached', { explanation: e });
@@ -254,7 +265,7 @@ export class ExplainQueue {
       log.warn({ anomalyId: id, problem: result.problem }, 'LLM output invalid after one retry; the evidence explanation stands');
       return this.report(id, 'invalid_output', { problem: result.problem });
     }
-    const fields: LlmFields = { answer: result.answer, model: result.model, generatedAt: new Date(this.now()).toISOString() };
+    const fields: LlmFields = { answer: result.answer, model: result.model, generatedAt: new Date(this.now()).toISOString(), explained: { severity: record.severity, type: record.type } };
     this.touch(id, fields);
     const explanation = await this.apply(id, fields);
     return this.report(id, 'llm', { explanation });

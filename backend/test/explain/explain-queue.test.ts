@@ -122,6 +122,28 @@ describe('ExplainQueue', () => {
     await q.close();
   });
 
+  test('an escalated incident, or one rewritten after a restart, is explained again rather than given the old answer', async () => {
+    const rec = withVector('an_y', Date.UTC(2026, 10, 22, 10), { severity: 'medium' });
+    await store.saveAnomaly(rec);
+    const q = new ExplainQueue({ store, backend, log });
+    assert.equal((await q.request('an_y', { force: false })).outcome, 'llm');
+    const escalated: AnomalyRecord = { ...rec, severity: 'critical', score: 9, explanation: { ...rec.explanation, summary: 'far stronger window' } };
+    await store.saveAnomaly(escalated);
+    await q.listener('updated', escalated, null);
+    await waitFor('the new answer', async () => (await store.getAnomaly('an_y'))!.explanation.source === 'llm');
+    assert.equal(llm.requests.length, 2, 'asked again for the escalated incident');
+    await q.close();
+
+    // A new process has no answers in memory; the pipeline's next rewrite drops the stored one.
+    const q2 = new ExplainQueue({ store, backend, log });
+    const rewritten: AnomalyRecord = { ...escalated, score: 10, explanation: { ...rec.explanation, summary: 'stronger still' } };
+    await store.saveAnomaly(rewritten);
+    await q2.listener('updated', rewritten, null);
+    await waitFor('an answer after the restart', async () => (await store.getAnomaly('an_y'))!.explanation.source === 'llm');
+    assert.equal(llm.requests.length, 3, 'explained again, not left without an answer');
+    await q2.close();
+  });
+
   test('breaker: opens after the threshold, refuses without calling, lets one probe through after the open period, closes on success', async () => {
     await store.saveAnomaly(withVector('an_b', Date.UTC(2026, 10, 22, 10)));
     llm.reply = () => ({ status: 503, raw: '{"error":{"message":"overloaded"}}' });
