@@ -171,6 +171,8 @@ export interface PatternMeta {
   cause?: string;
   /** Set on the pattern a feedback verdict stored (one per anomaly: a changed verdict replaces it). */
   verdict?: 'true_positive' | 'false_positive';
+  /** The anomaly's score when the verdict was given. */
+  score?: number;
 }
 
 /** A window embedding kept in the vector store. */

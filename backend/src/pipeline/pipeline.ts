@@ -630,8 +630,8 @@ export class Pipeline {
 
   /**
    * Feedback. A false positive's window becomes a normal pattern at once (no retraining), and a later window
-   * at least as close to it as the series' normal windows are to their neighbours is dismissed as that same
-   * situation (see Scorer.evaluate). A confirmed anomaly is kept as an incident pattern, so similar windows
+   * at least as close to it as the series' normal windows are to their neighbours, of the same type and not
+   * much stronger, is dismissed as that same situation (see Scorer.evaluate). A confirmed anomaly is kept as an incident pattern, so similar windows
    * say "seen before", and its quarantined windows are never learnt. One pattern per anomaly (`fb:<id>`):
    * a changed verdict replaces what the earlier one stored.
    */
@@ -650,7 +650,7 @@ export class Pipeline {
           kind: verdict === 'false_positive' ? 'normal' : 'incident',
           timestamp: Date.parse(record.start),
           vector: Float32Array.from(record.vector),
-          meta: { anomalyId, verdict, type: record.type, ...(note ? { cause: note } : {}) },
+          meta: { anomalyId, verdict, type: record.type, score: record.score, ...(note ? { cause: note } : {}) },
         },
       ]);
       patternsAdded = 1;

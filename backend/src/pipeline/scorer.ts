@@ -228,9 +228,7 @@ export class Scorer {
     // Plain series: a recent average score the series has not reached in a long while counts too.
     const sustained = state.sustained?.evaluate(combined.level) ?? 0;
     const knn = scores.find((s) => s.name === 'knn');
-    // A window like one an operator marked a false positive is that situation again: below the boundary.
-    const dismissed = dismissedBy(knn);
-    const score = dismissed ? Math.min(Math.max(combined.score, sustained), BELOW_BOUNDARY) : Math.max(combined.score, sustained);
+    const unDismissed = Math.max(combined.score, sustained);
     const z = scores.find((s) => s.name === robustZDetector.name);
     const zThresholds = new Float64Array(features.length);
     for (let j = 0; j < zThresholds.length; j++) {
@@ -239,6 +237,9 @@ export class Scorer {
     }
     const attrs = attributions(state.featureNames, features, baseline, z?.output.featureZ, zThresholds, 5, state.kind === 'events');
     const type = typeFor(winner, attrs, scores);
+    // A window like one an operator marked a false positive is that situation again: below the boundary.
+    const dismissed = dismissedBy(knn, unDismissed, type);
+    const score = dismissed ? Math.min(unDismissed, BELOW_BOUNDARY) : unDismissed;
     const warm = state.windowsSeen >= this.opts.warmupWindows;
     const detectors: Record<string, number> = {};
     for (const s of scores) if (!Number.isNaN(s.threshold)) detectors[s.name] = Math.round(s.score * 1000) / 1000;
@@ -359,16 +360,25 @@ function observedOrExpected(features: Float64Array, expected: Float64Array): Flo
 }
 
 /**
- * The anomaly whose false-positive verdict dismisses this window: a pattern that verdict stored (see
- * Pipeline.feedback; `fp:` ids are those of earlier versions) among the window's nearest normal patterns, at
- * most kNN's boundary away, i.e. as close as the series' normal windows are to theirs.
+ * How much stronger than the anomaly an operator called a false positive a look-alike window may score and
+ * still be dismissed. The embedding squashes magnitude (asinh of z), so a 10x burst sits as close to a
+ * dismissed 4x burst as another 4x one; the score tells them apart. Repeats of one situation scored within
+ * about +-25 % of each other here (QA: 19.4 / 24.5 / 25.8).
  */
-function dismissedBy(knn: DetectorScore | undefined): string | undefined {
-  if (!knn || Number.isNaN(knn.threshold)) return undefined;
+const DISMISS_MAX_RATIO = 1.5;
+
+/**
+ * The anomaly whose false-positive verdict dismisses this window: a pattern that verdict stored (see
+ * Pipeline.feedback) among the window's nearest normal patterns, at most kNN's boundary away (as close as
+ * the series' normal windows are to theirs), of the same type, with this window scoring at most
+ * DISMISS_MAX_RATIO times what the dismissed anomaly scored. A bigger incident of the same kind alerts.
+ */
+function dismissedBy(knn: DetectorScore | undefined, score: number, type: AnomalyType): string | undefined {
+  if (!knn || Number.isNaN(knn.threshold) || !(score > 1)) return undefined;
   for (const n of knn.output.neighbours ?? []) {
-    if (n.distance > knn.threshold) continue;
-    if (n.meta?.verdict === 'false_positive') return n.meta.anomalyId ?? n.id;
-    if (n.id.startsWith('fp:')) return n.id.slice(3);
+    const m = n.meta;
+    if (n.distance > knn.threshold || m?.verdict !== 'false_positive' || m.score === undefined) continue;
+    if (m.type === type && score <= DISMISS_MAX_RATIO * m.score) return m.anomalyId ?? n.id;
   }
   return undefined;
 }

@@ -52,11 +52,14 @@ test('a false-positive verdict dismisses the same situation when it comes back; 
       assert.ok(again, 'without a verdict the burst alerts again');
       assert.equal(again.type, first.type);
     }
-    // A different situation on the same series still alerts.
-    await s.feed(traffic(90, 5, [], 2_000).map((e) => ({ ...e, latencyMs: 9_000 })));
+    // A far bigger burst of the same kind (it embeds close to the dismissed one) and a different situation
+    // on the same series still alert.
+    await s.feed([...steadyTraffic(T0 + 90 * MINUTE, 1, 400, { user: 'u1' }, 5), ...traffic(91, 20, [], 4_000)]);
+    assert.ok(await s.anomalyAt(90), 'a 13x burst after the verdict on a 3x one');
+    await s.feed(traffic(111, 5, [], 2_000).map((e) => ({ ...e, latencyMs: 9_000 })));
     s.pipeline.endOfInput();
     await s.pipeline.idle();
-    assert.ok(await s.anomalyAt(90), 'a latency incident after the verdict');
+    assert.ok(await s.anomalyAt(111), 'a latency incident after the verdict');
     await s.store.close();
   }
 });
