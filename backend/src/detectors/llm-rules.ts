@@ -51,6 +51,18 @@ const RULES: Rule[] = [
     reason: (_i, v, u) => `${fmt(v)} requests in the window, normal up to ~${fmt(u)}`,
   },
   {
+    // Traffic stopped: a window without a single request on a series whose normal low edge is well above
+    // zero (at least 5 requests). Scored by that edge: 1 at 5 requests, critical (4) above 20. Without it a
+    // total outage scored only through request_count's z, faded as EWMA caught up, and its incident
+    // resolved after 4-8 windows of an outage still going on.
+    type: 'traffic_spike',
+    ratio: 1,
+    minimum: 5,
+    value: (i) => (i.features[F.request_count] === 0 ? Math.max(0, center(i, F.request_count) - 3 * i.baseline.scale[F.request_count]) : 0),
+    usual: () => 5,
+    reason: (i, v) => `no requests in this window (normally at least ~${Math.round(v)}, median ${fmt(center(i, F.request_count))})`,
+  },
+  {
     type: 'output_blowup',
     ratio: 3,
     minimum: 2_000,
@@ -88,8 +100,8 @@ const RULES: Rule[] = [
 ];
 
 /**
- * LLM-specific rules on event windows: token abuse by one key or user, request-rate spike, output
- * blow-up, error burst and security-event burst. Already calibrated (1 = the rule's boundary); the
+ * LLM-specific rules on event windows: token abuse by one key or user, request-rate spike, traffic
+ * stopped, output blow-up, error burst and security-event burst. Already calibrated (1 = the rule's boundary); the
  * strongest rule decides the type.
  */
 export const llmRulesDetector: Detector = {
