@@ -65,8 +65,8 @@ interface LlmFields {
   answer: Answer;
   model: string;
   generatedAt: string;
-  /** Severity and type of the record the answer explained. */
-  explained: { severity: string; type: string };
+  /** Severity, type and score of the record the answer explained. */
+  explained: { severity: string; type: string; score: number };
 }
 
 interface Job {
@@ -79,6 +79,13 @@ interface Job {
 
 /** Separates the LLM's sections from the evidence markdown, so a re-ask can rebuild from the evidence. */
 const EVIDENCE_DIVIDER = '\n\n---\n\n#### Evidence\n\n';
+
+/**
+ * A cached answer explains a rewritten record only while its score is at most this many times the score
+ * the answer explained: a window three times stronger at the same severity (critical 4,035 ms then
+ * 11,763 ms, from the QA) has other numbers than the ones the answer quotes.
+ */
+const REUSE_MAX_RATIO = 1.5;
 
 /** The bounded, breaker-guarded explanation queue. */
 export class ExplainQueue {
@@ -108,7 +115,8 @@ export class ExplainQueue {
   /**
    * The pipeline listener: an opened incident is queued (never awaited, so scoring is not slowed). A later
    * change that rewrote the record's evidence (a stronger window) gets its cached answer back when the
-   * answer explained the same severity and type; when the incident escalated, changed type, or has no
+   * answer explained the same severity and type and a score at least 1 / REUSE_MAX_RATIO of the new one;
+   * when the incident escalated, changed type, grew past that, or has no
    * answer in memory (after a restart, or the first call failed), it is explained again: put back, the old
    * answer would describe the first window over the new window's evidence.
    */
@@ -121,7 +129,8 @@ export class ExplainQueue {
     }
     if (event !== 'updated' || record.explanation.source === 'llm') return;
     const cached = this.cache.get(record.id);
-    if (cached && cached.explained.severity === record.severity && cached.explained.type === record.type) {
+    const e = cached?.explained;
+    if (cached && e && e.severity === record.severity && e.type === record.type && record.score <= REUSE_MAX_RATIO * e.score) {
       // Runs inside the pipeline's listener call, so it is ordered with the pipeline's own writes.
       await this.opts.store.saveAnomaly({ ...record, explanation: compose(record.explanation, cached) });
       return;
@@ -231,7 +240,7 @@ export class ExplainQueue {
           answer: { summary: e.summary, rootCause: e.rootCause, immediateFix: e.immediateFix, longTermFix: e.longTermFix, confidence: e.confidence, evidenceRefs: e.evidenceRefs ?? [] },
           model: e.model ?? this.opts.backend.model,
           generatedAt: e.generatedAt ?? new Date(this.now()).toISOString(),
-          explained: { severity: record.severity, type: record.type },
+          explained: { severity: record.severity, type: record.type, score: record.score },
         });
       }
       return this.report(id, 'cached', { explanation: e });
@@ -265,7 +274,12 @@ export class ExplainQueue {
       log.warn({ anomalyId: id, problem: result.problem }, 'LLM output invalid after one retry; the evidence explanation stands');
       return this.report(id, 'invalid_output', { problem: result.problem });
     }
-    const fields: LlmFields = { answer: result.answer, model: result.model, generatedAt: new Date(this.now()).toISOString(), explained: { severity: record.severity, type: record.type } };
+    const fields: LlmFields = {
+      answer: result.answer,
+      model: result.model,
+      generatedAt: new Date(this.now()).toISOString(),
+      explained: { severity: record.severity, type: record.type, score: record.score },
+    };
     this.touch(id, fields);
     const explanation = await this.apply(id, fields);
     return this.report(id, 'llm', { explanation });

@@ -132,15 +132,21 @@ describe('ExplainQueue', () => {
     await q.listener('updated', escalated, null);
     await waitFor('the new answer', async () => (await store.getAnomaly('an_y'))!.explanation.source === 'llm');
     assert.equal(llm.requests.length, 2, 'asked again for the escalated incident');
+    // Still critical, but three times as strong: other numbers than the answer quotes.
+    const stronger: AnomalyRecord = { ...escalated, score: 27, explanation: { ...rec.explanation, summary: 'three times stronger' } };
+    await store.saveAnomaly(stronger);
+    await q.listener('updated', stronger, null);
+    await waitFor('the third answer', async () => (await store.getAnomaly('an_y'))!.explanation.source === 'llm');
+    assert.equal(llm.requests.length, 3, 'asked again for a much stronger window of the same severity');
     await q.close();
 
     // A new process has no answers in memory; the pipeline's next rewrite drops the stored one.
     const q2 = new ExplainQueue({ store, backend, log });
-    const rewritten: AnomalyRecord = { ...escalated, score: 10, explanation: { ...rec.explanation, summary: 'stronger still' } };
+    const rewritten: AnomalyRecord = { ...stronger, score: 28, explanation: { ...rec.explanation, summary: 'stronger still' } };
     await store.saveAnomaly(rewritten);
     await q2.listener('updated', rewritten, null);
     await waitFor('an answer after the restart', async () => (await store.getAnomaly('an_y'))!.explanation.source === 'llm');
-    assert.equal(llm.requests.length, 3, 'explained again, not left without an answer');
+    assert.equal(llm.requests.length, 4, 'explained again, not left without an answer');
     await q2.close();
   });
 
