@@ -488,6 +488,16 @@ export class Pipeline {
       else if (change?.event === 'resolved') m.openIncidents.dec();
     }
     if (change) await this.emit(change.event, change.record, d);
+    // An event series silent for as long as the windower reports its silence is gone (a retired model, a
+    // key no longer used): its incident resolves as stale, as a plain series' does, rather than stay open.
+    if (obs.kind === 'events' && d.state.emptyRun >= this.windower.maxGapWindows && d.state.incident) {
+      const stale = await this.incidents.resolveStale(d.state);
+      if (stale) {
+        m?.openIncidents.dec();
+        this.opts.log.info({ seriesKey: d.state.key, anomalyId: stale.record.id }, 'event series silent for its longest reported gap; its incident resolved');
+        await this.emit('resolved', stale.record, null);
+      }
+    }
     return d;
   }
 

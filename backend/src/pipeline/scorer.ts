@@ -6,7 +6,7 @@ import type { Detector, DetectionInput, FeatureBaseline } from '../detectors/typ
 import { robustZDetector } from '../detectors/robust-z';
 import type { Logger } from '../logger';
 import type { VectorStore } from '../store/vector-store';
-import { EVENT_FEATURE_MIN_SCALE, EVENT_FEATURE_NAMES, type WindowExtras } from '../windowing/features';
+import { EVENT_FEATURE_MIN_SCALE, EVENT_FEATURE_NAMES, FEATURE_INDEX, type WindowExtras } from '../windowing/features';
 import { BELOW_BOUNDARY, attributions, combine, severityFor, typeFor } from './ensemble';
 import { SeriesState, type QuarantinedWindow, type SeriesKind } from './series-state';
 import type { MstlPool } from '../detectors/augurs';
@@ -103,6 +103,8 @@ const RANGE_FLOOR = 0.02;
 const RANGE_TRIM = 0.01;
 /** Last-resort floor of a plain series' scale, before any change has been seen. */
 const TINY = 1e-9;
+/** Windows of a silence (no request at all) an event series' baseline learns; see commit. */
+const SILENCE_LEARNT = 5;
 /** The calibration samples a plain series' quarantined point keeps (none; see commit). */
 const NO_SAMPLES = new Float64Array(0);
 
@@ -287,8 +289,12 @@ export class Scorer {
       const learn = state.kind === 'events';
       state.quarantine.push({ seq: state.windowsSeen + 1, start: obs.start, vector: d.vector, anomalyId: null, sampleKeys: learn ? keys : [], sampleValues: learn ? values : NO_SAMPLES });
     }
-    // What the detectors saw (unobserved features read as expected), so a quiet stretch leaves the baselines as they were.
-    state.history.push(d.input.features);
+    // What the detectors saw (unobserved features read as expected). Of a silence, only its first
+    // SILENCE_LEARNT windows: a sparse series' short gaps are part of its normal, but an hour without
+    // traffic learnt in full made the baseline ~0, and the series' return read as a critical burst.
+    const empty = state.kind === 'events' && obs.features[FEATURE_INDEX.request_count] === 0;
+    state.emptyRun = empty ? (state.emptyRun ?? 0) + 1 : 0;
+    if (state.emptyRun <= SILENCE_LEARNT) state.history.push(d.input.features);
     state.sustained?.push(d.combinedScore);
     state.windowsSeen++;
     state.lastSeen = obs.end;

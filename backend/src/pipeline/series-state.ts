@@ -47,6 +47,8 @@ export class SeriesState {
   lastDetectors: Readonly<Record<string, number>> = {};
   lastType: AnomalyType | null = null;
   incident: OpenIncident | null = null;
+  /** Event series: windows without a request scored in a row (state saved before it existed: undefined, read as 0). */
+  emptyRun = 0;
   /**
    * The incident of this series' last alerting point, its windowsSeen then, and what the rule that made
    * it alert found (`range:above`, `stuck`; null for a statistical alert): the re-alert hold-off of plain

@@ -142,6 +142,11 @@ export class Windower {
     this.keys = new SeriesKeyCache(opts.keyDimensions);
   }
 
+  /** Longest run of empty windows a silent series gets before it counts as idle. */
+  get maxGapWindows(): number {
+    return this.maxGap;
+  }
+
   /** Number of series with state (open windows or recent history). */
   get seriesCount(): number {
     return this.series.size;

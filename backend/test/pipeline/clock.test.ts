@@ -107,3 +107,27 @@ test('a service that goes silent is a drop in traffic, not a latency anomaly, an
     assert.equal(silent!.windows, 10, JSON.stringify({ end: silent!.end, status: silent!.status }));
   });
 });
+
+test('a series back after an hour of silence is not a burst; the outage resolved as stale when its silence ran out', async () => {
+  let clock = T0;
+  await withPipeline(() => clock, async (pipeline, store) => {
+    const traffic = steadyTraffic(T0, 150, 30, { apiKeyId: 'key-a' });
+    for (let m = 0; m < 150; m++) {
+      clock = T0 + (m + 1) * 60_000 + 15_000;
+      // Traffic for 40 minutes, 70 minutes of silence (longer than the 60 empty windows a silence gets), traffic again.
+      const on = m < 40 || m >= 110;
+      pipeline.ingestEvents(on ? traffic.filter((e) => Number(e.timestamp) >= T0 + m * 60_000 && Number(e.timestamp) < T0 + (m + 1) * 60_000) : []);
+      pipeline.tick();
+      await pipeline.idle();
+    }
+    const records = (await store.listAnomalies({ limit: 20 })).items;
+    const outage = records.find((r) => r.start === new Date(T0 + 40 * 60_000).toISOString());
+    assert.equal(outage?.status, 'resolved');
+    assert.equal(outage?.resolution, 'stale');
+    // At most a low note on the first window back (its embedding holds the silence before it); before, a
+    // baseline that had learnt the whole silence made the return a critical token_abuse for 30 windows.
+    const afterReturn = records.filter((r) => Date.parse(r.start) >= T0 + 110 * 60_000);
+    const said = afterReturn.map((r) => `${r.type} ${r.severity} x${r.windows}: ${r.explanation.summary}`);
+    assert.ok(afterReturn.length <= 1 && afterReturn.every((r) => r.severity === 'low' && r.windows === 1), said.join('\n'));
+  });
+});
