@@ -27,6 +27,22 @@ const center = (i: DetectionInput, f: number) => i.baseline.center[f];
 const upper = (i: DetectionInput, f: number) => i.baseline.center[f] + 3 * i.baseline.scale[f];
 const fmt = (x: number) => (Math.abs(x) >= 100 ? Math.round(x).toString() : x.toFixed(2).replace(/\.?0+$/, ''));
 
+/** Windows before the current silence in which an earlier silent window makes silence ordinary. */
+const SILENCE_LOOKBACK = 60;
+const scratch = new Float64Array(SILENCE_LOOKBACK + 8);
+
+/**
+ * Whether the series had a window without requests in the SILENCE_LOOKBACK windows before the silence it is
+ * in now (the empty windows at the end of its history are that silence, as far as the baseline learnt it).
+ */
+function silentBefore(i: DetectionInput): boolean {
+  const n = i.state.history.column(F.request_count, scratch, scratch.length);
+  let k = n - 1;
+  while (k >= 0 && scratch[k] === 0) k--;
+  for (let seen = 0; k >= 0 && seen < SILENCE_LOOKBACK; k--, seen++) if (scratch[k] === 0) return true;
+  return false;
+}
+
 /** Thresholds are documented product behaviour (docs/DETECTION.md), the same for every data set. */
 const RULES: Rule[] = [
   {
@@ -59,6 +75,10 @@ const RULES: Rule[] = [
     ratio: 1,
     minimum: 5,
     value: (i) => (i.features[F.request_count] === 0 ? Math.max(0, center(i, F.request_count) - 3 * i.baseline.scale[F.request_count]) : 0),
+    // Only where a silent window is unheard of: none in the hour before this silence. A bursty series
+    // pausing a minute or two a third of the time keeps a median far from 0 (its MAD ignores a minority
+    // of zeros), yet a quiet minute is what it does.
+    when: (i) => !silentBefore(i),
     usual: () => 5,
     reason: (i, v) => `no requests in this window (normally at least ~${Math.round(v)}, median ${fmt(center(i, F.request_count))})`,
   },

@@ -173,6 +173,8 @@ export interface PatternMeta {
   verdict?: 'true_positive' | 'false_positive';
   /** The anomaly's score when the verdict was given. */
   score?: number;
+  /** Its features that moved (feature, robust z), from its attributions. */
+  moved?: { feature: string; z: number }[];
 }
 
 /** A window embedding kept in the vector store. */

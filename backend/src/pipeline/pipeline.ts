@@ -10,7 +10,7 @@ import type { VectorStore } from '../store/vector-store';
 import type { Rejection } from '../ingest/parse';
 import { WindowAccumulator } from '../windowing/features';
 import { eventSeriesKey, pointSeriesKey } from '../windowing/series-key';
-import { byStartThenKey, FINISHED_SHARE, reopen, Windower, type ClosedWindow, type OpenWindow, type Unscored } from '../windowing/windower';
+import { byStartThenKey, FINISHED_SHARE, MAX_GAP_WINDOWS, reopen, Windower, type ClosedWindow, type OpenWindow, type Unscored } from '../windowing/windower';
 import { BandExport } from './band-export';
 import { IncidentTracker, resolveRecord, type IncidentEvent } from './incidents';
 import { PatternWriter } from './pattern-writer';
@@ -490,7 +490,7 @@ export class Pipeline {
     if (change) await this.emit(change.event, change.record, d);
     // An event series silent for as long as the windower reports its silence is gone (a retired model, a
     // key no longer used): its incident resolves as stale, as a plain series' does, rather than stay open.
-    if (obs.kind === 'events' && d.state.emptyRun >= this.windower.maxGapWindows && d.state.incident) {
+    if (obs.kind === 'events' && d.state.emptyRun >= MAX_GAP_WINDOWS && d.state.incident) {
       const stale = await this.incidents.resolveStale(d.state);
       if (stale) {
         m?.openIncidents.dec();
@@ -660,7 +660,14 @@ export class Pipeline {
           kind: verdict === 'false_positive' ? 'normal' : 'incident',
           timestamp: Date.parse(record.start),
           vector: Float32Array.from(record.vector),
-          meta: { anomalyId, verdict, type: record.type, score: record.score, ...(note ? { cause: note } : {}) },
+          meta: {
+            anomalyId,
+            verdict,
+            type: record.type,
+            score: record.score,
+            moved: record.attributions.map((a) => ({ feature: a.feature, z: a.z })),
+            ...(note ? { cause: note } : {}),
+          },
         },
       ]);
       patternsAdded = 1;

@@ -7,6 +7,7 @@ import { robustZDetector } from '../detectors/robust-z';
 import type { Logger } from '../logger';
 import type { VectorStore } from '../store/vector-store';
 import { EVENT_FEATURE_MIN_SCALE, EVENT_FEATURE_NAMES, FEATURE_INDEX, type WindowExtras } from '../windowing/features';
+import { MAX_GAP_WINDOWS } from '../windowing/windower';
 import { BELOW_BOUNDARY, attributions, combine, severityFor, typeFor } from './ensemble';
 import { SeriesState, type QuarantinedWindow, type SeriesKind } from './series-state';
 import type { MstlPool } from '../detectors/augurs';
@@ -240,8 +241,11 @@ export class Scorer {
     const attrs = attributions(state.featureNames, features, baseline, z?.output.featureZ, zThresholds, 5, state.kind === 'events');
     const type = typeFor(winner, attrs, scores);
     // A window like one an operator marked a false positive is that situation again: below the boundary.
-    const dismissed = dismissedBy(knn, unDismissed, type);
-    const score = dismissed ? Math.min(unDismissed, BELOW_BOUNDARY) : unDismissed;
+    const dismissed = dismissedBy(knn, unDismissed, type, attrs);
+    // So is another empty window of a series whose silence has already run its reported length (it is
+    // idle, its incident resolved as stale): a batch that brings it back can hold empty windows before it.
+    const idle = state.kind === 'events' && obs.features[FEATURE_INDEX.request_count] === 0 && (state.emptyRun ?? 0) >= MAX_GAP_WINDOWS;
+    const score = dismissed || idle ? Math.min(unDismissed, BELOW_BOUNDARY) : unDismissed;
     const warm = state.windowsSeen >= this.opts.warmupWindows;
     const detectors: Record<string, number> = {};
     for (const s of scores) if (!Number.isNaN(s.threshold)) detectors[s.name] = Math.round(s.score * 1000) / 1000;
@@ -379,12 +383,26 @@ const DISMISS_MAX_RATIO = 1.5;
  * the series' normal windows are to theirs), of the same type, with this window scoring at most
  * DISMISS_MAX_RATIO times what the dismissed anomaly scored. A bigger incident of the same kind alerts.
  */
-function dismissedBy(knn: DetectorScore | undefined, score: number, type: AnomalyType): string | undefined {
+function dismissedBy(knn: DetectorScore | undefined, score: number, type: AnomalyType, attrs: readonly Attribution[]): string | undefined {
   if (!knn || Number.isNaN(knn.threshold) || !(score > 1)) return undefined;
   for (const n of knn.output.neighbours ?? []) {
     const m = n.meta;
     if (n.distance > knn.threshold || m?.verdict !== 'false_positive' || m.score === undefined) continue;
-    if (m.type === type && score <= DISMISS_MAX_RATIO * m.score) return m.anomalyId ?? n.id;
+    if (m.type === type && score <= DISMISS_MAX_RATIO * m.score && !newEvidence(attrs, m.moved ?? [])) return m.anomalyId ?? n.id;
   }
   return undefined;
+}
+
+/**
+ * Whether a feature of this window is past its band further than the dismissed anomaly had it (in the same
+ * direction, DISMISS_MAX_RATIO times its z): a burst of errors on top of a dismissed traffic pattern is news
+ * even while the traffic decides the type and the score.
+ */
+function newEvidence(attrs: readonly Attribution[], moved: readonly { feature: string; z: number }[]): boolean {
+  for (const a of attrs) {
+    if (a.actual >= a.lower && a.actual <= a.upper) continue;
+    const was = moved.find((x) => x.feature === a.feature);
+    if (!was || Math.sign(was.z) !== Math.sign(a.z) || Math.abs(a.z) > DISMISS_MAX_RATIO * Math.abs(was.z)) return true;
+  }
+  return false;
 }

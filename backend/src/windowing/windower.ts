@@ -67,6 +67,9 @@ export interface Unscored {
   events: number;
 }
 
+/** Longest run of empty windows a silent series gets by default; after it, it is idle (see Windower). */
+export const MAX_GAP_WINDOWS = 60;
+
 /** Window order of every closing: by start, then by series key (replays are deterministic). */
 export const byStartThenKey = (a: { start: number; seriesKey: string }, b: { start: number; seriesKey: string }): number =>
   a.start - b.start || (a.seriesKey < b.seriesKey ? -1 : a.seriesKey > b.seriesKey ? 1 : 0);
@@ -80,7 +83,7 @@ export interface WindowerOptions {
   /**
    * Longest run of empty windows emitted for a silent series (a drop to zero traffic is itself a signal);
    * beyond it the series counts as idle until its next event.
-   * @default 60
+   * @default MAX_GAP_WINDOWS (60)
    */
   maxGapWindows?: number;
   /**
@@ -138,13 +141,8 @@ export class Windower {
   private readonly idle = new Set<string>();
 
   constructor(private readonly opts: WindowerOptions) {
-    this.maxGap = opts.maxGapWindows ?? 60;
+    this.maxGap = opts.maxGapWindows ?? MAX_GAP_WINDOWS;
     this.keys = new SeriesKeyCache(opts.keyDimensions);
-  }
-
-  /** Longest run of empty windows a silent series gets before it counts as idle. */
-  get maxGapWindows(): number {
-    return this.maxGap;
   }
 
   /** Number of series with state (open windows or recent history). */

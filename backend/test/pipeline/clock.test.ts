@@ -4,8 +4,10 @@ import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { Pipeline } from '../../src/pipeline/pipeline';
 import { SqliteStore } from '../../src/store/sqlite-store';
+import type { LlmEvent } from '../../src/domain/types';
 import { event, steadyTraffic } from '../helpers';
 import { FEATURE_INDEX } from '../../src/windowing/features';
+import { MAX_GAP_WINDOWS } from '../../src/windowing/windower';
 
 const T0 = Date.UTC(2026, 0, 5);
 
@@ -130,4 +132,34 @@ test('a series back after an hour of silence is not a burst; the outage resolved
     const said = afterReturn.map((r) => `${r.type} ${r.severity} x${r.windows}: ${r.explanation.summary}`);
     assert.ok(afterReturn.length <= 1 && afterReturn.every((r) => r.severity === 'low' && r.windows === 1), said.join('\n'));
   });
+});
+
+test('a batch that brings a series back after hours of silence reports the silence once', async () => {
+  await withPipeline(() => 0, async (pipeline, store) => {
+    // Replay in batches, with another service moving event time on: the first batch reports the silence
+    // (60 empty windows, then idle); the batch that brings the series back holds more of its silence.
+    const other = (from: number, to: number) => steadyTraffic(T0 + from * 60_000, to - from, 5, { service: 'other' }, from);
+    const byTime = (events: LlmEvent[]) => events.sort((a, b) => Number(a.timestamp) - Number(b.timestamp));
+    pipeline.ingestEvents(byTime([...steadyTraffic(T0, 40, 30, { apiKeyId: 'key-a' }), ...other(0, 150)]));
+    await pipeline.idle();
+    pipeline.ingestEvents(byTime([...other(150, 270), ...steadyTraffic(T0 + 240 * 60_000, 30, 30, { apiKeyId: 'key-a' }, 9)]));
+    await pipeline.idle();
+    const records = (await store.listAnomalies({ limit: 100 })).items;
+    const silences = records.filter((r) => r.seriesKey.startsWith('service=chat') && r.start < new Date(T0 + 240 * 60_000).toISOString());
+    assert.deepEqual(silences.map((r) => [r.start, r.windows, r.resolution]), [[new Date(T0 + 40 * 60_000).toISOString(), MAX_GAP_WINDOWS, 'stale']]);
+  }, Infinity);
+});
+
+test('a series that pauses a minute or two now and then does not page for a quiet minute', async () => {
+  await withPipeline(() => 0, async (pipeline, store) => {
+    let seed = 3;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const events = [];
+    for (let m = 0; m < 300; m++) if (rnd() > 0.3) events.push(...steadyTraffic(T0 + m * 60_000, 1, 30, {}, m));
+    pipeline.ingestEvents(events);
+    pipeline.endOfInput();
+    await pipeline.idle();
+    const stopped = (await store.listAnomalies({ limit: 100 })).items.filter((r) => r.explanation.summary.includes('normally at least'));
+    assert.deepEqual(stopped.map((r) => r.start), []);
+  }, Infinity);
 });

@@ -54,12 +54,18 @@ test('a false-positive verdict dismisses the same situation when it comes back; 
     }
     // A far bigger burst of the same kind (it embeds close to the dismissed one) and a different situation
     // on the same series still alert.
-    await s.feed([...steadyTraffic(T0 + 90 * MINUTE, 1, 400, { user: 'u1' }, 5), ...traffic(91, 20, [], 4_000)]);
+    await s.feed([...steadyTraffic(T0 + 90 * MINUTE, 1, 400, { user: 'u1' }, 5), ...traffic(91, 29, [], 4_000)]);
     assert.ok(await s.anomalyAt(90), 'a 13x burst after the verdict on a 3x one');
-    await s.feed(traffic(111, 5, [], 2_000).map((e) => ({ ...e, latencyMs: 9_000 })));
+    // The dismissed burst again, with errors this time (too few for the error rule, so the traffic still
+    // decides type and score): news, since the dismissed one had no errors.
+    await s.feed([...traffic(120, 1, [120], 6_000).map((e, k) => (k % 7 ? e : { ...e, status: 'error' as const })), ...traffic(121, 20, [], 7_000)]);
+    const withErrors = await s.anomalyAt(120);
+    assert.equal(withErrors?.type, 'traffic_spike', 'typed by the traffic');
+    assert.ok(withErrors.attributions.some((a) => a.feature === 'error_rate'), JSON.stringify(withErrors.attributions));
+    await s.feed(traffic(141, 5, [], 2_000).map((e) => ({ ...e, latencyMs: 9_000 })));
     s.pipeline.endOfInput();
     await s.pipeline.idle();
-    assert.ok(await s.anomalyAt(111), 'a latency incident after the verdict');
+    assert.ok(await s.anomalyAt(141), 'a latency incident after the verdict');
     await s.store.close();
   }
 });
