@@ -73,6 +73,7 @@ function detectionBody(d: Detection) {
     attributions: d.attributions,
     detectors: d.detectors,
     ...(d.dismissedBy ? { dismissedBy: d.dismissedBy } : {}),
+    ...(d.usualAtThisHour ? { usualAtThisHour: true } : {}),
     explanation: evidenceExplanation(d, labels),
   };
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../logger';
 import type { VectorStore } from '../store/vector-store';
 import { EVENT_FEATURE_MIN_SCALE, EVENT_FEATURE_NAMES, FEATURE_INDEX, type WindowExtras } from '../windowing/features';
 import { MAX_GAP_WINDOWS } from '../windowing/windower';
+import { learnDaily, newDailyProfile, usualAtThisHour } from './daily-profile';
 import { BELOW_BOUNDARY, attributions, combine, severityFor, typeFor } from './ensemble';
 import { SeriesState, type QuarantinedWindow, type SeriesKind } from './series-state';
 import type { MstlPool } from '../detectors/augurs';
@@ -67,6 +68,8 @@ export interface Detection {
   culprit?: Record<string, string>;
   /** The anomaly whose false-positive verdict this window matched: its score was capped below the boundary. */
   dismissedBy?: string;
+  /** The window was anomalous but is what the series does at this hour every day: capped below the boundary. */
+  usualAtThisHour?: true;
   vector: Float32Array;
   input: DetectionInput;
   scores: DetectorScore[];
@@ -245,7 +248,9 @@ export class Scorer {
     // So is another empty window of a series whose silence has already run its reported length (it is
     // idle, its incident resolved as stale): a batch that brings it back can hold empty windows before it.
     const idle = state.kind === 'events' && obs.features[FEATURE_INDEX.request_count] === 0 && (state.emptyRun ?? 0) >= MAX_GAP_WINDOWS;
-    const score = dismissed || idle ? Math.min(unDismissed, BELOW_BOUNDARY) : unDismissed;
+    // And so is what an event series does at this hour every day (the evening stop, the 09:00 batch job).
+    const routine = !dismissed && !idle && unDismissed > 1 && state.daily != null && usualAtThisHour(state.daily, obs.start, type, obs.features, state.minScale);
+    const score = dismissed || idle || routine ? Math.min(unDismissed, BELOW_BOUNDARY) : unDismissed;
     const warm = state.windowsSeen >= this.opts.warmupWindows;
     const detectors: Record<string, number> = {};
     for (const s of scores) if (!Number.isNaN(s.threshold)) detectors[s.name] = Math.round(s.score * 1000) / 1000;
@@ -268,6 +273,7 @@ export class Scorer {
       // show it only as a fingerprint and a dashboard can filter by it.
       culprit: winner?.output.culprit ?? scores.find((s) => s.score > 1 && s.output.culprit)?.output.culprit,
       ...(dismissed ? { dismissedBy: dismissed } : {}),
+      ...(routine ? { usualAtThisHour: true } : {}),
       vector,
       input,
       scores,
@@ -299,6 +305,7 @@ export class Scorer {
     const empty = state.kind === 'events' && obs.features[FEATURE_INDEX.request_count] === 0;
     state.emptyRun = empty ? (state.emptyRun ?? 0) + 1 : 0;
     if (state.emptyRun <= SILENCE_LEARNT) state.history.push(d.input.features);
+    if (state.kind === 'events') learnDaily((state.daily ??= newDailyProfile(obs.features.length)), obs.start, obs.features);
     state.sustained?.push(d.combinedScore);
     state.windowsSeen++;
     state.lastSeen = obs.end;

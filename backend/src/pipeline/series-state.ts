@@ -1,3 +1,4 @@
+import type { DailyProfile } from './daily-profile';
 import type { AnomalyType, SeriesLabels } from '../domain/types';
 import { ScoreReservoir } from '../detectors/calibration';
 import { RingMatrix } from './ring';
@@ -49,6 +50,8 @@ export class SeriesState {
   incident: OpenIncident | null = null;
   /** Event series: windows without a request scored in a row (state saved before it existed: undefined, read as 0). */
   emptyRun = 0;
+  /** Event series: what they do at each hour of the day (created with the first window; see daily-profile.ts). */
+  daily: DailyProfile | null = null;
   /**
    * The incident of this series' last alerting point, its windowsSeen then, and what the rule that made
    * it alert found (`range:above`, `stuck`; null for a statistical alert): the re-alert hold-off of plain
