@@ -1,5 +1,6 @@
 import type { Attribution, Explanation, Neighbour, SeriesLabels } from '../domain/types';
-import type { Detection } from '../pipeline/scorer';
+import { outsideBand } from '../pipeline/ensemble';
+import { isEmptyEventWindow, type Detection } from '../pipeline/scorer';
 import { FEATURE_INDEX } from '../windowing/features';
 
 const TYPE_WORDS: Record<string, string> = {
@@ -80,7 +81,7 @@ export function evidenceExplanation(d: Detection, labels: SeriesLabels): Explana
  * reading as if that feature were out of range.
  */
 function topLine(a: Attribution, kind: 'events' | 'points'): string {
-  if (a.actual < a.lower || a.actual > a.upper) return movedLine(a);
+  if (outsideBand(a)) return movedLine(a);
   if (kind === 'points') {
     return `${a.feature} ${num(a.actual)} is inside its normal range (${num(a.lower)} to ${num(a.upper)}); its course over the last points is unlike this series' normal ones`;
   }
@@ -89,7 +90,7 @@ function topLine(a: Attribution, kind: 'events' | 'points'): string {
 
 /** The lead of an anomalous event window that had no requests at all: the silence is the finding. */
 function silentLine(d: Detection): string | null {
-  if (d.score <= 1 || d.state.kind !== 'events' || d.observation.features[FEATURE_INDEX.request_count] !== 0) return null;
+  if (d.score <= 1 || !isEmptyEventWindow(d.observation)) return null;
   return `no requests in this window (expected ~${num(d.input.baseline.center[FEATURE_INDEX.request_count])})`;
 }
 

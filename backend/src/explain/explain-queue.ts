@@ -129,8 +129,7 @@ export class ExplainQueue {
     }
     if (event !== 'updated' || record.explanation.source === 'llm') return;
     const cached = this.cache.get(record.id);
-    const e = cached?.explained;
-    if (cached && e && e.severity === record.severity && e.type === record.type && record.score <= REUSE_MAX_RATIO * e.score) {
+    if (cached && cached.explained.severity === record.severity && cached.explained.type === record.type && record.score <= REUSE_MAX_RATIO * cached.explained.score) {
       // Runs inside the pipeline's listener call, so it is ordered with the pipeline's own writes.
       await this.opts.store.saveAnomaly({ ...record, explanation: compose(record.explanation, cached) });
       return;

@@ -122,6 +122,11 @@ export function attributions(
   return out;
 }
 
+/** Whether an attributed feature is outside the band within which robust z calls it normal. */
+export function outsideBand(a: Attribution): boolean {
+  return a.actual < a.lower || a.actual > a.upper;
+}
+
 /** Type from the winning detector, or from the most deviating feature. */
 export function typeFor(winner: DetectorScore | undefined, attrs: readonly Attribution[], scores: readonly DetectorScore[] = []): AnomalyType {
   // A rule past its boundary names a specific LLM failure: more precise than the top-moving feature.

@@ -329,10 +329,15 @@ export class Pipeline {
     const state = this.scorer.states.get(key);
     // A point that arrived after the sweep queued this is scored next, against the open incident.
     if (!state || !this.pointSeries.get(key)?.stale) return;
+    await this.resolveStaleIncident(state, 'plain series stopped reporting; its incident resolved');
+  }
+
+  /** Resolves a silent series' open incident as stale (if it has one) and tells the listeners. */
+  private async resolveStaleIncident(state: SeriesState, message: string): Promise<void> {
     const change = await this.incidents.resolveStale(state);
     if (!change) return;
     this.opts.metrics?.openIncidents.dec();
-    this.opts.log.info({ seriesKey: key, anomalyId: change.record.id }, 'plain series stopped reporting; its incident resolved');
+    this.opts.log.info({ seriesKey: state.key, anomalyId: change.record.id }, message);
     await this.emit('resolved', change.record, null);
   }
 
@@ -490,13 +495,8 @@ export class Pipeline {
     if (change) await this.emit(change.event, change.record, d);
     // An event series silent for as long as the windower reports its silence is gone (a retired model, a
     // key no longer used): its incident resolves as stale, as a plain series' does, rather than stay open.
-    if (obs.kind === 'events' && d.state.emptyRun >= MAX_GAP_WINDOWS && d.state.incident) {
-      const stale = await this.incidents.resolveStale(d.state);
-      if (stale) {
-        m?.openIncidents.dec();
-        this.opts.log.info({ seriesKey: d.state.key, anomalyId: stale.record.id }, 'event series silent for its longest reported gap; its incident resolved');
-        await this.emit('resolved', stale.record, null);
-      }
+    if (obs.kind === 'events' && d.state.emptyRun >= MAX_GAP_WINDOWS) {
+      await this.resolveStaleIncident(d.state, 'event series silent for its longest reported gap; its incident resolved');
     }
     return d;
   }
@@ -641,9 +641,9 @@ export class Pipeline {
   /**
    * Feedback. A false positive's window becomes a normal pattern at once (no retraining), and a later window
    * at least as close to it as the series' normal windows are to their neighbours, of the same type and not
-   * much stronger, is dismissed as that same situation (see Scorer.evaluate). A confirmed anomaly is kept as an incident pattern, so similar windows
-   * say "seen before", and its quarantined windows are never learnt. One pattern per anomaly (`fb:<id>`):
-   * a changed verdict replaces what the earlier one stored.
+   * much stronger, is dismissed as that same situation (see Scorer.evaluate). A confirmed anomaly is kept as
+   * an incident pattern, so similar windows say "seen before", and its quarantined windows are never learnt.
+   * One pattern per anomaly (`fb:<id>`): a changed verdict replaces what the earlier one stored.
    */
   async feedback(anomalyId: string, verdict: 'true_positive' | 'false_positive', note?: string): Promise<{ record: AnomalyRecord; patternsAdded: number }> {
     // saveFeedback throws NotFoundError for an unknown id and returns the whole record (with its vector).

@@ -9,7 +9,7 @@ import type { VectorStore } from '../store/vector-store';
 import { EVENT_FEATURE_MIN_SCALE, EVENT_FEATURE_NAMES, FEATURE_INDEX, type WindowExtras } from '../windowing/features';
 import { MAX_GAP_WINDOWS } from '../windowing/windower';
 import { learnDaily, newDailyProfile, usualAtThisHour } from './daily-profile';
-import { BELOW_BOUNDARY, attributions, combine, severityFor, typeFor } from './ensemble';
+import { BELOW_BOUNDARY, attributions, combine, outsideBand, severityFor, typeFor } from './ensemble';
 import { SeriesState, type QuarantinedWindow, type SeriesKind } from './series-state';
 import type { MstlPool } from '../detectors/augurs';
 
@@ -42,6 +42,11 @@ export interface Observation {
   end: number;
   features: Float64Array;
   extras?: WindowExtras;
+}
+
+/** An event window without a single request (its silence is the finding; see commit and the traffic-stopped rule). */
+export function isEmptyEventWindow(obs: Observation): boolean {
+  return obs.kind === 'events' && obs.features[FEATURE_INDEX.request_count] === 0;
 }
 
 /** Everything known about one scored observation. */
@@ -247,7 +252,7 @@ export class Scorer {
     const dismissed = dismissedBy(knn, unDismissed, type, attrs);
     // So is another empty window of a series whose silence has already run its reported length (it is
     // idle, its incident resolved as stale): a batch that brings it back can hold empty windows before it.
-    const idle = state.kind === 'events' && obs.features[FEATURE_INDEX.request_count] === 0 && (state.emptyRun ?? 0) >= MAX_GAP_WINDOWS;
+    const idle = isEmptyEventWindow(obs) && (state.emptyRun ?? 0) >= MAX_GAP_WINDOWS;
     // And so is what an event series does at this hour every day (the evening stop, the 09:00 batch job).
     const routine = !dismissed && !idle && unDismissed > 1 && state.daily != null && usualAtThisHour(state.daily, obs.start, type, obs.features, state.minScale);
     const score = dismissed || idle || routine ? Math.min(unDismissed, BELOW_BOUNDARY) : unDismissed;
@@ -302,8 +307,7 @@ export class Scorer {
     // What the detectors saw (unobserved features read as expected). Of a silence, only its first
     // SILENCE_LEARNT windows: a sparse series' short gaps are part of its normal, but an hour without
     // traffic learnt in full made the baseline ~0, and the series' return read as a critical burst.
-    const empty = state.kind === 'events' && obs.features[FEATURE_INDEX.request_count] === 0;
-    state.emptyRun = empty ? (state.emptyRun ?? 0) + 1 : 0;
+    state.emptyRun = isEmptyEventWindow(obs) ? (state.emptyRun ?? 0) + 1 : 0;
     if (state.emptyRun <= SILENCE_LEARNT) state.history.push(d.input.features);
     if (state.kind === 'events') learnDaily((state.daily ??= newDailyProfile(obs.features.length)), obs.start, obs.features);
     state.sustained?.push(d.combinedScore);
@@ -407,7 +411,7 @@ function dismissedBy(knn: DetectorScore | undefined, score: number, type: Anomal
  */
 function newEvidence(attrs: readonly Attribution[], moved: readonly { feature: string; z: number }[]): boolean {
   for (const a of attrs) {
-    if (a.actual >= a.lower && a.actual <= a.upper) continue;
+    if (!outsideBand(a)) continue;
     const was = moved.find((x) => x.feature === a.feature);
     if (!was || Math.sign(was.z) !== Math.sign(a.z) || Math.abs(a.z) > DISMISS_MAX_RATIO * Math.abs(was.z)) return true;
   }

@@ -16,7 +16,7 @@ function detection(kind: 'events' | 'points', attributions: Attribution[], featu
     neighbours: [],
     similarIncidents: [],
     state: { kind },
-    observation: { features: Float64Array.from({ length: n }, (_, j) => features[j] ?? 1) },
+    observation: { kind, features: Float64Array.from({ length: n }, (_, j) => features[j] ?? 1) },
     input: { baseline: { center: new Float64Array(n).fill(30) } },
   } as unknown as Detection;
 }
