@@ -137,7 +137,10 @@ function persistState(
   if (config.stateSaveSeconds <= 0) return { keepsWindows: false, close: async () => {} };
   const store = SeriesStateStore.inDataDir(config.dataDir);
   // Window length and series key give the saved baselines their meaning; with others they are dropped.
-  if (store.adopt(JSON.stringify({ windowMs: config.windowMs, seriesKey: config.seriesKey }))) {
+  const kept = store.adopt(JSON.stringify({ windowMs: config.windowMs, seriesKey: config.seriesKey }));
+  // Series that go quiet leave memory for this file, and come back from it (see Pipeline.persistTo).
+  pipeline.persistTo(store);
+  if (kept) {
     log.info({ series: pipeline.restoreState(store) }, 'series state restored');
     const open = store.takeOpenWindows();
     if (open.windows.length) log.info(pipeline.restoreUnfinished(open.windows, open.eventTime), 'windows open at the last shutdown restored');
@@ -194,6 +197,7 @@ function persistState(
       await saving;
       await save();
       closed = true;
+      pipeline.persistTo(null);
       try {
         const open = pipeline.takeUnfinished();
         store.saveOpenWindows(open.windows, open.eventTime);

@@ -26,6 +26,8 @@ export class SentinelMetrics {
   readonly patternsWritten: Counter;
   readonly patternsDropped: Counter;
   readonly activeSeries: Gauge<'kind'>;
+  readonly seriesSlept: Counter<'kind'>;
+  readonly seriesRevived: Counter<'kind'>;
   readonly openWindows: Gauge;
   readonly alertsSent: Counter<'sink' | 'outcome'>;
   readonly alertsSuppressed: Counter<'reason'>;
@@ -121,6 +123,18 @@ export class SentinelMetrics {
     this.patternsWritten = new Counter({ name: 'sentinel_patterns_written_total', help: 'Normal patterns written to the vector store', registers: r });
     this.patternsDropped = new Counter({ name: 'sentinel_patterns_dropped_total', help: 'Normal patterns dropped because the write buffer was full', registers: r });
     this.activeSeries = new Gauge({ name: 'sentinel_active_series', help: 'Series with state in memory', labelNames: ['kind'], registers: r });
+    this.seriesSlept = new Counter({
+      name: 'sentinel_series_dormant_total',
+      help: 'Series whose state left memory for series-state.db after they went quiet',
+      labelNames: ['kind'],
+      registers: r,
+    });
+    this.seriesRevived = new Counter({
+      name: 'sentinel_series_revived_total',
+      help: 'Dormant series whose state was read back because they reported again',
+      labelNames: ['kind'],
+      registers: r,
+    });
     this.openWindows = new Gauge({ name: 'sentinel_open_windows', help: 'Windows open (what a hard kill would lose)', registers: r });
     this.alertsSent = new Counter({
       name: 'sentinel_alerts_sent_total',

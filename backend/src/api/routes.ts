@@ -7,6 +7,7 @@ import { eventSchema, pointSchema, timestampSchema } from '../ingest/schema';
 import { validateBatch } from '../ingest/parse';
 import type { IngestResult, Pipeline } from '../pipeline/pipeline';
 import type { Detection } from '../pipeline/scorer';
+import type { SeriesState } from '../pipeline/series-state';
 import type { SentinelMetrics } from '../metrics';
 import { parseOr400 } from './validate';
 import { EVENT_FEATURE_NAMES } from '../windowing/features';
@@ -165,7 +166,7 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
     const from = q.from ?? -Infinity;
     const to = q.to ?? Infinity;
     const items = [];
-    for (const s of pipeline.scorer.states.values()) {
+    for (const s of scoredSeries(pipeline, q.series, from)) {
       if (q.series !== undefined && s.key !== q.series) continue;
       if (q.service !== undefined && s.labels.service !== q.service) continue;
       if (q.model !== undefined && s.labels.model !== q.model) continue;
@@ -195,17 +196,33 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
   });
 
   app.get('/api/v1/series', async () => ({
-    items: [...pipeline.scorer.states.values()].map((s) => ({
-      seriesKey: s.key,
-      labels: s.labels,
-      kind: s.kind,
-      features: s.featureNames,
-      windows: s.windowsSeen,
-      lastSeen: s.lastSeen ? iso(s.lastSeen) : null,
-      lastScore: round(s.lastScore),
-      alertScore: round(s.alertScore),
-      warm: s.windowsSeen >= pipeline.warmupWindows,
-    })),
+    items: [
+      ...[...pipeline.scorer.states.values()].map((s) => ({
+        seriesKey: s.key,
+        labels: s.labels,
+        kind: s.kind,
+        features: s.featureNames,
+        windows: s.windowsSeen,
+        lastSeen: s.lastSeen ? iso(s.lastSeen) : null,
+        lastScore: round(s.lastScore),
+        alertScore: round(s.alertScore),
+        warm: s.windowsSeen >= pipeline.warmupWindows,
+        dormant: false,
+      })),
+      // Quiet series whose state is on disk (Pipeline.persistTo): listed, most recently seen first.
+      ...pipeline.dormantSeries(-Infinity, DORMANT_LISTED).map((s) => ({
+        seriesKey: s.key,
+        labels: s.labels,
+        kind: s.kind,
+        features: s.features,
+        windows: s.windowsSeen,
+        lastSeen: s.lastSeen ? iso(s.lastSeen) : null,
+        lastScore: round(s.lastScore),
+        alertScore: 0,
+        warm: s.windowsSeen >= pipeline.warmupWindows,
+        dormant: true,
+      })),
+    ],
   }));
 
   app.get('/api/v1/health', async (_req, reply) => {
@@ -242,6 +259,28 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
     metrics.openWindows.set(pipeline.windower.openWindowCount);
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+}
+
+/** Dormant series listed by GET /api/v1/series at most (the most recently seen). */
+const DORMANT_LISTED = 10_000;
+/** Dormant series whose saved timelines one GET /api/v1/scores reads at most (the most recently seen). */
+const DORMANT_SCORED = 1_000;
+
+/**
+ * The series a score query reads: those in memory, then the dormant ones (state on disk) last seen in the
+ * range, so a dashboard still charts a user or key that has gone quiet.
+ */
+function* scoredSeries(pipeline: Pipeline, series: string | undefined, from: number): Iterable<SeriesState> {
+  if (series !== undefined) {
+    const s = pipeline.peekState(series);
+    if (s) yield s;
+    return;
+  }
+  yield* pipeline.scorer.states.values();
+  for (const d of pipeline.dormantSeries(from, DORMANT_SCORED)) {
+    const s = pipeline.peekState(d.key);
+    if (s) yield s;
+  }
 }
 
 const round = (x: number) => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : 0);

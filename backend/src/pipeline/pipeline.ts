@@ -16,7 +16,7 @@ import { IncidentTracker, resolveRecord, type IncidentEvent } from './incidents'
 import { PatternWriter } from './pattern-writer';
 import { Scorer, type Detection, type Observation } from './scorer';
 import type { SeriesState } from './series-state';
-import type { SeriesStateStore } from './state-store';
+import type { DormantSummary, SeriesStateStore } from './state-store';
 
 /** Longest stretch of scoring between two yields to the event loop. */
 const YIELD_EVERY_MS = 4;
@@ -39,6 +39,8 @@ const MAX_QUARANTINE = 1024;
 const STALE_SWEEP_MS = 5_000;
 /** A plain series is stale after this many of its usual point intervals without a point (if longer than SENTINEL_STALE_SECONDS). */
 const STALE_INTERVALS = 10;
+/** Log message of an event series' incident resolved because the series went quiet. */
+const EVENT_SERIES_STALE = 'event series silent for its longest reported gap; its incident resolved';
 
 /** What ingest keeps of a plain series: its last point (event time), when it arrived (wall clock), its usual interval. */
 interface PointSeries {
@@ -126,6 +128,12 @@ export class Pipeline {
   private pooledUnsaved = false;
   /** Anomalies confirmed by feedback: their quarantined windows never become normal. */
   private readonly confirmed = new Set<string>();
+  /** Where the state of a series that has gone quiet is kept while it is out of memory (see persistTo). */
+  private stateStore: SeriesStateStore | null = null;
+  /** Quiet event series queued to sleep (see sweepStale). */
+  private readonly toSleep = new Set<string>();
+  /** Series brought back from disk whose quarantine's verdicts have not been read yet (see restoreVerdicts). */
+  private readonly unverified = new Set<string>();
   private readonly now: () => number;
   /** Largest event time accepted ahead of the wall clock (PipelineOptions.maxFutureMs). */
   private readonly maxFutureMs: number;
@@ -248,7 +256,7 @@ export class Pipeline {
         continue;
       }
       const obs = this.pointObservation(points[i]);
-      const known = this.pointSeries.get(obs.seriesKey);
+      const known = this.pointSeries.get(obs.seriesKey) ?? this.revivePoints(obs.seriesKey, now);
       if (known !== undefined && obs.start <= known.last) {
         rejected.push({ index: indexes ? indexes[i] : i, field: 'timestamp', message: 'not after the previous point of this series' });
         this.opts.metrics?.eventsRejected.inc({ reason: 'out_of_order' });
@@ -267,6 +275,15 @@ export class Pipeline {
     this.opts.metrics?.pointsIngested.inc(accepted);
     this.kick();
     return { accepted, rejected };
+  }
+
+  /** A dormant plain series coming back: its state returns to memory, with its last point for the order check. */
+  private revivePoints(key: string, now: number): PointSeries | undefined {
+    const s = this.revive(key);
+    if (!s) return undefined;
+    const a: PointSeries = { last: s.lastSeen, at: now, intervalMs: NaN, stale: false };
+    this.pointSeries.set(key, a);
+    return a;
   }
 
   /** The rejection of a record stamped more than maxFutureMs ahead of the clock (counted as 'future'). */
@@ -306,23 +323,52 @@ export class Pipeline {
   /**
    * Plain series that have sent nothing for SENTINEL_STALE_SECONDS (or STALE_INTERVALS of their usual
    * interval, when longer) are stale: their score leaves the exported gauge, and an incident they have open
-   * is queued to resolve (in queue order, so a point that arrived before it is scored first). Event series
-   * need none of this: their empty windows close by the tick and resolve incidents the usual way.
+   * is queued to resolve (in queue order, so a point that arrived before it is scored first); then their
+   * state leaves memory (see {@link persistTo}). Event series need none of that (their empty windows close
+   * by the tick and resolve incidents the usual way), but they too leave memory once quiet.
    */
   private sweepStale(now: number): void {
-    const staleMs = this.opts.config.staleSeconds * 1000;
-    if (staleMs <= 0 || now - this.lastStaleSweep < STALE_SWEEP_MS) return;
+    if (now - this.lastStaleSweep < STALE_SWEEP_MS) return;
     this.lastStaleSweep = now;
+    const staleMs = this.opts.config.staleSeconds * 1000;
     let queued = false;
-    for (const [key, a] of this.pointSeries) {
+    for (const [key, a] of staleMs > 0 ? this.pointSeries : []) {
       if (a.stale || now - a.at <= Math.max(staleMs, STALE_INTERVALS * (a.intervalMs || 0))) continue;
       a.stale = true;
-      if (this.scorer.states.get(key)?.incident) {
+      if (this.scorer.states.get(key)?.incident || this.stateStore) {
         this.queue.push({ staleKey: key, queuedAt: now });
         queued = true;
       }
     }
+    if (this.stateStore) {
+      for (const s of this.scorer.states.values()) {
+        if (s.kind !== 'events' || this.toSleep.has(s.key) || !this.quietEventSeries(s)) continue;
+        this.toSleep.add(s.key);
+        this.queue.push({ sleepKey: s.key, queuedAt: now });
+        queued = true;
+      }
+    }
     if (queued) this.kick();
+  }
+
+  /**
+   * An event series has been quiet for as long as the windower reports silences (MAX_GAP_WINDOWS windows
+   * after its last window with traffic, plus one and the lateness, by event time) and has no window open:
+   * also true of a series that went quiet across a restart, which gets no empty windows at all.
+   */
+  private quietEventSeries(s: SeriesState): boolean {
+    const { windowMs, latenessMs } = this.opts.config;
+    const lastTraffic = s.lastSeen - (s.emptyRun ?? 0) * windowMs;
+    return s.windowsSeen > 0 && this.windower.eventTime - lastTraffic >= (MAX_GAP_WINDOWS + 1) * windowMs + latenessMs && !this.windower.hasOpen(s.key);
+  }
+
+  /** A quiet event series (see sweepStale), checked again in queue order: its incident resolves, it sleeps. */
+  private async sleepIfQuiet(key: string): Promise<void> {
+    this.toSleep.delete(key);
+    const state = this.scorer.states.get(key);
+    if (!state || !this.quietEventSeries(state)) return;
+    await this.resolveStaleIncident(state, EVENT_SERIES_STALE);
+    this.putToSleep(state);
   }
 
   private async resolveStale(key: string): Promise<void> {
@@ -330,6 +376,76 @@ export class Pipeline {
     // A point that arrived after the sweep queued this is scored next, against the open incident.
     if (!state || !this.pointSeries.get(key)?.stale) return;
     await this.resolveStaleIncident(state, 'plain series stopped reporting; its incident resolved');
+    if (this.putToSleep(state)) this.pointSeries.delete(key);
+  }
+
+  /**
+   * Where series that go quiet are kept out of memory: an event series after its longest reported silence
+   * (MAX_GAP_WINDOWS empty windows), a plain series once stale, each with its incident resolved. Its state
+   * is saved there as dormant and dropped from memory; when the series comes back, the state is read back
+   * and it carries on where it stopped (baselines, calibration, hold-off, daily profile). With series keyed
+   * by user or API key, keys come and go all day, and each kept ~80-260 KB of state in memory (and was
+   * loaded at every start) for as long as the service ran. Without a store (state saving off, replays),
+   * states stay in memory.
+   */
+  persistTo(store: SeriesStateStore | null): void {
+    this.stateStore = store;
+  }
+
+  /** Saves a quiet series' state as dormant and drops it from memory; false (kept) without a store or on error. */
+  private putToSleep(state: SeriesState): boolean {
+    if (!this.stateStore || state.incident) return false;
+    try {
+      this.stateStore.save([state], null, this.now(), true);
+    } catch (err) {
+      this.opts.log.warn({ err, seriesKey: state.key }, 'saving a quiet series failed; its state stays in memory');
+      return false;
+    }
+    this.scorer.states.delete(state.key);
+    this.savedSeen.delete(state.key);
+    this.unverified.delete(state.key);
+    this.opts.store.releaseSeries?.(state.key);
+    this.opts.metrics?.seriesSlept.inc({ kind: state.kind });
+    return true;
+  }
+
+  /** A dormant series' state back in memory (null when there is none); see {@link persistTo}. */
+  private revive(key: string): SeriesState | null {
+    if (!this.stateStore) return null;
+    let s: SeriesState | null;
+    try {
+      s = this.stateStore.revive(key);
+    } catch (err) {
+      this.opts.log.warn({ err, seriesKey: key }, 'reading a dormant series failed; it starts afresh');
+      return null;
+    }
+    if (!s) return null;
+    this.scorer.states.set(key, s);
+    this.savedSeen.set(key, s.windowsSeen);
+    if (s.quarantine.some((w) => w.anomalyId)) this.unverified.add(key);
+    this.opts.metrics?.seriesRevived.inc({ kind: s.kind });
+    return s;
+  }
+
+  /** A series' state for reading (POST /detect, score queries): in memory, else dormant on disk, else null. */
+  peekState(key: string): SeriesState | null {
+    const s = this.scorer.states.get(key);
+    if (s) return s;
+    try {
+      return this.stateStore?.peek(key) ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Series whose state is on disk only, last seen at or after `since`, most recent first (see persistTo). */
+  dormantSeries(since?: number, limit?: number): DormantSummary[] {
+    try {
+      return this.stateStore?.dormant(since, limit) ?? [];
+    } catch (err) {
+      this.opts.log.warn({ err }, 'reading dormant series failed');
+      return [];
+    }
   }
 
   /** Resolves a silent series' open incident as stale (if it has one) and tells the listeners. */
@@ -455,6 +571,10 @@ export class Pipeline {
             await this.resolveStale(item.staleKey);
             continue;
           }
+          if (item.sleepKey !== undefined) {
+            await this.sleepIfQuiet(item.sleepKey);
+            continue;
+          }
           // A series' patterns are written before its next window is scored; beyond that, writes go in
           // transactions of at most FLUSH_EVERY patterns, so a burst of windows (every series closing a
           // window at once) does not become one long transaction that holds the event loop. Windows
@@ -476,6 +596,12 @@ export class Pipeline {
   }
 
   private async process(obs: Observation, queuedAt: number): Promise<Detection> {
+    if (!this.scorer.states.has(obs.seriesKey)) this.revive(obs.seriesKey);
+    if (this.unverified.delete(obs.seriesKey)) {
+      await this.readVerdicts([this.scorer.states.get(obs.seriesKey)!]).catch((err: unknown) => {
+        this.opts.log.warn({ err, seriesKey: obs.seriesKey }, 'verdicts of a returning series unreadable; confirmed anomalies in its quarantine may be learnt as normal');
+      });
+    }
     const d = await this.scorer.evaluate(obs);
     this.scorer.commit(d);
     const m = this.opts.metrics;
@@ -496,7 +622,7 @@ export class Pipeline {
     // An event series silent for as long as the windower reports its silence is gone (a retired model, a
     // key no longer used): its incident resolves as stale, as a plain series' does, rather than stay open.
     if (obs.kind === 'events' && d.state.emptyRun >= MAX_GAP_WINDOWS) {
-      await this.resolveStaleIncident(d.state, 'event series silent for its longest reported gap; its incident resolved');
+      await this.resolveStaleIncident(d.state, EVENT_SERIES_STALE);
     }
     return d;
   }
@@ -629,13 +755,13 @@ export class Pipeline {
     }
     const obs: Observation = { seriesKey: key, labels, kind: 'events', start, end: Math.max(end, start + 1), features: acc.features(), extras: acc.extras() };
     await this.idle();
-    return this.scorer.evaluate(obs, this.scorer.states.get(key) ?? this.scorer.newState(obs));
+    return this.scorer.evaluate(obs, this.peekState(key) ?? this.scorer.newState(obs));
   }
 
   async detectPoint(p: SeriesPoint): Promise<Detection> {
     const obs = this.pointObservation(p);
     await this.idle();
-    return this.scorer.evaluate(obs, this.scorer.states.get(obs.seriesKey) ?? this.scorer.newState(obs));
+    return this.scorer.evaluate(obs, this.peekState(obs.seriesKey) ?? this.scorer.newState(obs));
   }
 
   /**
@@ -681,13 +807,18 @@ export class Pipeline {
    * learnt as normal. Returns how many were confirmed.
    */
   async restoreVerdicts(): Promise<number> {
+    await this.readVerdicts(this.scorer.states.values());
+    return this.confirmed.size;
+  }
+
+  /** Adds the confirmed anomalies among the quarantined windows of `states` to `confirmed` (from the store). */
+  private async readVerdicts(states: Iterable<SeriesState>): Promise<void> {
     const ids = new Set<string>();
-    for (const s of this.scorer.states.values()) for (const w of s.quarantine) if (w.anomalyId) ids.add(w.anomalyId);
+    for (const s of states) for (const w of s.quarantine) if (w.anomalyId) ids.add(w.anomalyId);
     for (const id of ids) {
       const record = await this.opts.store.getAnomaly(id);
       if (record?.feedback?.verdict === 'true_positive') this.confirmed.add(id);
     }
-    return this.confirmed.size;
   }
 
   /**
@@ -700,6 +831,11 @@ export class Pipeline {
     const now = this.now();
     for (const [k, r] of pooled) this.scorer.pooled.set(k, r);
     for (const s of states) {
+      // Quiet when saved by a version that kept every series in memory: dormant from now on, unread.
+      if (s.kind === 'events' && s.emptyRun >= MAX_GAP_WINDOWS && !s.incident && this.stateStore === store) {
+        store.save([s], null, now, true);
+        continue;
+      }
       this.scorer.states.set(s.key, s);
       this.savedSeen.set(s.key, s.windowsSeen);
       // A plain series refuses points that are not after its last one, across the restart too.
@@ -710,7 +846,7 @@ export class Pipeline {
       // Counted as open, so their resolution does not take the gauge below zero.
       if (s.incident) this.opts.metrics?.openIncidents.inc();
     }
-    return states.length;
+    return this.scorer.states.size;
   }
 
   /**
@@ -774,10 +910,14 @@ function timeOrder(events: readonly LlmEvent[]): number[] | null {
   return null;
 }
 
-/** A unit of scoring work: a closed event window, a point's observation, or a stale series to resolve. */
+/**
+ * A unit of scoring work: a closed event window, a point's observation, a stale plain series to resolve,
+ * or a quiet event series to put to sleep.
+ */
 interface QueueItem {
   obs?: Observation;
   window?: ClosedWindow;
   staleKey?: string;
+  sleepKey?: string;
   queuedAt: number;
 }

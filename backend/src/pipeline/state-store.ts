@@ -40,15 +40,30 @@ export function decodeSeriesState(bytes: Buffer): SeriesState | null {
   return s;
 }
 
+/** What GET /api/v1/series shows of a series whose state is on disk only (see SeriesStateStore.dormant). */
+export interface DormantSummary {
+  key: string;
+  labels: SeriesState['labels'];
+  kind: SeriesState['kind'];
+  features: readonly string[];
+  windowsSeen: number;
+  lastSeen: number;
+  lastScore: number;
+}
+
 /**
  * Where series state survives a restart: `series-state.db` (SQLite) in the data directory, one row per series,
  * written in one transaction per flush. It is separate from the vector store, so it works the same with
  * Qdrant. Without it every series re-learns its baselines after a deploy (20 windows before it alerts, 500
  * points before the range and stuck rules have an opinion).
+ *
+ * A row is dormant when its series went quiet and its state left memory (Pipeline: a key or user that is
+ * gone); dormant rows are not loaded at start, only when their series comes back ({@link revive}), and
+ * carry a small JSON summary so listings need not decode them.
  */
 export class SeriesStateStore {
   private readonly db: Database.Database;
-  private readonly upsert: Database.Statement<[string, Buffer, number]>;
+  private readonly upsert: Database.Statement<[string, Buffer, number, number, string, number]>;
   private readonly putMeta: Database.Statement<[string, string]>;
 
   constructor(file: string) {
@@ -57,8 +72,15 @@ export class SeriesStateStore {
     this.db.pragma('journal_mode = WAL');
     this.db.exec('CREATE TABLE IF NOT EXISTS series_state (key TEXT PRIMARY KEY, state BLOB NOT NULL, updated_ms INTEGER NOT NULL)');
     this.db.exec('CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    // Added after the first release: files written before get the columns here (rows: not dormant).
+    const columns = new Set((this.db.prepare('PRAGMA table_info(series_state)').all() as { name: string }[]).map((c) => c.name));
+    if (!columns.has('dormant')) this.db.exec('ALTER TABLE series_state ADD COLUMN dormant INTEGER NOT NULL DEFAULT 0');
+    if (!columns.has('summary')) this.db.exec('ALTER TABLE series_state ADD COLUMN summary TEXT');
+    if (!columns.has('last_seen_ms')) this.db.exec('ALTER TABLE series_state ADD COLUMN last_seen_ms INTEGER');
     this.upsert = this.db.prepare(
-      'INSERT INTO series_state (key, state, updated_ms) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms',
+      `INSERT INTO series_state (key, state, updated_ms, dormant, summary, last_seen_ms) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT(key) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms, dormant = excluded.dormant,
+         summary = excluded.summary, last_seen_ms = excluded.last_seen_ms`,
     );
     this.db.exec('CREATE TABLE IF NOT EXISTS open_windows (key TEXT NOT NULL, start INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (key, start))');
     this.putMeta = this.db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value');
@@ -84,24 +106,59 @@ export class SeriesStateStore {
     return row === undefined;
   }
 
-  /** Saves series states (and the pooled calibration, when given) in one transaction. */
-  save(states: Iterable<SeriesState>, pooled: ReadonlyMap<string, ScoreReservoir> | null, now = Date.now()): number {
+  /**
+   * Saves series states (and the pooled calibration, when given) in one transaction; `dormant` marks them as
+   * states that have left memory (see {@link revive}).
+   */
+  save(states: Iterable<SeriesState>, pooled: ReadonlyMap<string, ScoreReservoir> | null, now = Date.now(), dormant = false): number {
     let n = 0;
     this.db.transaction(() => {
       for (const s of states) {
-        this.upsert.run(s.key, encodeSeriesState(s), now);
+        this.upsert.run(s.key, encodeSeriesState(s), now, dormant ? 1 : 0, JSON.stringify(summaryOf(s)), s.lastSeen);
         n++;
       }
-      if (pooled) this.upsert.run(POOLED_KEY, serialize({ v: STATE_FORMAT, pooled }), now);
+      if (pooled) this.upsert.run(POOLED_KEY, serialize({ v: STATE_FORMAT, pooled }), now, 0, 'null', 0);
     })();
     return n;
   }
 
-  /** Every saved series state of the current format, and the pooled calibration. */
+  /**
+   * The dormant state of series `key`, marked active again (its series is back), or null when there is none
+   * (or it was saved in another format).
+   */
+  revive(key: string): SeriesState | null {
+    const s = this.peek(key);
+    if (s) this.db.prepare('UPDATE series_state SET dormant = 0 WHERE key = ?').run(key);
+    return s;
+  }
+
+  /** The dormant state of series `key`, left dormant (to read, e.g. for POST /detect or a score query). */
+  peek(key: string): SeriesState | null {
+    const row = this.db.prepare('SELECT state FROM series_state WHERE key = ? AND dormant = 1').get(key) as { state: Buffer } | undefined;
+    return row ? decodeSeriesState(row.state) : null;
+  }
+
+  /**
+   * Summaries of the dormant series last seen at or after `since` (epoch ms), most recent first, at most
+   * `limit`.
+   */
+  dormant(since = -Infinity, limit = Infinity): DormantSummary[] {
+    const rows = this.db
+      .prepare('SELECT summary FROM series_state WHERE dormant = 1 AND last_seen_ms >= ? ORDER BY last_seen_ms DESC LIMIT ?')
+      .all(Number.isFinite(since) ? since : -Number.MAX_SAFE_INTEGER, Number.isFinite(limit) ? limit : -1) as { summary: string }[];
+    return rows.map((r) => JSON.parse(r.summary) as DormantSummary);
+  }
+
+  /** How many series are dormant. */
+  dormantCount(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM series_state WHERE dormant = 1').get() as { n: number }).n;
+  }
+
+  /** Every saved series state of the current format that is not dormant, and the pooled calibration. */
   load(): { states: SeriesState[]; pooled: Map<string, ScoreReservoir> } {
     const states: SeriesState[] = [];
     let pooled = new Map<string, ScoreReservoir>();
-    for (const row of this.db.prepare('SELECT key, state FROM series_state').iterate() as Iterable<{ key: string; state: Buffer }>) {
+    for (const row of this.db.prepare('SELECT key, state FROM series_state WHERE dormant = 0').iterate() as Iterable<{ key: string; state: Buffer }>) {
       if (row.key === POOLED_KEY) {
         const saved = deserialize(row.state) as { v?: number; pooled?: Map<string, ScoreReservoir> };
         if (saved?.v !== STATE_FORMAT || !saved.pooled) continue;
@@ -158,4 +215,8 @@ export class SeriesStateStore {
   close(): void {
     this.db.close();
   }
+}
+
+function summaryOf(s: SeriesState): DormantSummary {
+  return { key: s.key, labels: s.labels, kind: s.kind, features: s.featureNames, windowsSeen: s.windowsSeen, lastSeen: s.lastSeen, lastScore: s.lastScore };
 }

@@ -312,6 +312,10 @@ export class ResilientStore implements VectorStore {
     this.remember(record);
   }
 
+  releaseSeries(seriesKey: string): void {
+    this.inner.releaseSeries?.(seriesKey);
+  }
+
   searchPatterns(seriesKey: string, vector: Float32Array, k: number, kind?: PatternKind): Promise<Neighbour[]> {
     return this.read('pattern search', () => this.inner.searchPatterns(seriesKey, vector, k, kind));
   }

@@ -236,6 +236,32 @@ export class SqliteStore implements VectorStore {
     return part;
   }
 
+  /** Bytes of the in-memory partition copies (against the `vectorCacheBytes` budget). */
+  get vectorCacheUsed(): number {
+    return this.cachedBytes;
+  }
+
+  /**
+   * Drops the in-memory copies of a quiet series' partitions: with series keyed by user or API key, the
+   * budget would otherwise fill with series that are gone, and every later series would search through
+   * sqlite-vec. Partitions refused for want of room may be cached again.
+   */
+  releaseSeries(seriesKey: string): void {
+    let freed = false;
+    for (const kind of ['normal', 'incident'] as const) {
+      for (const dim of this.vecTables) {
+        const key = partitionKey(dim, seriesKey, kind);
+        const part = this.partitions.get(key);
+        this.refused.delete(key);
+        if (!part) continue;
+        this.partitions.delete(key);
+        this.cachedBytes -= part.bytes;
+        freed = true;
+      }
+    }
+    if (freed) this.refused.clear();
+  }
+
   async searchPatterns(seriesKey: string, vector: Float32Array, k: number, kind: PatternKind = 'normal'): Promise<Neighbour[]> {
     const dim = vector.length;
     if (!this.vecTables.has(dim) || k <= 0) return [];

@@ -27,6 +27,12 @@ export interface VectorStore {
   upsertPatterns(patterns: Pattern[]): Promise<void>;
 
   /**
+   * A hint that `seriesKey` has gone quiet (its state left memory, see Pipeline.persistTo): a store may drop
+   * what it holds in memory for it. Its patterns stay stored and searchable.
+   */
+  releaseSeries?(seriesKey: string): void;
+
+  /**
    * The `k` nearest patterns of `seriesKey` to `vector` (Euclidean distance), nearest first.
    * `kind` restricts the search to normal or incident patterns (default: normal).
    */

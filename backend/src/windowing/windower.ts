@@ -276,6 +276,11 @@ export class Windower {
     return out;
   }
 
+  /** Whether series `key` has a window open (events on their way to the scorer). */
+  hasOpen(key: string): boolean {
+    return (this.series.get(key)?.open.size ?? 0) > 0;
+  }
+
   /** Forgets the series idle longest (see {@link idle}); false when none is idle. */
   private evictIdle(): boolean {
     for (const key of this.idle) {

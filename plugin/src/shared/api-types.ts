@@ -151,6 +151,8 @@ export interface SeriesInfo {
   /** The score as Sentinel's alerting sees it (0 inside a plain series' re-alert hold-off). */
   alertScore?: number | null;
   warm?: boolean;
+  /** Quiet: its state is on disk until it reports again (it still has scores and anomalies to chart). */
+  dormant?: boolean;
 }
 
 /** Response of `GET /api/v1/series`. */
