@@ -68,6 +68,10 @@ export interface Detector {
   readonly floor: number;
   appliesTo(kind: 'events' | 'points'): boolean;
   detect(input: DetectionInput): DetectorOutput | null | Promise<DetectorOutput | null>;
-  /** Called after the ensemble verdict, so stateful detectors can learn (e.g. EWMA moments). */
-  update?(input: DetectionInput, anomalous: boolean): void;
+  /**
+   * Called after the ensemble verdict, so stateful detectors can learn (e.g. EWMA moments). `held`: the
+   * window's learning waits in quarantine (a plain series' anomalous point; an event series' anomalous
+   * window or any window of its open incident, see Detection.held).
+   */
+  update?(input: DetectionInput, held: boolean): void;
 }

@@ -4,6 +4,8 @@
  */
 export class RingMatrix {
   readonly data: Float64Array;
+  /** A number per row given at push (an event series' window sequence number); absent in states saved before it. */
+  private tags?: Float64Array;
   private head = 0;
   private n = 0;
 
@@ -18,8 +20,9 @@ export class RingMatrix {
     return this.n;
   }
 
-  push(row: ArrayLike<number>): void {
+  push(row: ArrayLike<number>, tag = 0): void {
     this.data.set(row.length === this.width ? row : Array.from({ length: this.width }, (_, j) => row[j] ?? 0), this.head * this.width);
+    (this.tags ??= new Float64Array(this.capacity))[this.head] = tag;
     this.head = (this.head + 1) % this.capacity;
     if (this.n < this.capacity) this.n++;
   }
@@ -45,6 +48,22 @@ export class RingMatrix {
     const first = this.n - c;
     for (let i = 0; i < c; i++) out[i] = this.data[this.offset(first + i) + j];
     return c;
+  }
+
+  /**
+   * Copies column j of the newest `count` rows whose tag is not in `skip` (oldest first) into `out`, looking
+   * as far back as the ring goes; returns how many were copied.
+   */
+  columnSkipping(j: number, out: Float64Array, count: number, skip: ReadonlySet<number>): number {
+    const c = Math.min(count, out.length);
+    let k = 0;
+    for (let i = this.n - 1; i >= 0 && k < c; i--) {
+      const slot = (this.head - this.n + i + this.capacity) % this.capacity;
+      if (this.tags && skip.has(this.tags[slot])) continue;
+      out[k++] = this.data[slot * this.width + j];
+    }
+    out.subarray(0, k).reverse();
+    return k;
   }
 
   /** The newest `count` rows as views, oldest first. */
