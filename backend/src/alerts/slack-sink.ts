@@ -34,7 +34,8 @@ export function slackMessage(m: AlertMessage): { text: string; blocks: unknown[]
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: p.recommendations.map((r) => `• ${esc(r)}`).join('\n').slice(0, 2900) } });
   }
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `LLM-Sentinel alert \`${p.alert_id}\` · ${m.event} · ${p.timestamp}` }] });
-  return { text: `${head}: ${p.summary}`.slice(0, 3000), blocks };
+  // The notification text is mrkdwn too: escaped like the blocks, or a service named "<!channel>" pings it.
+  return { text: esc(`${head}: ${p.summary}`).slice(0, 3000), blocks };
 }
 
 /** Slack incoming webhook (the URL is the secret: it is never logged, only its host). */

@@ -75,7 +75,12 @@ export class WebhookSink implements AlertSink {
   }
 }
 
-/** Idempotency key of one alert event: escalations differ by severity. */
+/**
+ * Idempotency key of one alert event, the same on every retry: escalations differ by severity, and every
+ * decision by its time (the payload's `timestamp`), so an incident that re-opens (a plain series inside
+ * its re-alert hold-off) pages again instead of looking like a retry of its first page (QA).
+ */
 export function eventId(m: AlertMessage): string {
-  return m.event === 'escalated' ? `${m.payload.alert_id}:escalated:${m.payload.severity}` : `${m.payload.alert_id}:${m.event}`;
+  const what = m.event === 'escalated' ? `escalated:${m.payload.severity}` : m.event;
+  return `${m.payload.alert_id}:${what}@${m.payload.timestamp}`;
 }

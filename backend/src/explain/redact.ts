@@ -49,13 +49,22 @@ const PHONE_GROUPED = /(?<![\w.-])\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}(?![\w]|[.-]\
 
 const digitCount = (s: string) => s.replace(/\D/g, '').length;
 
-/** Redacts emails, API keys and tokens, phone numbers and IPv4/IPv6 addresses in one string. */
-export function redactText(text: string): string {
+/**
+ * Redacts credentials only (URL userinfo, `Bearer` / `Basic` values, `key=value` secrets, known key and
+ * token shapes): what log lines need, where addresses and names help debugging.
+ */
+export function redactSecrets(text: string): string {
   let s = text;
   s = s.replace(URL_CREDENTIALS, `$1${REDACTED.secret}@`);
   s = s.replace(AUTH_SCHEME, `$1 ${REDACTED.secret}`);
   s = s.replace(KEY_VALUE, `$1$2${REDACTED.secret}`);
   for (const p of SECRET_PATTERNS) s = s.replace(p, REDACTED.secret);
+  return s;
+}
+
+/** Redacts emails, API keys and tokens, phone numbers and IPv4/IPv6 addresses in one string. */
+export function redactText(text: string): string {
+  let s = redactSecrets(text);
   s = s.replace(EMAIL, REDACTED.email);
   s = s.replace(IPV6_CANDIDATE, (m) => (isIPv6(m.split('%')[0]) ? REDACTED.ip : m));
   s = s.replace(IPV4, (m) => (isIPv4(m) ? REDACTED.ip : m));

@@ -249,7 +249,10 @@ export class Pipeline {
     const rejected: Rejection[] = [];
     let accepted = 0;
     const now = this.now();
-    for (let i = 0; i < points.length; i++) {
+    // In time order, as for events: a batch that lists a series' points newest first refused all but one.
+    const order = timeOrder(points);
+    for (let k = 0; k < points.length; k++) {
+      const i = order ? order[k] : k;
       // As for events: one point stamped a year ahead would refuse every real point of its series until then.
       if (points[i].timestamp > now + this.maxFutureMs) {
         rejected.push(this.futureRejection(indexes ? indexes[i] : i));
@@ -502,7 +505,9 @@ export class Pipeline {
     }
     this.leftover = [];
     windows.sort(byStartThenKey);
-    return { windows, eventTime: this.windower.eventTime };
+    // Not the raw largest event time: one client stamping minutes ahead made every live event of every
+    // series late for those minutes after a restart (QA).
+    return { windows, eventTime: this.windower.clockedTime };
   }
 
   /**
@@ -605,7 +610,7 @@ export class Pipeline {
     const d = await this.scorer.evaluate(obs);
     this.scorer.commit(d);
     const m = this.opts.metrics;
-    if (!d.anomalous) this.learn(d);
+    if (!d.held) this.learn(d);
     const change = await this.incidents.observe(d);
     this.quarantine(d, change?.record.id ?? d.state.incident?.anomalyId ?? null);
     if (m) {
@@ -647,7 +652,7 @@ export class Pipeline {
    */
   private quarantine(d: Detection, anomalyId: string | null): void {
     const q = d.state.quarantine;
-    if (d.anomalous && q.length) q[q.length - 1].anomalyId = anomalyId;
+    if (d.held && q.length) q[q.length - 1].anomalyId = anomalyId;
     for (const w of this.scorer.releaseQuarantine(d.state, QUARANTINE_WINDOWS, (id) => this.confirmed.has(id), MAX_QUARANTINE)) {
       this.addPattern(d.state.key, w.start, w.vector);
     }
@@ -901,7 +906,7 @@ export class Pipeline {
  * their positions sorted by timestamp (stable). A batch sent newest-first (backfill tools do) would
  * otherwise move the watermark to its newest event first and refuse most of the rest as late.
  */
-function timeOrder(events: readonly LlmEvent[]): number[] | null {
+function timeOrder(events: readonly { timestamp: number }[]): number[] | null {
   for (let i = 1; i < events.length; i++) {
     if (events[i].timestamp < events[i - 1].timestamp) {
       return Array.from(events.keys()).sort((a, b) => events[a].timestamp - events[b].timestamp || a - b);

@@ -228,6 +228,15 @@ export class Windower {
   }
 
   /**
+   * Event time as the windows see it: the largest seen, but not past the wall clock in a live service. What
+   * a saved set of open windows was taken at (an event stamped minutes ahead must not close, on the next
+   * start, every window before it).
+   */
+  get clockedTime(): number {
+    return this.time;
+  }
+
+  /**
    * Closes every window the watermark has passed, filling gaps with empty windows, and returns them in
    * time order (then by series key), so replays are deterministic.
    */

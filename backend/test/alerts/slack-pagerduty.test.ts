@@ -74,4 +74,11 @@ describe('Slack and PagerDuty sinks against loopback receivers', () => {
     assert.equal(buildAlertPayload({ ...base, status: 'resolved' }, 'resolved', at).resolution, 'recovered');
     assert.equal(buildAlertPayload(base, 'opened', at).resolution, null);
   });
+
+  test('the notification text is escaped like the blocks: a service name cannot ping a channel (QA)', () => {
+    const base = anomaly('an_esc', Date.UTC(2026, 10, 22, 10), { labels: { service: '<!channel> <https://evil.example|click>' } });
+    const text = slackMessage({ event: 'opened', payload: buildAlertPayload(base, 'opened', Date.UTC(2026, 10, 22, 10, 1)), record: base }).text;
+    assert.ok(!text.includes('<!channel>') && !text.includes('<https://'), text);
+    assert.ok(text.includes('&lt;!channel&gt;'), text);
+  });
 });

@@ -70,8 +70,8 @@ describe('webhook delivery through the dispatcher', () => {
     assert.ok(Date.now() - t0 >= 10, 'backed off between attempts');
     const last = rx.received[2];
     assert.ok(verifySignature(SECRET, last.body, last.headers), 'signature verifies');
-    assert.equal(last.headers[EVENT_ID_HEADER], 'an_w1:opened');
-    assert.equal(rx.received[0].headers[EVENT_ID_HEADER], 'an_w1:opened', 'retries carry the same event id');
+    assert.match(last.headers[EVENT_ID_HEADER] as string, /^an_w1:opened@\d{4}-\d\d-\d\dT/);
+    assert.equal(rx.received[0].headers[EVENT_ID_HEADER], last.headers[EVENT_ID_HEADER], 'retries carry the same event id');
     assert.deepEqual(await dead.readAll(), []);
     const text = await metrics.registry.metrics();
     assert.match(text, /sentinel_alerts_sent_total\{sink="webhook",outcome="failed_attempt"\} 2/);

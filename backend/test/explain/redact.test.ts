@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { fingerprint, redactDeep, redactText } from '../../src/explain/redact';
+import { createLogger } from '../../src/logger';
 
 describe('redactText', () => {
   const cases: [string, string, string][] = [
@@ -77,5 +78,18 @@ describe('fingerprint', () => {
     assert.equal(a, fingerprint('user', 'alice@example.com', 'salt-1'));
     assert.notEqual(a, fingerprint('user', 'alice@example.com', 'salt-2'));
     assert.match(a, /^user#[0-9a-f]{12}$/);
+  });
+});
+
+describe('the service logger', () => {
+  test('redacts credentials an error quotes, in its own message and in its cause (QA: an LLM 400 quoting the bearer key)', () => {
+    const out: string[] = [];
+    const log = createLogger('info', { write: (s: string) => void out.push(s) });
+    const upstream = new Error('400 Incorrect API key provided: Bearer sk-LEAKME-1234567890abcdef');
+    log.warn({ err: new Error('the LLM endpoint refused the request (400)', { cause: upstream }), host: '10.0.0.7' }, 'explanation failed');
+    const line = out.join('');
+    assert.ok(line.includes('Incorrect API key provided'), 'the cause is still logged');
+    assert.ok(!line.includes('sk-LEAKME'), line);
+    assert.ok(line.includes('10.0.0.7'), 'addresses are left alone in logs (only credentials go)');
   });
 });

@@ -163,3 +163,32 @@ test('a series that pauses a minute or two now and then does not page for a quie
     assert.deepEqual(stopped.map((r) => r.start), []);
   }, Infinity);
 });
+
+test('a restart with an event stamped minutes ahead among the saved windows does not make on-time events late (QA)', async () => {
+  let clock = T0 + 30_000;
+  let saved: ReturnType<Pipeline['takeUnfinished']> | undefined;
+  await withPipeline(() => clock, async (pipeline) => {
+    assert.equal(pipeline.ingestEvents([event(T0 + 20_000, { service: 'chat' }), event(T0 + 240_000, { service: 'skewed' })]).accepted, 2);
+    await pipeline.shutdown({ keepUnfinished: true });
+    saved = pipeline.takeUnfinished();
+  });
+  assert.ok(saved && saved.eventTime <= clock, `saved at ${saved?.eventTime}, the wall clock was ${clock}`);
+  clock += 3_000;
+  await withPipeline(() => clock, async (pipeline) => {
+    pipeline.restoreUnfinished(saved!.windows, saved!.eventTime);
+    const r = pipeline.ingestEvents([event(clock - 1_000, { service: 'chat' }), event(clock - 1_000, { service: 'new' })]);
+    assert.deepEqual(r.rejected, []);
+  });
+});
+
+test('a batch of a plain series\' points listed newest first is taken in time order (QA)', async () => {
+  const clock = T0 + 600_000;
+  await withPipeline(() => clock, async (pipeline) => {
+    const p = (t: number) => ({ series: 'cpu', labels: { host: 'a' }, timestamp: t, value: 1 });
+    const r = pipeline.ingestPoints([p(clock - 1_000), p(clock - 65_000), p(clock - 30_000)]);
+    assert.deepEqual(r.rejected, []);
+    assert.equal(r.accepted, 3);
+    // A repeat of a point already taken is still refused.
+    assert.equal(pipeline.ingestPoints([p(clock - 30_000)]).rejected[0]?.message, 'not after the previous point of this series');
+  });
+});
