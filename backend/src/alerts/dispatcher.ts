@@ -297,9 +297,12 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * Flapping is the same problem coming back: the cooldown is per series AND anomaly type. Per series alone,
- * a latency incident that had just resolved silenced the demo's critical jailbreak burst on that series.
+ * Flapping is the same problem coming back: the cooldown is per series, anomaly type AND direction of the
+ * feature that moved most. Per series alone, a latency incident that had just resolved silenced the demo's
+ * critical jailbreak burst on that series; without the direction, a total traffic stop right after a
+ * traffic burst (both typed traffic_spike) paged only when the burst's cooldown ran out (QA: 4 minutes late).
  */
-function cooldownKey(record: Pick<AnomalyRecord, 'seriesKey' | 'type'>): string {
-  return `${record.seriesKey}\u0000${record.type}`;
+function cooldownKey(record: Pick<AnomalyRecord, 'seriesKey' | 'type' | 'attributions'>): string {
+  const z = record.attributions?.[0]?.z ?? 0;
+  return `${record.seriesKey}\u0000${record.type}\u0000${z < 0 ? 'down' : 'up'}`;
 }

@@ -139,9 +139,12 @@ describe('alert policy: grouping, escalation, cooldown', () => {
     step('resolved', r('b', 'high'));
     step('opened', r('c', 'high', 's2')); // another series is not affected
     step('opened', { ...r('e', 'critical'), type: 'security_pattern' }); // nor another kind of problem on s1
+    // Nor the same feature moving the other way (a traffic stop right after a burst: QA).
+    const lead = r('a', 'high').attributions[0];
+    step('opened', { ...r('f', 'high'), attributions: [{ ...lead, z: -Math.abs(lead?.z ?? 5) }] });
     now += 300_000;
     step('opened', r('d', 'medium')); // cooldown over
-    assert.deepEqual(seq, [null, null, 'opened', 'opened', 'opened']);
+    assert.deepEqual(seq, [null, null, 'opened', 'opened', 'opened', 'opened']);
   });
 
   test('the memory survives a JSON round trip: alerted incidents resolve, cooldowns hold, malformed entries are skipped', () => {
@@ -159,8 +162,8 @@ describe('alert policy: grouping, escalation, cooldown', () => {
     now += 60_000;
     const after = make();
     assert.equal(after.restore(saved), 1);
-    // Cooldowns are per series and anomaly type (the test records are latency spikes).
-    assert.deepEqual(after.memory().cooldowns.map(([k]) => k), ['s2\u0000latency_spike']);
+    // Cooldowns are per series, anomaly type and direction (the test records are latency spikes, up).
+    assert.deepEqual(after.memory().cooldowns.map(([k]) => k), ['s2\u0000latency_spike\u0000up']);
     assert.equal(after.decide('updated', r('a', 'high', 's1')), null, 'no second "opened" for an alerted incident');
     assert.equal(after.decide('resolved', r('a', 'high', 's1')), 'resolved');
     assert.equal(after.decide('opened', r('c', 'medium', 's2')), null, 'the cooldown of s2 still runs');
