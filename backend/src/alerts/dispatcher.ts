@@ -28,7 +28,7 @@ export interface DispatcherOptions {
   cooldownMs?: number;
   /** Incidents below this severity send nothing (until they escalate to it). @default "low" */
   minSeverity?: Severity;
-  /** Deliveries pending (in flight or waiting to retry) at most; beyond, new alerts are dead-lettered. @default 1000 */
+  /** Deliveries pending per sink (in flight or waiting to retry) at most; beyond, its new alerts are dead-lettered. @default 1000 */
   maxPending?: number;
   /** How long close() waits for pending deliveries before dead-lettering them. @default 10000 */
   flushTimeoutMs?: number;
@@ -78,6 +78,8 @@ export class AlertDispatcher {
   private readonly cooldowns = new Map<string, { until: number; severity: Severity }>();
   private readonly chains = new Map<string, Promise<void>>();
   private readonly pending = new Set<Promise<void>>();
+  /** Deliveries pending per sink (name), against maxPending. */
+  private readonly pendingBySink = new Map<string, number>();
   private readonly abort = new AbortController();
   private readonly retry: RetryPolicy;
   private readonly now: () => number;
@@ -143,7 +145,10 @@ export class AlertDispatcher {
   private dispatch(event: AlertEvent, record: AnomalyRecord): void {
     const message: AlertMessage = { event, payload: buildAlertPayload(record, event, this.now()), record };
     for (const sink of this.opts.sinks) {
-      if (this.pending.size >= (this.opts.maxPending ?? 1000)) {
+      // Per sink: one failing receiver retrying its backlog must not make healthy ones drop pages (QA: a
+      // webhook answering 500 in an alert storm had PagerDuty and Slack drop 70 between them).
+      const queued = this.pendingBySink.get(sink.name) ?? 0;
+      if (queued >= (this.opts.maxPending ?? 1000)) {
         this.opts.metrics?.alertsSuppressed.inc({ reason: 'overflow' });
         void this.deadLetter(sink, message, 0, 'overflow: too many alerts pending delivery');
         continue;
@@ -154,8 +159,10 @@ export class AlertDispatcher {
       const run = prev.then(() => this.deliver(sink, message));
       this.chains.set(key, run);
       this.pending.add(run);
+      this.pendingBySink.set(sink.name, queued + 1);
       void run.finally(() => {
         this.pending.delete(run);
+        this.pendingBySink.set(sink.name, (this.pendingBySink.get(sink.name) ?? 1) - 1);
         if (this.chains.get(key) === run) this.chains.delete(key);
       });
     }

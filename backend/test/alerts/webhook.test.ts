@@ -335,3 +335,27 @@ describe('webhook alerts from the real app', () => {
     }
   });
 });
+
+describe('alert storms', () => {
+  test('a sink that cannot deliver fills only its own backlog: a healthy sink gets every page (QA)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-storm-'));
+    const delivered: string[] = [];
+    // Never answers (until shutdown cancels it).
+    const stuck = {
+      kind: 'webhook',
+      name: 'webhook stuck.example',
+      send: (_m: unknown, signal: AbortSignal) => new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(new Error('cancelled')))),
+    };
+    const healthy = { kind: 'pagerduty', name: 'pagerduty events.example', send: async (m: { payload: AlertPayload }) => void delivered.push(m.payload.alert_id) };
+    const d = new AlertDispatcher({ sinks: [stuck, healthy], deadLetters: new DeadLetterStore(dir), log, maxPending: 3, flushTimeoutMs: 10 });
+    for (let i = 0; i < 10; i++) {
+      d.listener('opened', anomaly(`an_storm${i}`, 0, { seriesKey: `s${i}`, severity: 'critical' }), null);
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.equal(delivered.length, 10, 'every page reached the healthy sink');
+    await d.close();
+    const dead = await new DeadLetterStore(dir).readAll();
+    assert.ok(dead.filter((l) => /^overflow/.test(l.error)).length >= 7, 'the stuck sink overflowed on its own');
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
