@@ -39,6 +39,20 @@ const MAX_QUARANTINE = 1024;
 const STALE_SWEEP_MS = 5_000;
 /** A plain series is stale after this many of its usual point intervals without a point (if longer than SENTINEL_STALE_SECONDS). */
 const STALE_INTERVALS = 10;
+/**
+ * How long an outage (an incident whose last anomalous window had no traffic: the silence is the incident)
+ * stays open without traffic before it resolves as stale: a model or key retired for good. Other incidents of
+ * a series that goes quiet resolve as stale after its reported silence (MAX_GAP_WINDOWS windows); an outage
+ * did too, and with 1-minute windows a PagerDuty incident resolved itself after an hour of a total outage
+ * (QA). It resolves as recovered when traffic returns.
+ */
+const OUTAGE_STALE_MS = 24 * 3_600_000;
+
+/** The series' open incident is an outage still going on: its last window had no traffic and was anomalous. */
+function ongoingOutage(s: SeriesState): boolean {
+  return s.incident != null && (s.emptyRun ?? 0) > 0 && s.incident.lastAnomalousEnd === s.lastSeen;
+}
+
 /** Log message of an event series' incident resolved because the series went quiet. */
 const EVENT_SERIES_STALE = 'event series silent for its longest reported gap; its incident resolved';
 
@@ -343,13 +357,12 @@ export class Pipeline {
         queued = true;
       }
     }
-    if (this.stateStore) {
-      for (const s of this.scorer.states.values()) {
-        if (s.kind !== 'events' || this.toSleep.has(s.key) || !this.quietEventSeries(s)) continue;
-        this.toSleep.add(s.key);
-        this.queue.push({ sleepKey: s.key, queuedAt: now });
-        queued = true;
-      }
+    for (const s of this.scorer.states.values()) {
+      // Without a store to sleep in, only a quiet series' open incident (an outage a day old) has to go.
+      if (s.kind !== 'events' || (!this.stateStore && !s.incident) || this.toSleep.has(s.key) || !this.quietEventSeries(s)) continue;
+      this.toSleep.add(s.key);
+      this.queue.push({ sleepKey: s.key, queuedAt: now });
+      queued = true;
     }
     if (queued) this.kick();
   }
@@ -361,8 +374,9 @@ export class Pipeline {
    */
   private quietEventSeries(s: SeriesState): boolean {
     const { windowMs, latenessMs } = this.opts.config;
-    const lastTraffic = s.lastSeen - (s.emptyRun ?? 0) * windowMs;
-    return s.windowsSeen > 0 && this.windower.eventTime - lastTraffic >= (MAX_GAP_WINDOWS + 1) * windowMs + latenessMs && !this.windower.hasOpen(s.key);
+    const silence = this.windower.eventTime - (s.lastSeen - (s.emptyRun ?? 0) * windowMs);
+    if (ongoingOutage(s) && silence < OUTAGE_STALE_MS) return false;
+    return s.windowsSeen > 0 && silence >= (MAX_GAP_WINDOWS + 1) * windowMs + latenessMs && !this.windower.hasOpen(s.key);
   }
 
   /** A quiet event series (see sweepStale), checked again in queue order: its incident resolves, it sleeps. */
@@ -625,8 +639,10 @@ export class Pipeline {
     }
     if (change) await this.emit(change.event, change.record, d);
     // An event series silent for as long as the windower reports its silence is gone (a retired model, a
-    // key no longer used): its incident resolves as stale, as a plain series' does, rather than stay open.
-    if (obs.kind === 'events' && d.state.emptyRun >= MAX_GAP_WINDOWS) {
+    // key no longer used): its incident resolves as stale, as a plain series' does, rather than stay open;
+    // unless the silence is the incident (an outage: see OUTAGE_STALE_MS). Once, at the last window of the
+    // reported silence: the empty windows of a gap a returning series brings are not that.
+    if (obs.kind === 'events' && d.state.emptyRun === MAX_GAP_WINDOWS && !ongoingOutage(d.state)) {
       await this.resolveStaleIncident(d.state, EVENT_SERIES_STALE);
     }
     return d;
