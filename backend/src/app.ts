@@ -95,6 +95,7 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
       await state.close();
       // After the shutdown: its last windows may open or resolve incidents whose alerts must still go out.
       await alerting.close();
+      await state.finish();
       await explain.close();
       await store.close();
     },
@@ -133,8 +134,8 @@ function persistState(
   log: Logger,
   pipeline: Pipeline,
   dispatcher: AlertDispatcher | null,
-): { keepsWindows: boolean; close(): Promise<void> } {
-  if (config.stateSaveSeconds <= 0) return { keepsWindows: false, close: async () => {} };
+): { keepsWindows: boolean; close(): Promise<void>; finish(): Promise<void> } {
+  if (config.stateSaveSeconds <= 0) return { keepsWindows: false, close: async () => {}, finish: async () => {} };
   const store = SeriesStateStore.inDataDir(config.dataDir);
   // Window length and series key give the saved baselines their meaning; with others they are dropped.
   const kept = store.adopt(JSON.stringify({ windowMs: config.windowMs, seriesKey: config.seriesKey }));
@@ -156,6 +157,7 @@ function persistState(
     // A crash must not forget an alert that went out: written through within ALERT_MEMORY_DELAY_MS of a
     // change, one write for all the changes of an alert storm.
     let pending: NodeJS.Timeout | null = null;
+    dispatcher.persistent = true;
     dispatcher.onMemoryChange = () => {
       pending ??= setTimeout(() => {
         pending = null;
@@ -204,6 +206,16 @@ function persistState(
         if (open.windows.length) log.info({ windows: open.windows.length }, 'open windows saved for the next start');
       } catch (err) {
         log.warn({ err }, 'saving the open windows failed; their events are not scored');
+      }
+    },
+    async finish() {
+      // After the alert sinks closed: the alerts still undelivered then stay in the outbox for the next start.
+      if (dispatcher) {
+        try {
+          store.saveValue(ALERTING_MEMORY, dispatcher.memory());
+        } catch (err) {
+          log.warn({ err }, 'saving alert state failed; alerts not delivered at shutdown may be lost');
+        }
       }
       store.close();
     },

@@ -54,7 +54,12 @@ interface IncidentAlertState {
 export interface DispatcherMemory {
   incidents: [anomalyId: string, state: IncidentAlertState][];
   cooldowns: [seriesKey: string, cooldown: { until: number; severity: Severity }][];
+  /** Alerts not delivered yet, per sink (by name), oldest first (absent in memory saved before it). */
+  outbox?: { sink: string; event: AlertEvent; payload: AlertMessage['payload']; record: AnomalyRecord }[];
 }
+
+/** How a delivery ended: delivered, dead-lettered, or kept in the outbox for the next start (shutdown). */
+type Outcome = 'delivered' | 'dead' | 'kept';
 
 const MAX_TRACKED = 10_000;
 
@@ -80,6 +85,15 @@ export class AlertDispatcher {
   private readonly pending = new Set<Promise<void>>();
   /** Deliveries pending per sink (name), against maxPending. */
   private readonly pendingBySink = new Map<string, number>();
+  /** Alerts decided and not yet delivered or dead-lettered, in order (see {@link persistent}). */
+  private readonly outbox = new Map<number, { sink: string; message: AlertMessage }>();
+  private outboxSeq = 0;
+  /**
+   * The memory is saved (state saving on): alerts not delivered at shutdown stay in the outbox for the next
+   * start instead of going to the dead-letter store, and a crash loses none that was saved (at least once:
+   * one delivered just before a crash may go again, with the same event id).
+   */
+  persistent = false;
   private readonly abort = new AbortController();
   private readonly retry: RetryPolicy;
   private readonly now: () => number;
@@ -153,37 +167,50 @@ export class AlertDispatcher {
         void this.deadLetter(sink, message, 0, 'overflow: too many alerts pending delivery');
         continue;
       }
-      // Per sink and incident, in order: the next alert of an incident waits for the previous one.
-      const key = `${sink.name}\u0000${record.id}`;
-      const prev = this.chains.get(key) ?? Promise.resolve();
-      const run = prev.then(() => this.deliver(sink, message));
-      this.chains.set(key, run);
-      this.pending.add(run);
-      this.pendingBySink.set(sink.name, queued + 1);
-      void run.finally(() => {
-        this.pending.delete(run);
-        this.pendingBySink.set(sink.name, (this.pendingBySink.get(sink.name) ?? 1) - 1);
-        if (this.chains.get(key) === run) this.chains.delete(key);
-      });
+      this.enqueue(sink, message);
     }
   }
 
-  private async deliver(sink: AlertSink, m: AlertMessage): Promise<void> {
+  /** Delivers one alert to one sink in the background, in order after the earlier alerts of its incident. */
+  private enqueue(sink: AlertSink, message: AlertMessage): void {
+    const id = ++this.outboxSeq;
+    this.outbox.set(id, { sink: sink.name, message });
+    const key = `${sink.name}\u0000${message.record.id}`;
+    const prev = this.chains.get(key) ?? Promise.resolve();
+    const run = prev.then(async () => {
+      const outcome = await this.deliver(sink, message);
+      if (outcome === 'kept') return;
+      this.outbox.delete(id);
+      if (this.persistent) this.onMemoryChange?.();
+    });
+    this.chains.set(key, run);
+    this.pending.add(run);
+    this.pendingBySink.set(sink.name, (this.pendingBySink.get(sink.name) ?? 0) + 1);
+    void run.finally(() => {
+      this.pending.delete(run);
+      this.pendingBySink.set(sink.name, (this.pendingBySink.get(sink.name) ?? 1) - 1);
+      if (this.chains.get(key) === run) this.chains.delete(key);
+    });
+  }
+
+  private async deliver(sink: AlertSink, m: AlertMessage): Promise<Outcome> {
     const kind = sink.kind;
     for (let attempt = 1; ; attempt++) {
-      if (this.abort.signal.aborted) return this.deadLetter(sink, m, attempt - 1, 'shutdown: not delivered before the service stopped');
+      if (this.abort.signal.aborted) return this.stopped(sink, m, attempt - 1);
       try {
         await sink.send(m, this.abort.signal);
         this.opts.metrics?.alertsSent.inc({ sink: kind, outcome: 'delivered' });
         this.opts.log.info({ sink: sink.name, alertId: m.payload.alert_id, event: m.event, attempt }, 'alert delivered');
-        return;
+        return 'delivered';
       } catch (err) {
         const retryable = err instanceof DeliveryError ? err.retryable : true;
         const reason = err instanceof Error ? err.message : String(err);
         this.opts.metrics?.alertsSent.inc({ sink: kind, outcome: 'failed_attempt' });
-        if (!retryable || attempt >= this.retry.maxAttempts || this.abort.signal.aborted) {
+        if (retryable && this.abort.signal.aborted) return this.stopped(sink, m, attempt);
+        if (!retryable || attempt >= this.retry.maxAttempts) {
           this.opts.log.error({ sink: sink.name, alertId: m.payload.alert_id, event: m.event, attempt, err }, 'alert undeliverable; dead-lettered');
-          return this.deadLetter(sink, m, attempt, reason);
+          await this.deadLetter(sink, m, attempt, reason);
+          return 'dead';
         }
         const delay = this.delay(attempt, err instanceof DeliveryError ? err.retryAfterMs : undefined);
         this.opts.log.warn({ sink: sink.name, alertId: m.payload.alert_id, event: m.event, attempt, delayMs: delay, reason }, 'alert delivery failed; retrying');
@@ -197,6 +224,13 @@ export class AlertDispatcher {
     const d = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
     const jittered = d / 2 + this.random() * (d / 2);
     return Math.round(Math.min(this.retry.maxDelayMs, Math.max(jittered, retryAfterMs ?? 0)));
+  }
+
+  /** Shutdown before delivery: kept in the outbox for the next start when the memory is saved, else dead-lettered. */
+  private async stopped(sink: AlertSink, m: AlertMessage, attempts: number): Promise<Outcome> {
+    if (this.persistent) return 'kept';
+    await this.deadLetter(sink, m, attempts, 'shutdown: not delivered before the service stopped');
+    return 'dead';
   }
 
   private async deadLetter(sink: AlertSink, m: AlertMessage, attempts: number, error: string): Promise<void> {
@@ -230,7 +264,12 @@ export class AlertDispatcher {
   /** The alert state of open incidents and the running cooldowns, for {@link restore} after a restart. */
   memory(): DispatcherMemory {
     const now = this.now();
-    return { incidents: [...this.incidents], cooldowns: [...this.cooldowns].filter(([, c]) => c.until > now) };
+    return {
+      incidents: [...this.incidents],
+      cooldowns: [...this.cooldowns].filter(([, c]) => c.until > now),
+      // The record without its embedding: sinks read its labels and explanation, not the vector.
+      outbox: [...this.outbox.values()].map(({ sink, message: { event, payload, record } }) => ({ sink, event, payload, record: { ...record, vector: undefined } })),
+    };
   }
 
   /**
@@ -251,6 +290,14 @@ export class AlertDispatcher {
     }
     this.bound(this.incidents);
     this.bound(this.cooldowns);
+    // Alerts the last run decided and did not deliver (a crash, a shutdown during retries): sent now.
+    for (const e of Array.isArray(m?.outbox) ? m.outbox : []) {
+      if (typeof e?.sink !== 'string' || typeof e.event !== 'string' || typeof e.payload?.alert_id !== 'string' || typeof e.record?.id !== 'string') continue;
+      const message: AlertMessage = { event: e.event, payload: e.payload, record: e.record };
+      const sink = this.opts.sinks.find((x) => x.name === e.sink);
+      if (sink) this.enqueue(sink, message);
+      else void this.deadLetter({ kind: 'removed', name: e.sink, send: async () => {} }, message, 0, 'its sink is no longer configured');
+    }
     return n;
   }
 
@@ -269,8 +316,8 @@ export class AlertDispatcher {
   }
 
   /**
-   * Stops taking alerts, waits up to `flushTimeoutMs` for pending deliveries, then cancels the rest (they
-   * are dead-lettered with reason "shutdown") and closes the sinks.
+   * Stops taking alerts, waits up to `flushTimeoutMs` for pending deliveries, then cancels the rest (kept in
+   * the outbox when {@link persistent}, else dead-lettered with reason "shutdown") and closes the sinks.
    */
   async close(): Promise<void> {
     this.closing = true;

@@ -359,3 +359,54 @@ describe('alert storms', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('alerts not delivered yet survive a restart or a crash (the outbox)', () => {
+  const failing = (name: string) => ({
+    kind: 'webhook',
+    name,
+    send: async () => {
+      throw new Error('503 from the receiver');
+    },
+  });
+  const recording = (name: string, got: string[]) => ({ kind: 'webhook', name, send: async (m: { event: string; payload: AlertPayload }) => void got.push(`${m.payload.alert_id}:${m.event}`) });
+
+  test('a shutdown during retries keeps the alert for the next start instead of dead-lettering it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-outbox-'));
+    const first = new AlertDispatcher({ sinks: [failing('webhook hooks.example')], deadLetters: new DeadLetterStore(dir), log, retry: { baseDelayMs: 5, maxAttempts: 100 }, flushTimeoutMs: 30 });
+    first.persistent = true;
+    first.listener('opened', anomaly('an_ob1', 0, { severity: 'critical' }), null);
+    await first.close();
+    const saved = JSON.parse(JSON.stringify(first.memory())) as DispatcherMemory;
+    assert.deepEqual(saved.outbox?.map((e) => [e.sink, e.payload.alert_id, e.event]), [['webhook hooks.example', 'an_ob1', 'opened']]);
+    assert.deepEqual(await new DeadLetterStore(dir).readAll(), []);
+
+    const got: string[] = [];
+    const next = new AlertDispatcher({ sinks: [recording('webhook hooks.example', got)], deadLetters: new DeadLetterStore(dir), log });
+    next.persistent = true;
+    next.restore(saved);
+    await next.idle();
+    assert.deepEqual(got, ['an_ob1:opened']);
+    assert.deepEqual(next.memory().outbox, []);
+    await next.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a crash during retries: the memory written since holds the alert, and the next start sends it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-outbox-'));
+    const crashed = new AlertDispatcher({ sinks: [failing('webhook hooks.example')], deadLetters: new DeadLetterStore(dir), log, retry: { baseDelayMs: 5, maxAttempts: 100 }, flushTimeoutMs: 1 });
+    crashed.persistent = true;
+    let written: string | null = null;
+    crashed.onMemoryChange = () => void (written = JSON.stringify(crashed.memory()));
+    crashed.listener('opened', anomaly('an_ob2', 0, { severity: 'high' }), null);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.ok(written, 'written through when the alert was decided');
+    const got: string[] = [];
+    const next = new AlertDispatcher({ sinks: [recording('webhook hooks.example', got)], deadLetters: new DeadLetterStore(dir), log });
+    next.restore(JSON.parse(written!) as DispatcherMemory);
+    await next.idle();
+    assert.deepEqual(got, ['an_ob2:opened']);
+    await crashed.close();
+    await next.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
