@@ -133,7 +133,24 @@ export function typeFor(winner: DetectorScore | undefined, attrs: readonly Attri
   const rule = scores.filter((s) => s.output.calibrated && s.output.type && s.score > 1).sort((a, b) => b.score - a.score)[0];
   if (rule) return rule.output.type!;
   if (winner?.output.type) return winner.output.type;
-  return attrs.length ? typeForFeature(attrs[0].feature) : 'other';
+  if (!attrs.length) return 'other';
+  const lead = typeForFeature(attrs[0].feature);
+  return FOLLOWS_OUTPUT.has(lead) && outputBlowup(attrs) ? 'output_blowup' : lead;
+}
+
+/** Types whose lead feature can be a consequence of longer answers: more output tokens take longer and cost more. */
+const FOLLOWS_OUTPUT = new Set<AnomalyType>(['traffic_spike', 'latency_spike', 'cost_spike', 'output_blowup']);
+
+/**
+ * Each request answers with more tokens than usual (output_tokens_mean past its band, upwards) while the
+ * number of requests is not: the model rambles. Its token sums, latency and cost follow and often move
+ * further in z, so the lead feature alone typed it a traffic or latency spike (QA: 0 of 12 output-token
+ * blow-ups typed output_blowup; the rule's 2,000-token mean is out of reach for models answering in 30-200).
+ */
+function outputBlowup(attrs: readonly Attribution[]): boolean {
+  const out = attrs.find((a) => a.feature === 'output_tokens_mean');
+  const requests = attrs.find((a) => a.feature === 'request_count');
+  return out !== undefined && out.z > 0 && outsideBand(out) && !(requests && outsideBand(requests));
 }
 
 function round(x: number): number {
