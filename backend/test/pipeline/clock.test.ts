@@ -174,3 +174,25 @@ test('an outage that lasts a day resolves as stale (a model or key retired); one
     assert.equal(retired?.resolution, 'stale');
   }, Infinity);
 });
+
+test('a plain series\' point stamped minutes ahead waits for the clock instead of refusing the on-time points after it (QA)', async () => {
+  let clock = T0 + 600_000;
+  await withPipeline(() => clock, async (pipeline) => {
+    const p = (t: number, value = 1) => ({ series: 'cpu', labels: { host: 'a' }, timestamp: t, value });
+    assert.equal(pipeline.ingestPoints([p(clock - 60_000)]).accepted, 1);
+    assert.equal(pipeline.ingestPoints([p(clock + 240_000, 5)]).accepted, 1, 'within the 5 minutes allowed ahead');
+    for (let i = 1; i <= 3; i++) {
+      clock += 60_000;
+      assert.deepEqual(pipeline.ingestPoints([p(clock - 1_000)]).rejected, [], `on-time point ${i}`);
+      pipeline.tick();
+      await pipeline.idle();
+    }
+    assert.equal(pipeline.scorer.states.get('series=cpu|host=a')?.windowsSeen, 4, 'the early point not scored yet');
+    clock += 60_000;
+    pipeline.tick();
+    await pipeline.idle();
+    const s = pipeline.scorer.states.get('series=cpu|host=a')!;
+    assert.equal(s.windowsSeen, 5, 'scored once its time came, after the points before it');
+    assert.equal(s.lastSeen, T0 + 600_000 + 240_000);
+  });
+});
