@@ -92,7 +92,7 @@ export interface Config {
   amqpAlertExchange: string;
   /** Queue of guard verdicts consumed when SENTINEL_AMQP_URL is set; "off" disables (undefined). @default "security.events" (SENTINEL_AMQP_SECURITY_QUEUE) */
   amqpSecurityQueue?: string;
-  /** Delivery attempts per alert and sink before it is dead-lettered. @default 6 (SENTINEL_ALERT_MAX_ATTEMPTS) */
+  /** Delivery attempts per alert and sink before it is dead-lettered. @default 10 (SENTINEL_ALERT_MAX_ATTEMPTS) */
   alertMaxAttempts: number;
   /** First retry delay; doubles per attempt (full jitter), capped at 60 s. @default 1000 (SENTINEL_ALERT_RETRY_BASE) */
   alertRetryBaseMs: number;
@@ -183,7 +183,7 @@ const SCHEMA = {
   SENTINEL_PAGERDUTY_URL: url.default('https://events.pagerduty.com/v2/enqueue'),
   SENTINEL_AMQP_ALERT_EXCHANGE: z.string().min(1).max(255).default('sentinel.alerts'),
   SENTINEL_AMQP_SECURITY_QUEUE: z.string().max(255).default('security.events').transform((q) => (q === 'off' ? undefined : q)),
-  SENTINEL_ALERT_MAX_ATTEMPTS: int(1, 100).default(6),
+  SENTINEL_ALERT_MAX_ATTEMPTS: int(1, 100).default(10),
   SENTINEL_ALERT_RETRY_BASE: duration(1).default(1000),
   SENTINEL_ALERT_COOLDOWN: duration(0).default(300_000),
   SENTINEL_ALERT_MIN_SEVERITY: z.enum(['critical', 'high', 'medium', 'low']).default('low'),

@@ -9,7 +9,7 @@ import type { AlertMessage, AlertSink } from './sink';
 
 /** Retry policy of one alert on one sink. */
 export interface RetryPolicy {
-  /** Attempts in all (first + retries). @default 6 */
+  /** Attempts in all (first + retries). @default 10 */
   maxAttempts: number;
   /** Delay before the first retry; doubles per attempt. @default 1000 */
   baseDelayMs: number;
@@ -106,7 +106,7 @@ export class AlertDispatcher {
   onMemoryChange: (() => void) | null = null;
 
   constructor(private readonly opts: DispatcherOptions) {
-    this.retry = { maxAttempts: 6, baseDelayMs: 1000, maxDelayMs: 60_000, ...opts.retry };
+    this.retry = { maxAttempts: 10, baseDelayMs: 1000, maxDelayMs: 60_000, ...opts.retry };
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
   }
