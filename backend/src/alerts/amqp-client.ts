@@ -1,6 +1,6 @@
 import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type RecoveringChannelModel } from 'amqplib';
 import type { Logger } from '../logger';
-import { AmqpError } from './errors';
+import { AmqpError, AmqpUnroutableError } from './errors';
 
 /**
  * The amqplib adapter: the only file that imports `amqplib`. One connection per role (publisher,
@@ -41,11 +41,19 @@ export interface QueueDeclaration {
 
 /** One channel of the current connection (a new one after every reconnect). */
 export class AmqpChannel {
+  /** Message ids the broker returned as unroutable, until their publish settles (a return precedes the confirm). */
+  private readonly returned = new Set<string>();
+
   constructor(
     private readonly model: ChannelModel,
     private readonly ch: Channel | ConfirmChannel,
     private readonly confirm: boolean,
   ) {}
+
+  /** The broker returned a mandatory message: no queue is bound for its routing key. */
+  noteReturned(messageId: string | undefined): void {
+    if (messageId) this.returned.add(messageId);
+  }
 
   async assertExchange(name: string, type: 'topic' | 'direct' | 'fanout'): Promise<void> {
     await this.wrap(`declaring exchange ${name}`, () => this.ch.assertExchange(name, type, { durable: true }));
@@ -91,7 +99,10 @@ export class AmqpChannel {
       const timer = setTimeout(() => reject(new AmqpError(`no publisher confirm for ${props.messageId} within ${timeoutMs} ms`)), timeoutMs);
       const done = (err: unknown) => {
         clearTimeout(timer);
+        const unroutable = this.returned.delete(props.messageId);
         if (err) reject(new AmqpError(`the broker did not confirm ${props.messageId}: ${err instanceof Error ? err.message : String(err)}`, err));
+        // Confirmed, but it reached no queue: counted as delivered before (QA), while nothing will read it.
+        else if (unroutable && this.confirm) reject(new AmqpUnroutableError(`no queue is bound to ${exchange} for routing key ${routingKey}`));
         else resolve();
       };
       try {
@@ -221,17 +232,18 @@ export class AmqpConnection {
   private async onConnect(m: ChannelModel): Promise<void> {
     const confirm = this.opts.confirm ?? false;
     const raw = confirm ? await m.createConfirmChannel() : await m.createChannel();
+    const ch = new AmqpChannel(m, raw, confirm);
     raw.on('error', (err: Error) => this.log.warn({ reason: err.message }, 'AMQP channel error'));
-    raw.on('return', (msg: ConsumeMessage) =>
-      this.log.warn({ messageId: msg.properties.messageId, exchange: msg.fields.exchange, routingKey: msg.fields.routingKey }, 'AMQP message unroutable: no queue bound for its routing key'),
-    );
+    raw.on('return', (msg: ConsumeMessage) => {
+      this.log.warn({ messageId: msg.properties.messageId, exchange: msg.fields.exchange, routingKey: msg.fields.routingKey }, 'AMQP message unroutable: no queue bound for its routing key');
+      ch.noteReturned(msg.properties.messageId as string | undefined);
+    });
     raw.on('close', () => {
       // A channel-level error (not a connection loss) leaves the connection up: recycle it so recovery
       // builds a fresh channel and re-runs setup.
       if (!this.closing && this.currentRaw === raw) void m.close().catch(() => {});
     });
     if (this.opts.prefetch) await raw.prefetch(this.opts.prefetch);
-    const ch = new AmqpChannel(m, raw, confirm);
     await this.opts.setup?.(ch);
     this.current = ch;
     this.currentRaw = raw;

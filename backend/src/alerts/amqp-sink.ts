@@ -1,7 +1,7 @@
 import type { Severity } from '../domain/types';
 import type { Logger } from '../logger';
 import { AmqpConnection } from './amqp-client';
-import { DeliveryError } from './errors';
+import { AmqpUnroutableError, DeliveryError } from './errors';
 import type { AlertMessage, AlertSink } from './sink';
 import { eventId } from './webhook-sink';
 
@@ -62,7 +62,8 @@ export class AmqpAlertSink implements AlertSink {
         headers: { event: m.event, severity: m.payload.severity, anomaly_type: m.payload.anomaly_type },
       }, timeout);
     } catch (err) {
-      throw new DeliveryError(`${this.name}: ${(err as Error).message}`, { retryable: true, cause: err });
+      // Unroutable is the broker's setup (no queue bound), not a blip: dead-lettered at once, where it shows.
+      throw new DeliveryError(`${this.name}: ${(err as Error).message}`, { retryable: !(err instanceof AmqpUnroutableError), cause: err });
     }
   }
 

@@ -47,3 +47,6 @@ export class AmqpError extends AlertError {
     super(message, { code: 'amqp_error', cause });
   }
 }
+
+/** The broker took the message but no queue is bound for its routing key: nothing will read it. */
+export class AmqpUnroutableError extends AmqpError {}

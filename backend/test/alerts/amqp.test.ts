@@ -86,6 +86,27 @@ describe('RabbitMQ on 127.0.0.1:5672 (real broker)', () => {
     return m ? { payload: JSON.parse(m.content.toString()), props: m.properties as unknown as Record<string, unknown>, routingKey: m.fields.routingKey } : null;
   }
 
+  test('an alert no queue is bound for is not counted as delivered: it fails for good and is dead-lettered (QA)', async () => {
+    const exchange = `${RUN}.unbound`;
+    exchanges.push(exchange);
+    const sink = new AmqpAlertSink({ url: BROKER, exchange, log, reconnect: FAST_RECONNECT });
+    await sink.start();
+    try {
+      await waitFor('the publisher to connect', () => sink.connected);
+      await assert.rejects(sink.send(message('critical', 'an_nobody')), (err: Error & { retryable?: boolean }) => {
+        assert.match(err.message, /no queue is bound/);
+        assert.equal(err.retryable, false);
+        return true;
+      });
+      // Once a queue is bound, the same sink delivers.
+      const q = await tap(exchange, routingKeyFor('critical'));
+      await sink.send(message('critical', 'an_somebody'));
+      assert.equal((await take(q))?.payload.alert_id, 'an_somebody');
+    } finally {
+      await sink.close();
+    }
+  });
+
   test('alerts go to a durable topic exchange, routed by severity, persistent, confirmed', async () => {
     const exchange = `${RUN}.alerts`;
     exchanges.push(exchange);
