@@ -1,5 +1,5 @@
 import type { LlmEvent } from '../domain/types';
-import { MAX_COST_USD, MAX_DURATION_MS } from './schema';
+import { MAX_COST_USD, MAX_DURATION_MS, parseTimestamp } from './schema';
 
 /**
  * Fast path of the event schema (schema.ts) for the common case: a plain JSON object with known fields of
@@ -20,7 +20,7 @@ export function fastParseEvent(x: unknown): LlmEvent | undefined {
   const t = o.timestamp;
   let ms: number;
   if (typeof t === 'number') ms = t;
-  else if (typeof t === 'string') ms = DIGITS.test(t) ? Number(t) : Date.parse(t);
+  else if (typeof t === 'string') ms = parseTimestamp(t);
   else return undefined;
   if (!Number.isFinite(ms) || ms < 1e11 || ms > 1e14) return undefined;
   const { service, model } = o;
@@ -93,7 +93,6 @@ const FIELDS = new Set([
   'securityEvents',
 ]);
 const OPTIONAL_LABELS = ['provider', 'user', 'apiKeyId', 'route'] as const;
-const DIGITS = /^\d+$/;
 
 const isLabel = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= 256;
 

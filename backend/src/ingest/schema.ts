@@ -1,9 +1,32 @@
 import { z } from 'zod';
 import type { LlmEvent, SeriesPoint } from '../domain/types';
 
+/** ISO 8601: a date, optionally `T` or a space and a time to the minute at least, fraction and offset. */
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+/**
+ * Epoch ms of an ISO 8601 date-time string (or a string of digits: epoch ms), NaN for anything else. Without an
+ * offset it is UTC, not the server's time zone (QA: the same body was accepted on a UTC server and refused
+ * as 5 hours in the future on one in New York); dates that do not exist (February 30) and the free forms
+ * Date.parse guesses at ("user-42 Nov 23 2026" read as 2042) are refused.
+ */
+export function parseTimestamp(v: string): number {
+  if (/^\d+$/.test(v)) return Number(v);
+  const m = ISO.exec(v);
+  if (!m) return NaN;
+  const [, y, mo, d, h = '0', mi = '0', sec = '0', frac = '', zone = 'Z'] = m;
+  const ms = Date.UTC(+y, +mo - 1, +d, +h, +mi, +sec, Math.floor(Number(`0.${frac || '0'}`) * 1000));
+  const t = new Date(ms);
+  if (t.getUTCFullYear() !== +y || t.getUTCMonth() !== +mo - 1 || t.getUTCDate() !== +d || +h > 23 || +mi > 59 || +sec > 59) return NaN;
+  if (zone.toUpperCase() === 'Z') return ms;
+  const off = zone.replace(':', '');
+  const minutes = Number(off.slice(1, 3)) * 60 + Number(off.slice(3, 5));
+  return off[0] === '+' ? ms - minutes * 60_000 : ms + minutes * 60_000;
+}
+
 /** Accepts ISO 8601 strings and epoch milliseconds; yields epoch ms. */
 export const timestampSchema = z.union([z.number(), z.string()], { error: 'required: an ISO 8601 time or epoch milliseconds' }).transform((v, ctx) => {
-  const ms = typeof v === 'number' ? v : /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  const ms = typeof v === 'number' ? v : parseTimestamp(v);
   // Epoch seconds would silently land in 1970: ask for milliseconds instead.
   if (!Number.isFinite(ms) || ms < 1e11 || ms > 1e14) {
     ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 time or epoch milliseconds' });
