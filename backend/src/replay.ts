@@ -14,16 +14,23 @@ import { issuePath } from './ingest/parse';
 /** Fields of the CSV event format that are numbers / booleans / lists. */
 const NUMERIC = new Set(['inputTokens', 'outputTokens', 'latencyMs', 'ttftMs', 'costUsd']);
 
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/** Spellings of a boolean cell; anything else stays a string, which validation refuses naming the field. */
+const BOOLEAN: Record<string, boolean> = { true: true, false: false, '1': true, '0': false, yes: true, no: false };
+
 /** One CSV line into an event-shaped object (header names are the event contract's field names). */
 export function csvRecord(header: readonly string[], line: string): Record<string, unknown> {
   const cells = splitCsv(line);
   const out: Record<string, unknown> = {};
   header.forEach((h, i) => {
-    const v = cells[i];
+    const raw = cells[i];
+    // A blank cell is a field not reported (a latency of "" or " " read as 0 ms dragged quantiles down: QA).
+    const v = raw?.trim();
     if (v === undefined || v === '') return;
     if (h === 'timestamp') out[h] = /^\d+$/.test(v) ? Number(v) : v;
-    else if (NUMERIC.has(h)) out[h] = Number(v);
-    else if (h === 'cacheHit') out[h] = v === 'true' || v === '1';
+    // Decimal numbers only (Number('0x10') is 16); anything else stays a string, which validation names.
+    else if (NUMERIC.has(h)) out[h] = DECIMAL.test(v) ? Number(v) : v;
+    else if (h === 'cacheHit') out[h] = BOOLEAN[v.toLowerCase()] ?? v;
     else if (h === 'securityEvents') out[h] = v.split(';').filter(Boolean);
     else out[h] = v;
   });

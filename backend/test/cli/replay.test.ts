@@ -65,3 +65,11 @@ test('sentinel replay: a bad first line is one invalid line; no valid event exit
   assert.equal(r3.code, 2);
   assert.match(r3.stderr, /"region" not event field/);
 });
+
+test('CSV cells: blank is not reported, numbers are decimal, booleans in their usual spellings (QA)', async () => {
+  const { csvRecord } = await import('../../src/replay');
+  const header = ['timestamp', 'service', 'model', 'latencyMs', 'inputTokens', 'cacheHit'];
+  assert.deepEqual(csvRecord(header, '1795000000000,chat,m, ,0x10,TRUE'), { timestamp: 1795000000000, service: 'chat', model: 'm', inputTokens: '0x10', cacheHit: true });
+  assert.deepEqual(csvRecord(header, '1795000000000,chat,m,1.5e3,12,No'), { timestamp: 1795000000000, service: 'chat', model: 'm', latencyMs: 1500, inputTokens: 12, cacheHit: false });
+  assert.equal(csvRecord(header, '1795000000000,chat,m,,,maybe').cacheHit, 'maybe', 'left for validation to refuse, naming the field');
+});
