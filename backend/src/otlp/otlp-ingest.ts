@@ -44,27 +44,46 @@ export interface ExportOutcome {
 }
 
 const MAX_REASONS = 5;
+/** Span ids remembered to drop an exporter's retried batches (~100 bytes each: ~20 MB at most). */
+const SEEN_SPANS = 200_000;
 
 /** Maps decoded OTLP batches onto the pipeline. */
 export class OtlpIngestor {
   readonly traces: AgentTraceTracker;
   private readonly mapper = new GenAiMetricsMapper();
 
+  /** Spans taken recently (trace id / span id), oldest first, at most SEEN_SPANS. */
+  private readonly seen = new Set<string>();
+
   constructor(private readonly opts: OtlpIngestorOptions) {
     this.traces = new AgentTraceTracker(opts.traces);
+  }
+
+  private remember(id: string): void {
+    this.seen.add(id);
+    if (this.seen.size > SEEN_SPANS) this.seen.delete(this.seen.values().next().value as string);
   }
 
   /** Ingests the spans of one ExportTraceServiceRequest. */
   ingestTraces(batch: TraceBatch): ExportOutcome {
     const out: ExportOutcome = { received: batch.spans.length, accepted: 0, ignored: 0, rejected: 0, reasons: [] };
-    const events: { event: LlmEvent; index: number }[] = [];
+    const events: { event: LlmEvent; index: number; id: string }[] = [];
     batch.spans.forEach((span, index) => {
+      // Exporters retry a whole batch after a 429, a 5xx or a timeout that may have come after it was taken:
+      // a span seen recently is a repeat, not a second request (QA: one span sent twice counted twice).
+      const id = `${span.traceId}/${span.spanId}`;
+      if (span.spanId && this.seen.has(id)) {
+        out.ignored++;
+        return;
+      }
       const cls = classifySpan(span, this.opts.mapping);
       this.traces.observe(span, cls);
       if (cls.kind !== 'model') {
         // Tool / agent spans are used (per-trace features) but are not events; other spans are not ours.
-        if (cls.kind === 'genai') out.accepted++;
-        else out.ignored++;
+        if (cls.kind === 'genai') {
+          out.accepted++;
+          this.remember(id);
+        } else out.ignored++;
         return;
       }
       const r = eventSchema.safeParse(cls.event);
@@ -74,7 +93,7 @@ export class OtlpIngestor {
         this.opts.metrics?.eventsRejected.inc({ reason: 'invalid' });
         return;
       }
-      events.push({ event: r.data, index });
+      events.push({ event: r.data, index, id });
     });
     // Spans of one request come in end order per producer, but a collector merges producers: sorting by
     // event time keeps the windower from calling the earlier ones late.
@@ -84,6 +103,8 @@ export class OtlpIngestor {
       events.map((e) => e.index),
     );
     out.accepted += result.accepted;
+    const refused = new Set(result.rejected.map((rj) => rj.index));
+    for (const e of events) if (!refused.has(e.index) && batch.spans[e.index]?.spanId) this.remember(e.id);
     for (const rj of result.rejected) this.reject(out, `span ${batch.spans[rj.index]?.spanId || rj.index}: ${rj.field}: ${rj.message}`);
     this.ingestCompleted(this.traces.collect());
     this.count('traces', out);

@@ -165,6 +165,8 @@ describe('OTLP receiver: errors and partial success', () => {
     const spans = doc.resourceSpans[0].scopeSpans[0].spans;
     const t = BigInt(minutesAgo(0)) * 1_000_000n;
     spans.forEach((sp: Record<string, unknown>, i: number) => {
+      // New spans (the receiver drops repeats of ones it has taken, as an exporter's retry would send).
+      sp.spanId = `00000000000001${i.toString(16).padStart(2, '0')}`;
       sp.startTimeUnixNano = String(t + BigInt(i) * 1_000_000n);
       sp.endTimeUnixNano = String(t + BigInt(i) * 1_000_000n + 500_000_000n);
     });
@@ -222,5 +224,19 @@ describe('OTLP receiver under the rate limit', () => {
     assert.deepEqual(statuses, [200, 200, 429]);
     assert.ok(Number(last!.headers.get('retry-after')) >= 1);
     assert.deepEqual(await last!.json(), { code: 8, message: 'rate limit exceeded' });
+  });
+});
+
+describe('OTLP receiver: an exporter retrying a batch it already delivered', () => {
+  test('spans seen before are ignored, not counted as second requests (QA)', async () => {
+    const s = await startServer();
+    try {
+      const body = (await sdkExport({ encoding: 'protobuf', gzip: false }, minutesAgo(3), 4, 'retry-svc')).body;
+      const ingested = async () => Number(/^sentinel_events_ingested_total (\d+)/m.exec(await (await fetch(`${s.url}/metrics`)).text())?.[1]);
+      for (let i = 0; i < 3; i++) assert.equal((await send(s.url, body, { 'content-type': 'application/x-protobuf' })).status, 200);
+      assert.equal(await ingested(), 4, 'four spans, sent three times');
+    } finally {
+      await s.close();
+    }
   });
 });
