@@ -104,6 +104,26 @@ const RULES: Rule[] = [
         .join(', '),
   },
   {
+    // Error surge: more failed requests than the series' usual error rate explains. The rate rule above
+    // needs 20 %, and the rate's robust z (floored at 2 points) missed 2-5 % on a service that fails 0.3 % of
+    // the time (QA: a 5 % storm of 429s, 13 failed requests a minute, 0 of 15 runs). Counts, not rates, so
+    // one error among 10 requests is not 10 %: the usual count at the series' mean error rate plus four
+    // Poisson sigmas (of at least one), and at least 5 errors.
+    type: 'error_rate',
+    ratio: 1,
+    minimum: 5,
+    value: (i) => i.features[F.error_rate] * i.features[F.request_count],
+    usual: (i) => {
+      const expected = i.features[F.request_count] * (i.baseline.mean?.[F.error_rate] ?? center(i, F.error_rate));
+      return expected + 4 * Math.sqrt(expected + 1);
+    },
+    reason: (i, v, u) =>
+      `${fmt(v)} failed requests of ${fmt(i.features[F.request_count])} (${fmt((100 * v) / i.features[F.request_count])}%; the usual error rate explains up to ~${fmt(u)}): ` +
+      Object.entries(i.extras?.errorsByType ?? {})
+        .map(([t, n]) => `${t} x${n}`)
+        .join(', '),
+  },
+  {
     type: 'security_pattern',
     ratio: 3,
     minimum: 3,

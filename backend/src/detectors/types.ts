@@ -10,6 +10,8 @@ export interface FeatureBaseline {
   scale: Float64Array;
   /** How many past windows the baseline rests on. */
   samples: number;
+  /** Mean of each feature over the same windows (event series; a rate's usual level where its median is 0). */
+  mean?: Float64Array;
 }
 
 /** What a detector sees for one window (or point) of one series. Read-only by convention. */

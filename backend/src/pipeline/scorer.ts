@@ -182,9 +182,15 @@ export class Scorer {
     const scale = new Float64Array(f);
     const rows = BASELINE_ROWS[state.kind];
     const held = this.heldRows(state, rows);
+    const mean = state.kind === 'events' ? new Float64Array(f) : undefined;
     let samples = 0;
     for (let j = 0; j < f; j++) {
       const n = held ? state.history.columnSkipping(j, this.scratch, rows, held) : state.history.column(j, this.scratch, rows);
+      if (mean && n) {
+        let sum = 0;
+        for (let i = 0; i < n; i++) sum += this.scratch[i];
+        mean[j] = sum / n;
+      }
       samples = n;
       const stats = robustStats(this.scratch.subarray(0, n), state.minScale[j], this.scratch2);
       center[j] = stats.center;
@@ -212,7 +218,7 @@ export class Scorer {
         scale[j] = Math.max(scale[j], RANGE_FLOOR * (hi - lo), resolution);
       }
     }
-    return { center, scale, samples };
+    return { center, scale, samples, ...(mean ? { mean } : {}) };
   }
 
   /**
