@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createApp, type App } from '../src/app';
 import { loadConfig } from '../src/config';
-import type { LlmEvent } from '../src/domain/types';
+import type { AnomalyRecord, LlmEvent } from '../src/domain/types';
 import { createLogger } from '../src/logger';
+import { Pipeline } from '../src/pipeline/pipeline';
+import { SqliteStore } from '../src/store/sqlite-store';
 
 /** A running in-process service on a free loopback port, with a fresh data dir and captured logs. */
 export interface TestServer {
@@ -74,3 +76,22 @@ export const post = (url: string, body: unknown, headers: Record<string, string>
 
 /** A minute-aligned start time `minutesAgo` before now (events must not be in the future). */
 export const minutesAgo = (m: number) => Math.floor((Date.now() - m * 60_000) / 60_000) * 60_000;
+
+/**
+ * Replays `minutes` one-minute batches (`eventsAt(m)` for minute m from `start`) through a fresh pipeline
+ * on an in-memory store, in event time as `sentinel replay` does; returns the anomaly records, oldest first.
+ */
+export async function replayMinutes(start: number, minutes: number, eventsAt: (m: number) => LlmEvent[]): Promise<AnomalyRecord[]> {
+  const store = new SqliteStore(':memory:');
+  await store.init();
+  const pipeline = new Pipeline({ config: loadConfig({}), store, log: createLogger('silent'), maxFutureMs: Infinity });
+  for (let m = 0; m < minutes; m++) {
+    pipeline.ingestEvents(eventsAt(m));
+    await pipeline.idle();
+  }
+  pipeline.endOfInput();
+  await pipeline.idle();
+  const records = (await store.listAnomalies({ limit: 1000 })).items;
+  await store.close();
+  return records.sort((a, b) => a.start.localeCompare(b.start));
+}

@@ -1,30 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig } from '../../src/config';
 import type { AnomalyRecord, LlmEvent } from '../../src/domain/types';
-import { createLogger } from '../../src/logger';
-import { Pipeline } from '../../src/pipeline/pipeline';
-import { SqliteStore } from '../../src/store/sqlite-store';
-import { steadyTraffic } from '../helpers';
+import { replayMinutes, steadyTraffic } from '../helpers';
 
 const T0 = Date.UTC(2026, 2, 2, 8);
 const MINUTE = 60_000;
 
 /** `minutes` of one series, `perMinute` requests, the i-th request of minute m failing when `fails(m, i)`. */
-async function replay(perMinute: number, minutes: number, fails: (m: number, i: number) => boolean): Promise<AnomalyRecord[]> {
-  const store = new SqliteStore(':memory:');
-  await store.init();
-  const pipeline = new Pipeline({ config: loadConfig({}), store, log: createLogger('silent'), maxFutureMs: Infinity });
-  for (let m = 0; m < minutes; m++) {
-    const events: LlmEvent[] = steadyTraffic(T0 + m * MINUTE, 1, perMinute, {}, m + 1).map((e, i) => (fails(m, i) ? { ...e, status: 'error', errorType: 'rate_limit' } : e));
-    pipeline.ingestEvents(events);
-    await pipeline.idle();
-  }
-  pipeline.endOfInput();
-  await pipeline.idle();
-  const records = (await store.listAnomalies({ limit: 100 })).items;
-  await store.close();
-  return records;
+function replay(perMinute: number, minutes: number, fails: (m: number, i: number) => boolean): Promise<AnomalyRecord[]> {
+  return replayMinutes(T0, minutes, (m) =>
+    steadyTraffic(T0 + m * MINUTE, 1, perMinute, {}, m + 1).map((e, i): LlmEvent => (fails(m, i) ? { ...e, status: 'error', errorType: 'rate_limit' } : e)),
+  );
 }
 
 test('5 % of requests failing on a service that fails 0.3 % of the time is an error incident (QA: 0 of 15 before)', async () => {

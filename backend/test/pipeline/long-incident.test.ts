@@ -1,11 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig } from '../../src/config';
 import type { AnomalyRecord } from '../../src/domain/types';
-import { createLogger } from '../../src/logger';
-import { Pipeline } from '../../src/pipeline/pipeline';
-import { SqliteStore } from '../../src/store/sqlite-store';
-import { steadyTraffic } from '../helpers';
+import { replayMinutes, steadyTraffic } from '../helpers';
 
 const T0 = Date.UTC(2026, 2, 2, 8);
 const MINUTE = 60_000;
@@ -15,20 +11,8 @@ const MINUTE = 60_000;
  * incident again (minutes 155-174), then normal. Replayed in event time, as `sentinel replay` does.
  */
 async function replay(): Promise<AnomalyRecord[]> {
-  const store = new SqliteStore(':memory:');
-  await store.init();
-  const pipeline = new Pipeline({ config: loadConfig({}), store, log: createLogger('silent'), maxFutureMs: Infinity });
   const slow = (m: number) => (m >= 120 && m < 140) || (m >= 155 && m < 175);
-  for (let m = 0; m < 200; m++) {
-    const events = steadyTraffic(T0 + m * MINUTE, 1, 40, {}, m + 1).map((e, i) => ({ ...e, ttftMs: (slow(m) ? 4 : 1) * (280 + ((i * 37) % 60)) }));
-    pipeline.ingestEvents(events);
-    await pipeline.idle();
-  }
-  pipeline.endOfInput();
-  await pipeline.idle();
-  const records = (await store.listAnomalies({ limit: 100 })).items;
-  await store.close();
-  return records.sort((a, b) => a.start.localeCompare(b.start));
+  return replayMinutes(T0, 200, (m) => steadyTraffic(T0 + m * MINUTE, 1, 40, {}, m + 1).map((e, i) => ({ ...e, ttftMs: (slow(m) ? 4 : 1) * (280 + ((i * 37) % 60)) })));
 }
 
 test('a 20-window incident stays one incident for as long as it lasts, and the same incident again 15 windows later alerts', async () => {
