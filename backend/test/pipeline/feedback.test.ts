@@ -56,11 +56,11 @@ test('a false-positive verdict dismisses the same situation when it comes back; 
     // on the same series still alert.
     await s.feed([...steadyTraffic(T0 + 90 * MINUTE, 1, 400, { user: 'u1' }, 5), ...traffic(91, 29, [], 4_000)]);
     assert.ok(await s.anomalyAt(90), 'a 13x burst after the verdict on a 3x one');
-    // The dismissed burst again, with errors this time (too few for the error rule, so the traffic still
-    // decides type and score): news, since the dismissed one had no errors.
+    // The dismissed burst again, with errors this time (1 request in 7, on a series that never failed: the
+    // error-surge rule fires): news, since the dismissed one had no errors.
     await s.feed([...traffic(120, 1, [120], 6_000).map((e, k) => (k % 7 ? e : { ...e, status: 'error' as const })), ...traffic(121, 20, [], 7_000)]);
     const withErrors = await s.anomalyAt(120);
-    assert.equal(withErrors?.type, 'traffic_spike', 'typed by the traffic');
+    assert.equal(withErrors?.type, 'error_rate', 'typed by the errors');
     assert.ok(withErrors.attributions.some((a) => a.feature === 'error_rate'), JSON.stringify(withErrors.attributions));
     await s.feed(traffic(141, 5, [], 2_000).map((e) => ({ ...e, latencyMs: 9_000 })));
     s.pipeline.endOfInput();
