@@ -181,7 +181,7 @@ export class AlertDispatcher {
       const outcome = await this.deliver(sink, message);
       if (outcome === 'kept') return;
       this.outbox.delete(id);
-      if (this.persistent) this.onMemoryChange?.();
+      this.onMemoryChange?.();
     });
     this.chains.set(key, run);
     this.pending.add(run);

@@ -8,6 +8,7 @@ import { validateBatch } from '../ingest/parse';
 import type { IngestResult, Pipeline } from '../pipeline/pipeline';
 import type { Detection } from '../pipeline/scorer';
 import type { SeriesState } from '../pipeline/series-state';
+import { summaryOf, type DormantSummary } from '../pipeline/state-store';
 import type { SentinelMetrics } from '../metrics';
 import { parseOr400 } from './validate';
 import { EVENT_FEATURE_NAMES } from '../windowing/features';
@@ -166,10 +167,8 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
     const from = q.from ?? -Infinity;
     const to = q.to ?? Infinity;
     const items = [];
-    for (const s of scoredSeries(pipeline, q.series, from)) {
-      if (q.series !== undefined && s.key !== q.series) continue;
-      if (q.service !== undefined && s.labels.service !== q.service) continue;
-      if (q.model !== undefined && s.labels.model !== q.model) continue;
+    const wanted = (labels: SeriesState['labels']) => (q.service === undefined || labels.service === q.service) && (q.model === undefined || labels.model === q.model);
+    for (const s of scoredSeries(pipeline, q.series, from, wanted)) {
       const feature = q.feature ?? s.featureNames[0];
       const j = s.featureNames.indexOf(feature);
       if (j < 0) {
@@ -195,35 +194,27 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
     return { items };
   });
 
-  app.get('/api/v1/series', async () => ({
-    items: [
-      ...[...pipeline.scorer.states.values()].map((s) => ({
-        seriesKey: s.key,
-        labels: s.labels,
-        kind: s.kind,
-        features: s.featureNames,
-        windows: s.windowsSeen,
-        lastSeen: s.lastSeen ? iso(s.lastSeen) : null,
-        lastScore: round(s.lastScore),
-        alertScore: round(s.alertScore),
-        warm: s.windowsSeen >= pipeline.warmupWindows,
-        dormant: false,
-      })),
-      // Quiet series whose state is on disk (Pipeline.persistTo): listed, most recently seen first.
-      ...pipeline.dormantSeries(-Infinity, DORMANT_LISTED).map((s) => ({
-        seriesKey: s.key,
-        labels: s.labels,
-        kind: s.kind,
-        features: s.features,
-        windows: s.windowsSeen,
-        lastSeen: s.lastSeen ? iso(s.lastSeen) : null,
-        lastScore: round(s.lastScore),
-        alertScore: 0,
-        warm: s.windowsSeen >= pipeline.warmupWindows,
-        dormant: true,
-      })),
-    ],
-  }));
+  app.get('/api/v1/series', async () => {
+    const item = (s: DormantSummary, alertScore: number, dormant: boolean) => ({
+      seriesKey: s.key,
+      labels: s.labels,
+      kind: s.kind,
+      features: s.features,
+      windows: s.windowsSeen,
+      lastSeen: s.lastSeen ? iso(s.lastSeen) : null,
+      lastScore: round(s.lastScore),
+      alertScore: round(alertScore),
+      warm: s.windowsSeen >= pipeline.warmupWindows,
+      dormant,
+    });
+    return {
+      items: [
+        ...[...pipeline.scorer.states.values()].map((s) => item(summaryOf(s), s.alertScore, false)),
+        // Quiet series whose state is on disk (Pipeline.persistTo): listed, most recently seen first.
+        ...pipeline.dormantSeries(-Infinity, DORMANT_LISTED).map((s) => item(s, 0, true)),
+      ],
+    };
+  });
 
   app.get('/api/v1/health', async (_req, reply) => {
     const store = await pipeline.store.health();
@@ -267,18 +258,19 @@ const DORMANT_LISTED = 10_000;
 const DORMANT_SCORED = 1_000;
 
 /**
- * The series a score query reads: those in memory, then the dormant ones (state on disk) last seen in the
- * range, so a dashboard still charts a user or key that has gone quiet.
+ * The series a score query reads (`series` alone, else those whose labels are `wanted`): those in memory,
+ * then the dormant ones (state on disk) last seen in the range, so a dashboard still charts a user or key
+ * that has gone quiet. A dormant state is read from disk only when its summary's labels are wanted.
  */
-function* scoredSeries(pipeline: Pipeline, series: string | undefined, from: number): Iterable<SeriesState> {
+function* scoredSeries(pipeline: Pipeline, series: string | undefined, from: number, wanted: (labels: SeriesState['labels']) => boolean): Iterable<SeriesState> {
   if (series !== undefined) {
     const s = pipeline.peekState(series);
-    if (s) yield s;
+    if (s && wanted(s.labels)) yield s;
     return;
   }
-  yield* pipeline.scorer.states.values();
+  for (const s of pipeline.scorer.states.values()) if (wanted(s.labels)) yield s;
   for (const d of pipeline.dormantSeries(from, DORMANT_SCORED)) {
-    const s = pipeline.peekState(d.key);
+    const s = wanted(d.labels) ? pipeline.peekState(d.key) : null;
     if (s) yield s;
   }
 }

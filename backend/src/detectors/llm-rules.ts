@@ -25,6 +25,11 @@ const center = (i: DetectionInput, f: number) => i.baseline.center[f];
  * 10x minute to minute) must not fire a rule on an ordinary burst, so ratios apply on top of this.
  */
 const upper = (i: DetectionInput, f: number) => i.baseline.center[f] + 3 * i.baseline.scale[f];
+/** Counts per type as a rule's reason lists them: `rate_limit x23, timeout x2`. */
+const byType = (counts: Record<string, number> | undefined) =>
+  Object.entries(counts ?? {})
+    .map(([t, n]) => `${t} x${n}`)
+    .join(', ');
 const fmt = (x: number) => (Math.abs(x) >= 100 ? Math.round(x).toString() : x.toFixed(2).replace(/\.?0+$/, ''));
 
 /** Windows before the current silence in which an earlier silent window makes silence ordinary. */
@@ -97,11 +102,7 @@ const RULES: Rule[] = [
     minimum: 0.2,
     value: (i) => (i.features[F.request_count] >= 5 ? i.features[F.error_rate] : 0),
     usual: (i) => Math.max(upper(i, F.error_rate), 0.01),
-    reason: (i, v, u) =>
-      `error rate ${fmt(100 * v)}% (normal up to ${fmt(100 * u)}%): ` +
-      Object.entries(i.extras?.errorsByType ?? {})
-        .map(([t, n]) => `${t} x${n}`)
-        .join(', '),
+    reason: (i, v, u) => `error rate ${fmt(100 * v)}% (normal up to ${fmt(100 * u)}%): ${byType(i.extras?.errorsByType)}`,
   },
   {
     // Error surge: more failed requests than the series' usual error rate explains. The rate rule above
@@ -118,10 +119,8 @@ const RULES: Rule[] = [
       return expected + 4 * Math.sqrt(expected + 1);
     },
     reason: (i, v, u) =>
-      `${fmt(v)} failed requests of ${fmt(i.features[F.request_count])} (${fmt((100 * v) / i.features[F.request_count])}%; the usual error rate explains up to ~${fmt(u)}): ` +
-      Object.entries(i.extras?.errorsByType ?? {})
-        .map(([t, n]) => `${t} x${n}`)
-        .join(', '),
+      `${fmt(v)} failed requests of ${fmt(i.features[F.request_count])} (${fmt((100 * v) / i.features[F.request_count])}%; ` +
+      `the usual error rate explains up to ~${fmt(u)}): ${byType(i.extras?.errorsByType)}`,
   },
   {
     type: 'security_pattern',
@@ -129,11 +128,7 @@ const RULES: Rule[] = [
     minimum: 3,
     value: (i) => i.features[F.security_events],
     usual: (i) => Math.max(upper(i, F.security_events), 1),
-    reason: (i, v) =>
-      `${fmt(v)} security events: ` +
-      Object.entries(i.extras?.securityByType ?? {})
-        .map(([t, n]) => `${t} x${n}`)
-        .join(', '),
+    reason: (i, v) => `${fmt(v)} security events: ${byType(i.extras?.securityByType)}`,
     // Who sent the security events, not who used the most tokens (the heaviest ordinary user).
     culprit: (i) => (i.extras?.topSecurityKey ? { [i.extras.topSecurityKey.kind]: i.extras.topSecurityKey.id } : undefined),
   },

@@ -217,6 +217,7 @@ export class SeriesStateStore {
   }
 }
 
-function summaryOf(s: SeriesState): DormantSummary {
+/** What listings show of a series (saved with a dormant row; GET /api/v1/series builds its items from it). */
+export function summaryOf(s: SeriesState): DormantSummary {
   return { key: s.key, labels: s.labels, kind: s.kind, features: s.featureNames, windowsSeen: s.windowsSeen, lastSeen: s.lastSeen, lastScore: s.lastScore };
 }

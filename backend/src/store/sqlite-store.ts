@@ -10,7 +10,6 @@ import { anomalyEndMs, type StoreHealth, type VectorStore } from './vector-store
 
 type Db = Database.Database;
 
-
 /** Vectors per vec0 chunk (see vecTable). A multiple of 8, as vec0 requires. */
 const VEC_CHUNK = 128;
 /** Options of the {@link SqliteStore}. */

@@ -135,7 +135,8 @@ export class Windower {
   /**
    * Series that went silent for their longest run of empty windows (maxGapWindows) and have no open window:
    * idle. They no longer count against maxSeries: a new series at the limit takes the place of the one idle
-   * longest (its scoring state is the scorer's and stays; its next event starts a new entry here). With
+   * longest (its scoring state is the pipeline's: on disk while it is quiet, see Pipeline.persistTo; its next
+   * event starts a new entry here). With
    * series keyed by API key or user, a lifetime count refused new keys forever once enough had come and gone.
    */
   private readonly idle = new Set<string>();
