@@ -56,6 +56,12 @@ export interface Config {
    * restored at start. @default 300 (SENTINEL_STATE_SAVE_SECONDS; 0: keep state in memory only)
    */
   stateSaveSeconds: number;
+  /**
+   * A series that has been dormant (quiet, its state on disk only; see docs/DETECTION.md) for this many days
+   * is forgotten: its saved state and its patterns are deleted, and if it ever reports again it starts
+   * afresh, with a warm-up. Its anomaly records stay. @default 30 (SENTINEL_DORMANT_RETENTION_DAYS; 0: never)
+   */
+  dormantRetentionDays: number;
   /** Normal patterns kept per series (oldest pruned). @default 10000 (SENTINEL_MAX_PATTERNS) */
   maxPatternsPerSeries: number;
   /** Largest request body in bytes. @default 10485760 (SENTINEL_BODY_LIMIT) */
@@ -163,6 +169,7 @@ const SCHEMA = {
   SENTINEL_REALERT_POINTS: int(0, 1_000_000).default(100),
   SENTINEL_STALE_SECONDS: int(0, 30 * 86_400).default(300),
   SENTINEL_STATE_SAVE_SECONDS: int(0, 86_400).default(300),
+  SENTINEL_DORMANT_RETENTION_DAYS: int(0, 36_500).default(30),
   SENTINEL_MAX_PATTERNS: int(10, 10_000_000).default(10_000),
   SENTINEL_BODY_LIMIT: int(1024, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
   SENTINEL_RATE_LIMIT: int(1, 1_000_000).default(200),
@@ -285,6 +292,7 @@ export function loadConfig(
     realertPoints: p.SENTINEL_REALERT_POINTS,
     staleSeconds: p.SENTINEL_STALE_SECONDS,
     stateSaveSeconds: p.SENTINEL_STATE_SAVE_SECONDS,
+    dormantRetentionDays: p.SENTINEL_DORMANT_RETENTION_DAYS,
     maxPatternsPerSeries: p.SENTINEL_MAX_PATTERNS,
     bodyLimitBytes: p.SENTINEL_BODY_LIMIT,
     rateLimitPerSec: p.SENTINEL_RATE_LIMIT,

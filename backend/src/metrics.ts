@@ -28,6 +28,7 @@ export class SentinelMetrics {
   readonly activeSeries: Gauge<'kind'>;
   readonly seriesSlept: Counter<'kind'>;
   readonly seriesRevived: Counter<'kind'>;
+  readonly seriesForgotten: Counter;
   readonly openWindows: Gauge;
   readonly alertsSent: Counter<'sink' | 'outcome'>;
   readonly alertsSuppressed: Counter<'reason'>;
@@ -133,6 +134,11 @@ export class SentinelMetrics {
       name: 'sentinel_series_revived_total',
       help: 'Dormant series whose state was read back because they reported again',
       labelNames: ['kind'],
+      registers: r,
+    });
+    this.seriesForgotten = new Counter({
+      name: 'sentinel_series_forgotten_total',
+      help: 'Dormant series whose saved state and patterns were deleted after SENTINEL_DORMANT_RETENTION_DAYS',
       registers: r,
     });
     this.openWindows = new Gauge({ name: 'sentinel_open_windows', help: 'Windows open (what a hard kill would lose)', registers: r });

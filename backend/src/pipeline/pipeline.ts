@@ -37,6 +37,10 @@ export const QUARANTINE_WINDOWS = 120;
 const MAX_QUARANTINE = 1024;
 /** How often the wall-clock tick looks for plain series that stopped reporting. */
 const STALE_SWEEP_MS = 5_000;
+/** How often dormant series are checked against SENTINEL_DORMANT_RETENTION_DAYS (see forgetExpired). */
+const FORGET_SWEEP_MS = 3_600_000;
+/** Dormant series forgotten per sweep at most (the rest wait for the next one). */
+const FORGET_BATCH = 1_000;
 /** A plain series is stale after this many of its usual point intervals without a point (if longer than SENTINEL_STALE_SECONDS). */
 const STALE_INTERVALS = 10;
 /**
@@ -136,6 +140,8 @@ export class Pipeline {
   /** Points stamped ahead of the wall clock, in time order, waiting for it (see ingestPoints). */
   private early: SeriesPoint[] = [];
   private lastStaleSweep = -Infinity;
+  /** When dormant series were last checked for retention (the first check is at the first sweep). */
+  private lastForgetSweep = -Infinity;
   /** startedEarly.windows when last logged. */
   private startedEarlyLogged = 0;
   /** windowsSeen of each series at its last saveState. */
@@ -398,7 +404,43 @@ export class Pipeline {
       this.queue.push({ sleepKey: s.key, queuedAt: now });
       queued = true;
     }
+    if (this.forgetExpired(now)) queued = true;
     if (queued) this.kick();
+  }
+
+  /**
+   * Queues the series that have been dormant for longer than SENTINEL_DORMANT_RETENTION_DAYS to be forgotten
+   * (checked hourly). A key or user seen once last quarter otherwise keeps its saved state (~54-260 KB) and
+   * its patterns forever. Returns whether anything was queued.
+   */
+  private forgetExpired(now: number): boolean {
+    const days = this.opts.config.dormantRetentionDays;
+    if (!this.stateStore || !(days > 0) || now - this.lastForgetSweep < FORGET_SWEEP_MS) return false;
+    this.lastForgetSweep = now;
+    let keys: string[];
+    try {
+      keys = this.stateStore.expiredDormant(now - days * 86_400_000, FORGET_BATCH);
+    } catch (err) {
+      this.opts.log.warn({ err }, 'reading dormant series for retention failed');
+      return false;
+    }
+    for (const key of keys) this.queue.push({ forgetKey: key, queuedAt: now });
+    return keys.length > 0;
+  }
+
+  /**
+   * Forgets a long-dormant series (in queue order, so it cannot race its own return): its patterns are
+   * deleted first, then its saved state, so an interruption leaves a dormant row to try again, never
+   * patterns that no state refers to. A series that came back since it was queued is kept.
+   */
+  private async forget(key: string, queuedAt: number): Promise<void> {
+    if (!this.stateStore || this.scorer.states.has(key)) return;
+    const before = queuedAt - this.opts.config.dormantRetentionDays * 86_400_000;
+    if (!this.stateStore.isExpired(key, before)) return;
+    const patterns = (await this.opts.store.prunePatterns(key, 'normal', 0)) + (await this.opts.store.prunePatterns(key, 'incident', 0));
+    if (!this.stateStore.forget(key, before)) return;
+    this.opts.metrics?.seriesForgotten.inc();
+    this.opts.log.info({ seriesKey: key, patterns }, 'dormant series forgotten (SENTINEL_DORMANT_RETENTION_DAYS)');
   }
 
   /**
@@ -629,6 +671,10 @@ export class Pipeline {
             await this.sleepIfQuiet(item.sleepKey);
             continue;
           }
+          if (item.forgetKey !== undefined) {
+            await this.forget(item.forgetKey, item.queuedAt);
+            continue;
+          }
           // A series' patterns are written before its next window is scored; beyond that, writes go in
           // transactions of at most FLUSH_EVERY patterns, so a burst of windows (every series closing a
           // window at once) does not become one long transaction that holds the event loop. Windows
@@ -638,7 +684,7 @@ export class Pipeline {
           await this.process(obs, item.queuedAt);
         } catch (err) {
           this.failures++;
-          this.opts.log.error({ err, seriesKey: item.obs?.seriesKey ?? item.window?.seriesKey ?? item.staleKey }, 'scoring a window failed');
+          this.opts.log.error({ err, seriesKey: item.obs?.seriesKey ?? item.window?.seriesKey ?? item.staleKey ?? item.sleepKey ?? item.forgetKey }, 'scoring a window failed');
         }
       }
       try {
@@ -968,12 +1014,13 @@ function timeOrder(events: readonly { timestamp: number }[]): number[] | null {
 
 /**
  * A unit of scoring work: a closed event window, a point's observation, a stale plain series to resolve,
- * or a quiet event series to put to sleep.
+ * a quiet event series to put to sleep, or a long-dormant series to forget.
  */
 interface QueueItem {
   obs?: Observation;
   window?: ClosedWindow;
   staleKey?: string;
   sleepKey?: string;
+  forgetKey?: string;
   queuedAt: number;
 }

@@ -154,6 +154,30 @@ export class SeriesStateStore {
     return (this.db.prepare('SELECT count(*) AS n FROM series_state WHERE dormant = 1').get() as { n: number }).n;
   }
 
+  /**
+   * Keys of the series that have been dormant since before `before` (epoch ms, the wall-clock time they
+   * went to sleep), oldest first, at most `limit`: the ones {@link forget} may drop.
+   */
+  expiredDormant(before: number, limit: number): string[] {
+    const rows = this.db
+      .prepare('SELECT key FROM series_state WHERE dormant = 1 AND updated_ms < ? ORDER BY updated_ms LIMIT ?')
+      .all(before, limit) as { key: string }[];
+    return rows.map((r) => r.key);
+  }
+
+  /** Whether series `key` is dormant and went to sleep before `before` (see {@link forget}). */
+  isExpired(key: string, before: number): boolean {
+    return this.db.prepare('SELECT 1 FROM series_state WHERE key = ? AND dormant = 1 AND updated_ms < ?').get(key, before) !== undefined;
+  }
+
+  /**
+   * Drops the saved state of series `key` if it is still dormant and went to sleep before `before`; returns
+   * whether it did. A series that came back in the meantime is active again and kept.
+   */
+  forget(key: string, before: number): boolean {
+    return this.db.prepare('DELETE FROM series_state WHERE key = ? AND dormant = 1 AND updated_ms < ?').run(key, before).changes > 0;
+  }
+
   /** Every saved series state of the current format that is not dormant, and the pooled calibration. */
   load(): { states: SeriesState[]; pooled: Map<string, ScoreReservoir> } {
     const states: SeriesState[] = [];

@@ -136,6 +136,54 @@ describe('quiet series leave memory for series-state.db and come back from it', 
     }
   });
 
+  test('a series dormant for longer than SENTINEL_DORMANT_RETENTION_DAYS is forgotten, with its patterns; one that came back is kept', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sentinel-dormant-'));
+    try {
+      const clock = { t: T0 };
+      const p = await open(dir, clock, { SENTINEL_DORMANT_RETENTION_DAYS: '1' });
+      const point = (host: string, t: number, i: number) => ({ series: 'cpu', labels: { host }, timestamp: t, value: 50 + ((i * 7) % 5) });
+      for (let i = 0; i < 50; i++) {
+        clock.t = T0 + i * MINUTE;
+        p.pipeline.ingestPoints([point('a', clock.t, i), point('b', clock.t, i)]);
+        await p.pipeline.idle();
+      }
+      const tick = async (t: number) => {
+        clock.t = t;
+        p.pipeline.tick();
+        await p.pipeline.idle();
+      };
+      const [a, b] = ['series=cpu|host=a', 'series=cpu|host=b'];
+      const store = (p.pipeline as unknown as { opts: { store: SqliteStore } }).opts.store;
+      const bPatterns = await store.countPatterns({ seriesKey: b });
+      assert.ok(bPatterns > 0, 'b has learnt patterns');
+      await tick(T0 + 70 * MINUTE);
+      assert.equal(p.states.dormantCount(), 2, 'both stale, both dormant');
+
+      // a reports again half a day later; b never does.
+      clock.t = T0 + 12 * 60 * MINUTE;
+      p.pipeline.ingestPoints([point('a', clock.t, 50)]);
+      await p.pipeline.idle();
+      assert.equal(p.states.dormantCount(), 1);
+
+      await tick(T0 + 26 * 60 * MINUTE);
+      assert.equal(p.states.dormantCount(), 0);
+      assert.equal(p.pipeline.peekState(b), null, "b's saved state is gone");
+      assert.equal(await store.countPatterns({ seriesKey: b }), 0, "and so are b's patterns");
+      assert.equal(p.pipeline.scorer.states.get(a)?.windowsSeen, 51, 'a came back: kept');
+      assert.ok((await store.countPatterns({ seriesKey: a })) > 0);
+      assert.match(await p.counter('sentinel_series_forgotten_total'), /sentinel_series_forgotten_total 1$/);
+
+      // b back after all that: a new series, warming up again.
+      clock.t = T0 + 27 * 60 * MINUTE;
+      p.pipeline.ingestPoints([point('b', clock.t, 0)]);
+      await p.pipeline.idle();
+      assert.equal(p.pipeline.scorer.states.get(b)?.windowsSeen, 1);
+      await p.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a file saved before dormancy existed is read: its quiet event series become dormant at start', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sentinel-dormant-'));
     try {

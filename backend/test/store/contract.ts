@@ -108,6 +108,14 @@ export function storeContract(factory: StoreFactory): void {
       assert.deepEqual(hits.map((h) => h.id).sort(), ['p10', 'p11', 'p7', 'p8', 'p9']);
     });
 
+    test('pruning to 0 deletes every pattern of a series and kind (a forgotten series), and no other', async () => {
+      await store.upsertPatterns([pattern('z1', 's-z', v(1, 1), 1), pattern('z2', 's-z', v(2, 2), 2), pattern('z3', 's-other', v(3, 3), 3)]);
+      assert.equal(await store.prunePatterns('s-z', 'normal', 0), 2);
+      assert.equal(await store.countPatterns({ seriesKey: 's-z' }), 0);
+      assert.deepEqual(await store.searchPatterns('s-z', v(1, 1), 5), []);
+      assert.equal(await store.countPatterns({ seriesKey: 's-other' }), 1);
+    });
+
     test('scanPatterns yields every pattern once, with its vector', async () => {
       const seen = new Map<string, Float32Array>();
       for await (const batch of store.scanPatterns(3)) for (const p of batch) seen.set(p.id, p.vector);
