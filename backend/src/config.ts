@@ -32,7 +32,7 @@ export interface Config {
   latenessMs: number;
   /** Dimensions of the event series key. @default ["service","model"] (SENTINEL_SERIES_KEY) */
   seriesKey: KeyDimension[];
-  /** Upper bound on live series; more are rejected with reason series_limit. @default 10000 */
+  /** Upper bound on live series, event and plain together; more are rejected with reason series_limit. @default 10000 */
   maxSeries: number;
   /** Windows a series must see before it may alert. @default 20 (SENTINEL_WARMUP_WINDOWS) */
   warmupWindows: number;

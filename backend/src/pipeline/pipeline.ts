@@ -181,6 +181,7 @@ export class Pipeline {
       latenessMs: config.latenessMs,
       keyDimensions: config.seriesKey,
       maxSeries: config.maxSeries,
+      otherSeries: () => this.pointSeries.size,
       // Live: event time stamped ahead of the wall clock does not close windows early. Replay: no clock.
       ...(Number.isFinite(this.maxFutureMs) ? { clock: this.now } : {}),
     });
@@ -309,7 +310,7 @@ export class Pipeline {
       this.opts.metrics?.eventsRejected.inc({ reason: 'out_of_order' });
       return { field: 'timestamp', message: 'not after the previous point of this series' };
     }
-    if (known === undefined && this.pointSeries.size >= this.opts.config.maxSeries) {
+    if (known === undefined && this.pointSeries.size + this.windower.liveSeriesCount >= this.opts.config.maxSeries) {
       this.opts.metrics?.eventsRejected.inc({ reason: 'series_limit' });
       return { field: 'series', message: 'too many series (SENTINEL_MAX_SERIES)' };
     }

@@ -81,6 +81,11 @@ export interface WindowerOptions {
   keyDimensions: readonly KeyDimension[];
   maxSeries: number;
   /**
+   * Live series kept elsewhere that count against maxSeries too (the pipeline's plain metric series): the
+   * limit is on all series the service keeps, not on event series and points each. @default none
+   */
+  otherSeries?: () => number;
+  /**
    * Longest run of empty windows emitted for a silent series (a drop to zero traffic is itself a signal);
    * beyond it the series counts as idle until its next event.
    * @default MAX_GAP_WINDOWS (60)
@@ -151,6 +156,11 @@ export class Windower {
     return this.series.size;
   }
 
+  /** Series that count against maxSeries: those with state, but for the idle ones a new series may replace. */
+  get liveSeriesCount(): number {
+    return this.series.size - this.idle.size;
+  }
+
   /** Number of windows still open, i.e. what a hard kill would lose. */
   get openWindowCount(): number {
     let n = 0;
@@ -196,7 +206,7 @@ export class Windower {
     let s = this.series.get(key);
     if (!s) {
       if (start + W <= this.closedBefore) return 'late';
-      if (this.series.size >= this.opts.maxSeries && !this.evictIdle()) return 'series_limit';
+      if (this.series.size + (this.opts.otherSeries?.() ?? 0) >= this.opts.maxSeries && !this.evictIdle()) return 'series_limit';
       s = { labels: { ...labels }, open: new Map(), lastClosed: -Infinity, emptyRun: 0 };
       this.series.set(key, s);
     } else if (start <= s.lastClosed || start + W <= this.closedBefore) {
@@ -378,7 +388,7 @@ export class Windower {
     for (const o of windows) {
       let s = this.series.get(o.seriesKey);
       if (!s) {
-        if (this.series.size >= this.opts.maxSeries) continue;
+        if (this.series.size + (this.opts.otherSeries?.() ?? 0) >= this.opts.maxSeries) continue;
         s = { labels: { ...o.labels }, open: new Map(), lastClosed: -Infinity, emptyRun: 0 };
         this.series.set(o.seriesKey, s);
       }

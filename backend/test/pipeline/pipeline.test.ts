@@ -234,3 +234,26 @@ describe('GET endpoints', () => {
     }
   });
 });
+
+describe('SENTINEL_MAX_SERIES', () => {
+  test('bounds event series and plain series together, and each refusal names its field', async () => {
+    const { Pipeline } = await import('../../src/pipeline/pipeline');
+    const { SqliteStore } = await import('../../src/store/sqlite-store');
+    const store = new SqliteStore(':memory:');
+    await store.init();
+    const pipeline = new Pipeline({ config: loadConfig({ SENTINEL_MAX_SERIES: '3' }), store, log: createLogger('silent'), maxFutureMs: Infinity });
+    const t = Date.UTC(2026, 0, 5);
+    assert.equal(pipeline.ingestEvents([event(t, { service: 'a' }), event(t, { service: 'b' })]).accepted, 2);
+    const points = pipeline.ingestPoints([
+      { series: 'cpu', labels: {}, timestamp: t, value: 1 },
+      { series: 'mem', labels: {}, timestamp: t, value: 1 },
+    ]);
+    assert.equal(points.accepted, 1, 'two event series and one plain series fill a limit of 3');
+    assert.deepEqual(points.rejected, [{ index: 1, field: 'series', message: 'too many series (SENTINEL_MAX_SERIES)' }]);
+    const events = pipeline.ingestEvents([event(t + 1000, { service: 'a' }), event(t + 1000, { service: 'c' })]);
+    assert.equal(events.accepted, 1, 'a known series still reports');
+    assert.deepEqual(events.rejected, [{ index: 1, field: 'service', message: 'too many series (SENTINEL_MAX_SERIES)' }]);
+    await pipeline.shutdown();
+    await store.close();
+  });
+});
