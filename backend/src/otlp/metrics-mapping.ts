@@ -65,12 +65,22 @@ export class GenAiMetricsMapper {
         invalid.push({ index, message: `${h.metric}: data point without sum` });
         return;
       }
+      // Token counts and durations are never negative: such a point is a producer bug, and its mean would
+      // be learnt as a level the series can have.
+      if (!(h.sum >= 0) || !Number.isFinite(h.sum)) {
+        invalid.push({ index, message: `${h.metric}: sum ${h.sum} (tokens and durations cannot be negative)` });
+        return;
+      }
       const delta = this.delta(h);
       if (delta === 'invalid') {
         invalid.push({ index, message: `${h.metric}: unknown aggregation temporality ${h.temporality}` });
         return;
       }
       if (delta.count <= 0) return;
+      if (delta.sum < 0) {
+        invalid.push({ index, message: `${h.metric}: cumulative sum went down from one export to the next while the count went up` });
+        return;
+      }
       const labels = labelsOf(h);
       const timestamp = Math.round(h.timeMs);
       const key = `${h.metric}\u0000${labels.service}\u0000${labels.model}\u0000${labels.token_type ?? ''}\u0000${timestamp}`;

@@ -71,6 +71,19 @@ describe('GenAI metrics -> points', () => {
     assert.deepEqual(r.invalid.map((x) => x.index), [2, 3]);
   });
 
+  test('negative sums, and cumulative sums that go down while the count goes up, are refused with why', () => {
+    const m = new GenAiMetricsMapper();
+    let r = m.map([point({ temporality: TEMPORALITY_DELTA, count: 2, sum: -100 }), point({ count: 4, sum: 400 })]);
+    assert.deepEqual(r.invalid, [{ index: 0, message: `${TOKEN_USAGE_METRIC}: sum -100 (tokens and durations cannot be negative)` }]);
+    assert.deepEqual(r.points.map((p) => p.point.value), [100]);
+    r = m.map([point({ count: 6, sum: 300, timeMs: T + 120_000 })]);
+    assert.equal(r.points.length, 0);
+    assert.match(r.invalid[0]?.message ?? '', /went down/);
+    // The stream goes on from what it reported last.
+    r = m.map([point({ count: 7, sum: 500, timeMs: T + 180_000 })]);
+    assert.deepEqual(r.points.map((p) => p.point.value), [200]);
+  });
+
   test('stream state is bounded', () => {
     const m = new GenAiMetricsMapper(3);
     for (let i = 0; i < 10; i++) m.map([point({ count: 1, sum: 1, attributes: { 'gen_ai.request.model': `m${i}` } })]);
