@@ -91,7 +91,7 @@ export class SentinelMetrics {
       help: 'Share of anomalies with feedback that were marked false positive',
       registers: r,
     });
-    this.feedback = new Counter({ name: 'sentinel_feedback_total', help: 'Feedback received', labelNames: ['verdict'], registers: r });
+    this.feedback = new Counter({ name: 'sentinel_feedback_total', help: 'Feedback verdicts given (a verdict repeated on the same anomaly counts once; a changed one counts again)', labelNames: ['verdict'], registers: r });
     // Every label set of these counters exists at 0 from the start, so increase() / rate() see the first
     // anomaly of a kind (a series that appears already at 1 has no increase for Prometheus).
     for (const severity of SEVERITIES) for (const type of ANOMALY_TYPES) this.anomaliesDetected.inc({ severity, type }, 0);

@@ -154,8 +154,8 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
 
   app.post('/api/v1/feedback', async (req) => {
     const body = parseOr400(feedbackBody, req.body, 'feedback');
-    const { record, patternsAdded } = await pipeline.feedback(body.anomalyId, body.verdict, body.note);
-    metrics.feedback.inc({ verdict: body.verdict });
+    const { record, patternsAdded, changed } = await pipeline.feedback(body.anomalyId, body.verdict, body.note);
+    if (changed) metrics.feedback.inc({ verdict: body.verdict });
     return { anomalyId: record.id, verdict: body.verdict, patternsAdded };
   });
 

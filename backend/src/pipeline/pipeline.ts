@@ -874,7 +874,13 @@ export class Pipeline {
    * an incident pattern, so similar windows say "seen before", and its quarantined windows are never learnt.
    * One pattern per anomaly (`fb:<id>`): a changed verdict replaces what the earlier one stored.
    */
-  async feedback(anomalyId: string, verdict: 'true_positive' | 'false_positive', note?: string): Promise<{ record: AnomalyRecord; patternsAdded: number }> {
+  async feedback(
+    anomalyId: string,
+    verdict: 'true_positive' | 'false_positive',
+    note?: string,
+  ): Promise<{ record: AnomalyRecord; patternsAdded: number; changed: boolean }> {
+    // A verdict the anomaly already had (a second click, a retried request) is saved again but is no news.
+    const changed = (await this.opts.store.getAnomaly(anomalyId))?.feedback?.verdict !== verdict;
     // saveFeedback throws NotFoundError for an unknown id and returns the whole record (with its vector).
     const record = await this.opts.store.saveFeedback(anomalyId, { verdict, ...(note ? { note } : {}), at: new Date(this.now()).toISOString() });
     if (verdict === 'true_positive') this.confirmed.add(anomalyId);
@@ -901,7 +907,7 @@ export class Pipeline {
       ]);
       patternsAdded = 1;
     }
-    return { record, patternsAdded };
+    return { record, patternsAdded, changed };
   }
 
   /**

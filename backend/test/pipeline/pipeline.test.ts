@@ -105,6 +105,12 @@ describe('service state across restarts, feedback and shutdown', () => {
       const metrics = await (await fetch(`${s2.url}/metrics`)).text();
       assert.match(metrics, /^sentinel_feedback_total\{verdict="false_positive"\} 1$/m);
       assert.match(metrics, /^sentinel_false_positive_rate 1$/m);
+      // The same verdict again (a second click) is no news; a changed one is.
+      assert.equal((await post(`${s2.url}/api/v1/feedback`, { anomalyId: id, verdict: 'false_positive' })).status, 200);
+      assert.equal((await post(`${s2.url}/api/v1/feedback`, { anomalyId: id, verdict: 'true_positive' })).status, 200);
+      const again = await (await fetch(`${s2.url}/metrics`)).text();
+      assert.match(again, /^sentinel_feedback_total\{verdict="false_positive"\} 1$/m);
+      assert.match(again, /^sentinel_feedback_total\{verdict="true_positive"\} 1$/m);
     });
   });
 
