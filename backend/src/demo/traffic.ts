@@ -29,7 +29,15 @@ export interface TraceRequest {
 
 /** Reads `code.csv` or `conv.csv`; offsets are relative to the first request. */
 export function readAzureTrace(file: 'code.csv' | 'conv.csv', dir = sharedDataDir()): TraceRequest[] {
-  const lines = readFileSync(resolve(dir, 'azure-llm-trace', file), 'utf8').trim().split('\n').slice(1);
+  const path = resolve(dir, 'azure-llm-trace', file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    throw new Error(`the Azure LLM trace is not at ${path}: put the shared data beside the repository (../shared/data) or set SENTINEL_SHARED_DATA to its folder`);
+  }
+  const lines = text.trim().split('\n').slice(1);
   const out: TraceRequest[] = [];
   let t0 = NaN;
   for (const line of lines) {
