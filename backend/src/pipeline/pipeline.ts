@@ -52,6 +52,14 @@ const STALE_INTERVALS = 10;
  */
 const OUTAGE_STALE_MS = 24 * 3_600_000;
 
+/**
+ * Series key dimensions whose series come and go as clients do: with them in SENTINEL_SERIES_KEY, a series
+ * that stops is usually a user or key that is done, so its stop resolves as stale after its reported silence
+ * like any quiet series instead of being held open (and in memory) as an outage for a day; with 1,000 keys
+ * that was 1,000 incidents open and ~260 MB of state held a day for ordinary churn.
+ */
+const CLIENT_DIMENSIONS: ReadonlySet<string> = new Set(['user', 'apiKeyId']);
+
 /** The series' open incident is an outage still going on: its last window had no traffic and was anomalous. */
 function ongoingOutage(s: SeriesState): boolean {
   return s.incident != null && (s.emptyRun ?? 0) > 0 && s.incident.lastAnomalousEnd === s.lastSeen;
@@ -169,6 +177,8 @@ export class Pipeline {
    * Then they are not exported (the plugin's score queries have every series' bands).
    */
   private readonly exportsBands: boolean;
+  /** Outages are held open through their silence (see OUTAGE_STALE_MS): not for series per user or API key. */
+  private readonly holdsOutages: boolean;
 
   constructor(private readonly opts: PipelineOptions) {
     const { config, store, log, metrics } = opts;
@@ -176,6 +186,7 @@ export class Pipeline {
     this.maxFutureMs = opts.maxFutureMs ?? 300_000;
     this.lastAdvance = this.now();
     this.exportsBands = config.seriesKey.every((d) => d === 'service' || d === 'model');
+    this.holdsOutages = !config.seriesKey.some((d) => CLIENT_DIMENSIONS.has(d));
     this.windower = new Windower({
       windowMs: config.windowMs,
       latenessMs: config.latenessMs,
@@ -452,7 +463,7 @@ export class Pipeline {
   private quietEventSeries(s: SeriesState): boolean {
     const { windowMs, latenessMs } = this.opts.config;
     const silence = this.windower.eventTime - (s.lastSeen - (s.emptyRun ?? 0) * windowMs);
-    if (ongoingOutage(s) && silence < OUTAGE_STALE_MS) return false;
+    if (this.holdsOutages && ongoingOutage(s) && silence < OUTAGE_STALE_MS) return false;
     return s.windowsSeen > 0 && silence >= (MAX_GAP_WINDOWS + 1) * windowMs + latenessMs && !this.windower.hasOpen(s.key);
   }
 
@@ -724,7 +735,7 @@ export class Pipeline {
     // key no longer used): its incident resolves as stale, as a plain series' does, rather than stay open;
     // unless the silence is the incident (an outage: see OUTAGE_STALE_MS). Once, at the last window of the
     // reported silence: the empty windows of a gap a returning series brings are not that.
-    if (obs.kind === 'events' && d.state.emptyRun === MAX_GAP_WINDOWS && !ongoingOutage(d.state)) {
+    if (obs.kind === 'events' && d.state.emptyRun === MAX_GAP_WINDOWS && !(this.holdsOutages && ongoingOutage(d.state))) {
       await this.resolveStaleIncident(d.state, EVENT_SERIES_STALE);
     }
     return d;

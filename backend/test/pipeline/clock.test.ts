@@ -12,10 +12,15 @@ import { MAX_GAP_WINDOWS } from '../../src/windowing/windower';
 const T0 = Date.UTC(2026, 0, 5);
 
 /** Runs `fn` on a pipeline over an in-memory store on the wall clock `now`, then closes the store. */
-async function withPipeline(now: () => number, fn: (pipeline: Pipeline, store: SqliteStore) => Promise<void> | void, maxFutureMs?: number): Promise<void> {
+async function withPipeline(
+  now: () => number,
+  fn: (pipeline: Pipeline, store: SqliteStore) => Promise<void> | void,
+  maxFutureMs?: number,
+  env: Record<string, string> = {},
+): Promise<void> {
   const store = new SqliteStore(':memory:');
   await store.init();
-  const pipeline = new Pipeline({ config: loadConfig({}), store, log: createLogger('silent'), now, ...(maxFutureMs !== undefined ? { maxFutureMs } : {}) });
+  const pipeline = new Pipeline({ config: loadConfig(env), store, log: createLogger('silent'), now, ...(maxFutureMs !== undefined ? { maxFutureMs } : {}) });
   try {
     await fn(pipeline, store);
   } finally {
@@ -152,24 +157,48 @@ test('a batch that brings a series back after hours of silence reports the silen
   }, Infinity);
 });
 
-test('an outage that lasts a day resolves as stale (a model or key retired); one that has lasted hours stays open', async () => {
-  let clock = 0;
-  await withPipeline(() => clock, async (pipeline, store) => {
-    const other = (from: number, to: number) => steadyTraffic(T0 + from * 60_000, to - from, 2, { service: 'other' }, from);
-    const byTime = (events: LlmEvent[]) => events.sort((a, b) => Number(a.timestamp) - Number(b.timestamp));
+/** An outage of key-a's traffic from minute 40, with another series moving event time on (see the tests below). */
+async function keyStops(pipeline: Pipeline, store: SqliteStore, clock: { t: number }) {
+  const other = (from: number, to: number) => steadyTraffic(T0 + from * 60_000, to - from, 2, { service: 'other' }, from);
+  const byTime = (events: LlmEvent[]) => events.sort((a, b) => Number(a.timestamp) - Number(b.timestamp));
+  return {
     /** Another service moves event time on; then the server's tick runs its sweep (5 s of wall clock later). */
-    const until = async (from: number, to: number, first: LlmEvent[] = []) => {
+    async until(from: number, to: number, first: LlmEvent[] = []) {
       pipeline.ingestEvents(byTime([...first, ...other(from, to)]));
       await pipeline.idle();
-      clock += 10_000;
+      clock.t += 10_000;
       pipeline.tick();
       await pipeline.idle();
-    };
-    const outage = async () => (await store.listAnomalies({ limit: 100 })).items.find((r) => r.start === new Date(T0 + 40 * 60_000).toISOString());
-    await until(0, 300, steadyTraffic(T0, 40, 30, { apiKeyId: 'key-a' }));
-    assert.equal((await outage())?.status, 'open', 'silent for 4 hours: still an outage');
-    await until(300, 1500);
-    const retired = await outage();
+    },
+    outage: async () => (await store.listAnomalies({ limit: 100 })).items.find((r) => r.start === new Date(T0 + 40 * 60_000).toISOString() && r.seriesKey.includes('chat')),
+  };
+}
+
+test('with series per API key, a key whose traffic stops is not held open as an outage for a day: it resolves as stale after its reported silence', async () => {
+  const clock = { t: 0 };
+  await withPipeline(
+    () => clock.t,
+    async (pipeline, store) => {
+      const k = await keyStops(pipeline, store, clock);
+      await k.until(0, 300, steadyTraffic(T0, 40, 30, { apiKeyId: 'key-a' }));
+      const stopped = await k.outage();
+      assert.equal(stopped?.type, 'traffic_spike', 'the stop is still reported');
+      assert.equal(stopped?.status, 'resolved', 'a key that stops is usually a client that is done, not an outage to hold for a day');
+      assert.equal(stopped?.resolution, 'stale');
+    },
+    Infinity,
+    { SENTINEL_SERIES_KEY: 'service,apiKeyId' },
+  );
+});
+
+test('an outage that lasts a day resolves as stale (a model or key retired); one that has lasted hours stays open', async () => {
+  const clock = { t: 0 };
+  await withPipeline(() => clock.t, async (pipeline, store) => {
+    const k = await keyStops(pipeline, store, clock);
+    await k.until(0, 300, steadyTraffic(T0, 40, 30, { apiKeyId: 'key-a' }));
+    assert.equal((await k.outage())?.status, 'open', 'silent for 4 hours: still an outage');
+    await k.until(300, 1500);
+    const retired = await k.outage();
     assert.equal(retired?.status, 'resolved', 'silent for more than a day');
     assert.equal(retired?.resolution, 'stale');
   }, Infinity);

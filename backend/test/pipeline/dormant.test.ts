@@ -60,8 +60,7 @@ describe('quiet series leave memory for series-state.db and come back from it', 
       const clock = { t: T0 };
       const p = await open(dir, clock);
       const gone = Array.from({ length: 20 }, (_, i) => `key-${i}`);
-      // The keys that go are used in bursts (a quiet minute now and then): their stop is not an outage, which
-      // would stay open, and awake, for a day (see clock.test.ts).
+      // The keys that go are used in bursts (a quiet minute now and then), as keys are.
       for (let m = 0; m < 30; m++) await p.minute(m, m % 4 === 3 ? ['steady'] : ['steady', ...gone]);
       assert.equal(p.pipeline.scorer.states.size, 21);
       const before = p.pipeline.scorer.states.get('service=chat|apiKeyId=key-3')!.windowsSeen;
