@@ -3,6 +3,7 @@ import type { Logger } from '../logger';
 import type { SentinelMetrics } from '../metrics';
 import type { AnomalyListener } from '../pipeline/pipeline';
 import type { DeadLetterStore } from './dead-letter';
+import { redactSecrets } from '../explain/redact';
 import { DeliveryError } from './errors';
 import { buildAlertPayload, SEVERITY_RANK, type AlertEvent } from './payload';
 import type { AlertMessage, AlertSink } from './sink';
@@ -204,7 +205,8 @@ export class AlertDispatcher {
         return 'delivered';
       } catch (err) {
         const retryable = err instanceof DeliveryError ? err.retryable : true;
-        const reason = err instanceof Error ? err.message : String(err);
+        // Logged and dead-lettered as a string: a receiver's answer is quoted in it and may echo a credential.
+        const reason = redactSecrets(err instanceof Error ? err.message : String(err));
         this.opts.metrics?.alertsSent.inc({ sink: kind, outcome: 'failed_attempt' });
         if (retryable && this.abort.signal.aborted) return this.stopped(sink, m, attempt);
         if (!retryable || attempt >= this.retry.maxAttempts) {

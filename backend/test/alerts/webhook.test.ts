@@ -98,6 +98,22 @@ describe('webhook delivery through the dispatcher', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  test('a credential the receiver echoes in its answer reaches neither the retry log nor the dead-letter file', async () => {
+    const echoed = 'Bearer s3cr3t-t0ken-AbCdEf0123456789';
+    rx.answer = () => ({ status: 503, body: `refused: ${echoed}` });
+    const mem = memoryLogger('debug');
+    const d = new AlertDispatcher({ sinks: [new WebhookSink({ url: rx.url('/h'), guard })], deadLetters: dead, log: mem.log, retry: FAST, random: () => 0.5 });
+    d.listener('opened', rec(), null);
+    await d.idle();
+    const logs = mem.lines.join('');
+    assert.match(logs, /alert delivery failed; retrying/);
+    assert.ok(!logs.includes('s3cr3t-t0ken'), 'credential in the logs');
+    const [letter] = await dead.readAll();
+    assert.match(letter.error, /refused: Bearer \[secret\]/);
+    assert.ok(!readFileSync(dead.path, 'utf8').includes('s3cr3t-t0ken'), 'credential in the dead-letter file');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   test('close flushes pending deliveries, dead-lettering what cannot be delivered before the flush timeout', async () => {
     rx.answer = () => ({ status: 503 });
     const d = new AlertDispatcher({
