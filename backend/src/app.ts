@@ -10,7 +10,7 @@ import { otlpReceiver } from './otlp';
 import { createStore } from './store';
 import { attachExplainer, type ExplainQueue } from './explain/explain-queue';
 import { explainRoutes } from './explain/explain-route';
-import { attachAlerting, type Alerting } from './alerts';
+import { attachAlerting, deadLetterRoutes, type Alerting } from './alerts';
 import type { AlertDispatcher, DispatcherMemory } from './alerts/dispatcher';
 import type { VectorStore } from './store/vector-store';
 import { MstlPool } from './detectors/augurs';
@@ -58,6 +58,8 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
     await store.close();
     throw err;
   });
+  // After the server's auth hook, like every route; before it listens (the caller starts it).
+  deadLetterRoutes(alerting, metrics)(http);
   const tick = setInterval(() => pipeline.tick(), 1000);
   tick.unref();
   const state = persistState(config, log, pipeline, alerting.dispatcher);
@@ -158,6 +160,11 @@ function persistState(
     // change, one write for all the changes of an alert storm.
     let pending: NodeJS.Timeout | null = null;
     dispatcher.persistent = true;
+    // A resend takes alerts out of the dead-letter file only after this wrote them into the saved outbox.
+    dispatcher.saveMemory = () => {
+      if (closed) throw new Error('the series state store is closed (shutting down)');
+      store.saveValue(ALERTING_MEMORY, dispatcher.memory());
+    };
     dispatcher.onMemoryChange = () => {
       pending ??= setTimeout(() => {
         pending = null;

@@ -32,6 +32,7 @@ export class SentinelMetrics {
   readonly openWindows: Gauge;
   readonly alertsSent: Counter<'sink' | 'outcome'>;
   readonly alertsSuppressed: Counter<'reason'>;
+  readonly alertsResent: Counter<'outcome'>;
   readonly explanations: Counter<'outcome'>;
   readonly explainQueueDepth: Gauge;
   readonly llmCircuitOpen: Gauge;
@@ -152,6 +153,12 @@ export class SentinelMetrics {
       name: 'sentinel_alerts_suppressed_total',
       help: 'Incident changes that sent no alert (update, cooldown, below_min_severity, overflow)',
       labelNames: ['reason'],
+      registers: r,
+    });
+    this.alertsResent = new Counter({
+      name: 'sentinel_alerts_resent_total',
+      help: 'Dead-lettered alerts an operator asked to resend, by outcome (resent, sink_not_configured, busy, shutting_down, not_found)',
+      labelNames: ['outcome'],
       registers: r,
     });
     this.explanations = new Counter({

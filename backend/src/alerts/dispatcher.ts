@@ -5,7 +5,7 @@ import type { AnomalyListener } from '../pipeline/pipeline';
 import type { DeadLetterStore } from './dead-letter';
 import { redactSecrets } from '../explain/redact';
 import { DeliveryError } from './errors';
-import { buildAlertPayload, SEVERITY_RANK, type AlertEvent } from './payload';
+import { buildAlertPayload, recordFromPayload, SEVERITY_RANK, type AlertEvent, type AlertPayload } from './payload';
 import type { AlertMessage, AlertSink } from './sink';
 
 /** Retry policy of one alert on one sink. */
@@ -59,6 +59,20 @@ export interface DispatcherMemory {
   outbox?: { sink: string; event: AlertEvent; payload: AlertMessage['payload']; record: AnomalyRecord }[];
 }
 
+/** A dead-lettered alert handed back for delivery (see {@link AlertDispatcher.resend}). */
+export interface Resend {
+  /** Name of the sink it failed on (`webhook <host>`, ...), as the dead letter records it. */
+  sink: string;
+  event: AlertEvent;
+  payload: AlertPayload;
+}
+
+/**
+ * What became of one {@link Resend}: `resent` queued for delivery; `sink_not_configured` no configured sink
+ * has that name any more; `busy` the sink has `maxPending` deliveries pending already; `shutting_down`.
+ */
+export type ResendOutcome = 'resent' | 'sink_not_configured' | 'busy' | 'shutting_down';
+
 /** How a delivery ended: delivered, dead-lettered, or kept in the outbox for the next start (shutdown). */
 type Outcome = 'delivered' | 'dead' | 'kept';
 
@@ -105,6 +119,12 @@ export class AlertDispatcher {
    * incident alerted, escalated or resolved): the app writes the memory through to disk then.
    */
   onMemoryChange: (() => void) | null = null;
+  /**
+   * Writes {@link memory} to disk now, throwing when it cannot (set with onMemoryChange when the memory is
+   * saved). {@link resend} calls it so that an alert taken out of the dead-letter file is in the saved outbox
+   * before the file forgets it.
+   */
+  saveMemory: (() => void) | null = null;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.retry = { maxAttempts: 10, baseDelayMs: 1000, maxDelayMs: 60_000, ...opts.retry };
@@ -170,6 +190,42 @@ export class AlertDispatcher {
       }
       this.enqueue(sink, message);
     }
+  }
+
+  /** Names of the configured sinks (what dead letters record in `sink`). */
+  get sinkNames(): string[] {
+    return this.opts.sinks.map((s) => s.name);
+  }
+
+  /**
+   * Queues dead-lettered alerts again, each on the sink it failed on (by name), through the normal delivery
+   * path: the outbox, per-incident order, retries, metrics, and the dead-letter store again if they fail
+   * again. A sink at `maxPending` takes none (`busy`): they stay where they are rather than be dead-lettered
+   * once more. `saved` is false when the memory is saved to disk but writing it now failed: the alerts are
+   * queued, but only in memory, so the caller should keep its copy.
+   */
+  resend(items: readonly Resend[]): { outcomes: ResendOutcome[]; saved: boolean } {
+    const outcomes = items.map((item): ResendOutcome => {
+      if (this.closing) return 'shutting_down';
+      const sink = this.opts.sinks.find((s) => s.name === item.sink);
+      if (!sink) return 'sink_not_configured';
+      if ((this.pendingBySink.get(sink.name) ?? 0) >= (this.opts.maxPending ?? 1000)) return 'busy';
+      this.enqueue(sink, { event: item.event, payload: item.payload, record: recordFromPayload(item.payload) });
+      return 'resent';
+    });
+    let saved = true;
+    if (outcomes.includes('resent')) {
+      if (this.saveMemory) {
+        try {
+          this.saveMemory();
+        } catch (err) {
+          saved = false;
+          this.opts.log.warn({ err }, 'saving the outbox of resent alerts failed; they stay in the dead-letter file too');
+          this.onMemoryChange?.();
+        }
+      } else this.onMemoryChange?.();
+    }
+    return { outcomes, saved };
   }
 
   /** Delivers one alert to one sink in the background, in order after the earlier alerts of its incident. */

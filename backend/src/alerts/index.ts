@@ -15,7 +15,8 @@ import { UrlGuard } from './url-guard';
 import { WebhookSink } from './webhook-sink';
 
 export { AlertDispatcher } from './dispatcher';
-export { DeadLetterStore, DEAD_LETTER_FILE } from './dead-letter';
+export { DeadLetterStore, DEAD_LETTER_FILE, type DeadLetter, type StoredDeadLetter } from './dead-letter';
+export { deadLetterRoutes, resendDeadLetters } from './dead-letter-routes';
 export { SecurityEventConsumer } from './security-consumer';
 export { buildAlertPayload, type AlertPayload, type AlertEvent } from './payload';
 export { signBody, verifySignature, SIGNATURE_HEADER, TIMESTAMP_HEADER, EVENT_ID_HEADER } from './webhook-sink';
@@ -53,7 +54,7 @@ export interface AlertingDeps {
  *   SENTINEL_AMQP_SECURITY_QUEUE into the pipeline
  * HTTP targets go through the SSRF guard (SENTINEL_WEBHOOK_ALLOWLIST); a target that is refused already at
  * start (an internal IP literal) stops the start with a ConfigError naming the variable. Undeliverable
- * alerts go to `alerts-dead-letter.jsonl` under SENTINEL_DATA_DIR.
+ * alerts go to `alerts-dead-letter.jsonl` under SENTINEL_DATA_DIR (listed and resent through /api/v1/alerts/dead-letters).
  */
 export async function attachAlerting(deps: AlertingDeps, overrides: Partial<Pick<DispatcherOptions, 'retry' | 'flushTimeoutMs' | 'random'>> & { reconnect?: { initialDelayMs?: number; maxDelayMs?: number } } = {}): Promise<Alerting> {
   const { config, metrics } = deps;

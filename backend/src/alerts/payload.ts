@@ -163,3 +163,30 @@ function replaceInStrings<T>(v: T, raw: string, by: string): T {
 
 /** Severity order, most severe first (index = rank). */
 export const SEVERITY_RANK: Record<Severity, number> = { critical: 0, high: 1, medium: 2, low: 3 };
+
+/**
+ * A stand-in record for an alert known only by its payload (a dead letter handed back): sinks read the
+ * payload; the dispatcher keys delivery order by the record's id and saves it with the outbox. Built from
+ * the redacted payload, so it carries nothing the payload does not.
+ */
+export function recordFromPayload(p: AlertPayload): AnomalyRecord {
+  const [start = p.timestamp, end = p.timestamp] = (p.context?.time_window ?? '').split('/');
+  return {
+    id: p.alert_id,
+    seriesKey: p.context?.series_key ?? '',
+    labels: { ...(p.context?.labels ?? {}) },
+    start,
+    end,
+    score: p.score,
+    severity: p.severity,
+    type: p.anomaly_type,
+    status: p.status,
+    ...(p.resolution ? { resolution: p.resolution } : {}),
+    windows: 1,
+    attributions: [],
+    detectors: {},
+    explanation: { summary: p.summary, source: p.explanation_source, markdown: p.summary, evidence: { features: [], nearestNormal: [], similarIncidents: [] } },
+    incidentId: p.alert_id,
+    feedback: null,
+  };
+}
