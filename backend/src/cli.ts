@@ -12,6 +12,9 @@ commands:
   bench perf [--quick]                run the performance benchmark (see bench perf --help)
   migrate --from sqlite|qdrant --to sqlite|qdrant
                                       copy patterns and anomalies between stores (see migrate --help)
+  alerts dead-letters [--resend] [--sink NAME] [--url URL] [--api-key-env VAR]
+                                      list the alerts a running service could not deliver, or resend
+                                      them (see alerts dead-letters --help)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -39,6 +42,13 @@ async function main(argv: string[]): Promise<number> {
     case 'migrate': {
       const { createLogger } = await import('./logger');
       return (await import('./migrate')).runMigrate(rest, process.env, createLogger(process.env.SENTINEL_LOG_LEVEL ?? 'info'));
+    }
+    case 'alerts': {
+      const [which, ...args] = rest;
+      if (which === 'dead-letters') return (await import('./dead-letters-cli')).deadLettersCommand(args, { env: process.env, out: process.stdout, err: process.stderr });
+      const help = which === '--help' || which === '-h';
+      (help ? process.stdout : process.stderr).write('usage: sentinel alerts dead-letters [options] (see sentinel alerts dead-letters --help)\n');
+      return help ? 0 : 2;
     }
     case undefined:
     case '-h':
