@@ -59,7 +59,7 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
     throw err;
   });
   // After the server's auth hook, like every route; before it listens (the caller starts it).
-  deadLetterRoutes(alerting, metrics)(http);
+  deadLetterRoutes(alerting, metrics, async (id) => (await store.getAnomaly(id))?.status ?? null)(http);
   const tick = setInterval(() => pipeline.tick(), 1000);
   tick.unref();
   const state = persistState(config, log, pipeline, alerting.dispatcher);

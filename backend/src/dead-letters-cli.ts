@@ -9,6 +9,8 @@ it for delivery to the sink each one failed on. Talks to the service's API; it n
 Options:
   --resend              resend the matching entries (all of them without --sink / --alert-id / --event / --id)
   --id ID               resend this entry (repeatable; ids are in the listing's first column)
+  --force               with --resend: also the opening or escalation of an incident that has resolved since
+                        (skipped as superseded otherwise: alone it would open a page nothing resolves)
   --sink NAME           only entries of this sink: its name ("webhook hooks.example.com") or kind (webhook,
                         slack, pagerduty, amqp)
   --alert-id ID         only entries of this alert (anomaly id)
@@ -60,6 +62,7 @@ interface ResendItem {
 export async function deadLettersCommand(argv: string[], io: CliIo): Promise<number> {
   let opts: {
     resend: boolean;
+    force: boolean;
     ids: string[];
     filter: Record<string, string>;
     limit?: string;
@@ -72,6 +75,7 @@ export async function deadLettersCommand(argv: string[], io: CliIo): Promise<num
       args: argv,
       options: {
         resend: { type: 'boolean' },
+        force: { type: 'boolean' },
         id: { type: 'string', multiple: true },
         sink: { type: 'string' },
         'alert-id': { type: 'string' },
@@ -97,8 +101,9 @@ export async function deadLettersCommand(argv: string[], io: CliIo): Promise<num
     if (values.event !== undefined) filter.event = values.event;
     if (ids.length && !values.resend) throw new UsageError('--id names entries to resend: add --resend (list with filters, or without options)');
     if (ids.length && Object.keys(filter).length) throw new UsageError('--id cannot be combined with --sink, --alert-id or --event');
+    if (values.force && !values.resend) throw new UsageError('--force is for --resend');
     if (values.limit !== undefined && values.resend) throw new UsageError('--limit is for listing; a resend takes up to 1000 matching entries per run');
-    opts = { resend: !!values.resend, ids, filter, limit: values.limit, json: !!values.json, url: serviceUrl(values.url, io.env), key: apiKey(values['api-key-env'], io.env) };
+    opts = { resend: !!values.resend, force: !!values.force, ids, filter, limit: values.limit, json: !!values.json, url: serviceUrl(values.url, io.env), key: apiKey(values['api-key-env'], io.env) };
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.err.write(`sentinel alerts dead-letters: ${(err as Error).message}\n\n${DEAD_LETTERS_USAGE}\n`);
@@ -114,7 +119,10 @@ export async function deadLettersCommand(argv: string[], io: CliIo): Promise<num
   const target = new URL(opts.resend ? 'api/v1/alerts/dead-letters/resend' : 'api/v1/alerts/dead-letters', opts.url);
   try {
     if (opts.resend) {
-      const body = opts.ids.length ? { ids: opts.ids } : Object.keys(opts.filter).length ? opts.filter : { all: true };
+      const body = {
+        ...(opts.ids.length ? { ids: opts.ids } : Object.keys(opts.filter).length ? opts.filter : { all: true }),
+        ...(opts.force ? { force: true } : {}),
+      };
       res = await doFetch(target, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
     } else {
       for (const [k, v] of Object.entries(opts.filter)) target.searchParams.set(k, v);

@@ -30,6 +30,8 @@ const resendBody = z
     ids: z.array(z.string().min(1).max(100)).min(1).max(MAX_RESEND).optional(),
     ...filterShape,
     all: z.literal(true).optional(),
+    /** Resend an opening or escalation even though its incident has resolved since (see ResendItem). */
+    force: z.boolean().optional(),
   })
   .strict()
   .default({});
@@ -54,7 +56,12 @@ export interface ResendItem {
   sink?: string;
   alertId?: string;
   event?: string;
-  outcome: ResendOutcome | 'not_found';
+  /**
+   * `superseded`: an `opened` or `escalated` alert whose incident has resolved since, and whose `resolved`
+   * is not resent with it: on its own it would open an incident at the receiver (a PagerDuty page) that
+   * nothing will ever resolve. Kept in the file; `force: true` resends it all the same.
+   */
+  outcome: ResendOutcome | 'not_found' | 'superseded';
   /** Taken out of the dead-letter file (only ever when resent and safely in the dispatcher's outbox). */
   removed: boolean;
 }
@@ -79,9 +86,15 @@ export interface ResendReport {
 export async function resendDeadLetters(
   store: DeadLetterStore,
   dispatcher: AlertDispatcher | null,
-  selection: { ids?: string[]; filter?: DeadLetterFilter },
-  deps: { log: Logger; metrics?: SentinelMetrics },
+  selection: { ids?: string[]; filter?: DeadLetterFilter; force?: boolean },
+  deps: { log: Logger; metrics?: SentinelMetrics; incidentStatus?: (alertId: string) => Promise<string | null> },
 ): Promise<ResendReport> {
+  // Where the incidents of the candidates stand now, read before the file is locked (a lookup per alert id).
+  const resolvedNow = new Set<string>();
+  if (deps.incidentStatus && !selection.force) {
+    const ids = new Set((await store.read()).entries.filter((e) => e.event !== 'resolved').map((e) => e.alertId));
+    for (const id of ids) if ((await deps.incidentStatus(id).catch(() => null)) === 'resolved') resolvedNow.add(id);
+  }
   const { result, writeError } = await store.remove(({ entries }) => {
     let chosen: StoredDeadLetter[];
     let missing: string[] = [];
@@ -96,17 +109,17 @@ export async function resendDeadLetters(
       chosen = all.slice(0, MAX_RESEND);
       remaining = all.length - chosen.length;
     }
+    const resolvesWith = new Set(chosen.filter((e) => e.event === 'resolved').map((e) => `${e.sink}\u0000${e.alertId}`));
+    const superseded = (e: StoredDeadLetter) => e.event !== 'resolved' && resolvedNow.has(e.alertId) && !resolvesWith.has(`${e.sink}\u0000${e.alertId}`);
+    const sendable = chosen.filter((e) => !superseded(e));
     const handed = dispatcher
-      ? dispatcher.resend(chosen.map((e) => ({ sink: e.sink, event: e.event, payload: e.payload })))
-      : { outcomes: chosen.map((): ResendOutcome => 'sink_not_configured'), saved: true };
-    const items: ResendItem[] = chosen.map((e, i) => ({
-      id: e.id,
-      sink: e.sink,
-      alertId: e.alertId,
-      event: e.event,
-      outcome: handed.outcomes[i],
-      removed: handed.outcomes[i] === 'resent' && handed.saved,
-    }));
+      ? dispatcher.resend(sendable.map((e) => ({ sink: e.sink, event: e.event, payload: e.payload })))
+      : { outcomes: sendable.map((): ResendOutcome => 'sink_not_configured'), saved: true };
+    const outcomeOf = new Map(sendable.map((e, i) => [e, handed.outcomes[i]]));
+    const items: ResendItem[] = chosen.map((e) => {
+      const outcome = outcomeOf.get(e) ?? 'superseded';
+      return { id: e.id, sink: e.sink, alertId: e.alertId, event: e.event, outcome, removed: outcome === 'resent' && handed.saved };
+    });
     for (const id of missing) items.push({ id, outcome: 'not_found', removed: false });
     return { drop: items.filter((x) => x.removed).map((x) => x.id), result: { items, remaining } };
   });
@@ -129,7 +142,11 @@ export async function resendDeadLetters(
  * `POST /api/v1/alerts/dead-letters/resend` (body `{ids}`, a filter, or `{all: true}`). The POST is a write:
  * with SENTINEL_API_KEYS set it needs a key that is not read-only (the server's auth hook).
  */
-export function deadLetterRoutes(alerting: { deadLetters: DeadLetterStore; dispatcher: AlertDispatcher | null }, metrics?: SentinelMetrics): (app: FastifyInstance) => void {
+export function deadLetterRoutes(
+  alerting: { deadLetters: DeadLetterStore; dispatcher: AlertDispatcher | null },
+  metrics?: SentinelMetrics,
+  incidentStatus?: (alertId: string) => Promise<string | null>,
+): (app: FastifyInstance) => void {
   return (app) => {
     app.get('/api/v1/alerts/dead-letters', async (req) => {
       const q = parseOr400(listQuery, req.query, 'query');
@@ -164,7 +181,8 @@ export function deadLetterRoutes(alerting: { deadLetters: DeadLetterStore; dispa
       if (!body.ids && !filtered && !body.all) {
         throw new ValidationError('resend: ids: name the entries to resend: ids, a filter (sink, alertId, event), or all: true', { field: 'ids' });
       }
-      return resendDeadLetters(alerting.deadLetters, alerting.dispatcher, body.ids ? { ids: body.ids } : { filter: body }, { log: req.log as Logger, metrics });
+      const selection = body.ids ? { ids: body.ids, force: body.force } : { filter: body, force: body.force };
+      return resendDeadLetters(alerting.deadLetters, alerting.dispatcher, selection, { log: req.log as Logger, metrics, incidentStatus });
     });
   };
 }

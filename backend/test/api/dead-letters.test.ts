@@ -129,7 +129,7 @@ describe('dead letters over the API: list and resend to the sink they failed on'
       [{ ids: ['dl_x'], sink: 'webhook' }, 'ids'],
       [{ all: false }, 'all'],
       [{ event: 'closed' }, 'event'],
-      [{ sink: 'webhook', force: true }, 'force'],
+      [{ sink: 'webhook', dryRun: true }, 'dryRun'],
     ];
     for (const [body, field] of bodies) {
       const r = await resend(body);
@@ -211,6 +211,28 @@ describe('dead letters over the API: list and resend to the sink they failed on'
     a.answer = () => ({ status: 200 });
     await d.idle();
     assert.equal(a.delivered<AlertPayload>().at(-1)!.alert_id, 'an_three');
+  });
+
+  test('the opening of an incident that has resolved since is superseded (kept) unless its resolution goes with it, or force', async () => {
+    a.answer = () => ({ status: 503 });
+    const d = srv.app.alerting.dispatcher!;
+    const opened = anomaly('an_four', T0, { seriesKey: 'service=four' });
+    await srv.app.store.saveAnomaly(opened);
+    d.listener('opened', opened, null);
+    await d.idle();
+    const entry = (await list('?alertId=an_four')).body.items[0];
+    // The incident resolves meanwhile (and that alert was delivered, say, after the receiver was back).
+    await srv.app.store.saveAnomaly({ ...opened, status: 'resolved', resolution: 'recovered' });
+    a.answer = () => ({ status: 200 });
+    const before = a.received.length;
+    let r = await resend({ ids: [entry.id] });
+    assert.deepEqual(r.body.items.map((x) => [x.outcome, x.removed]), [['superseded', false]], 'alone it would open a page nothing resolves');
+    assert.equal(r.body.kept, 1);
+    assert.equal((await list('?alertId=an_four')).body.total, 1);
+    r = await resend({ ids: [entry.id], force: true });
+    assert.deepEqual(r.body.items.map((x) => [x.outcome, x.removed]), [['resent', true]]);
+    await d.idle();
+    assert.deepEqual(a.received.slice(before).map((x) => JSON.parse(x.body).alert_id), ['an_four']);
   });
 });
 
