@@ -38,7 +38,7 @@ export function evidenceExplanation(d: Detection, labels: SeriesLabels): Explana
   // A /detect call on a normal window gets this too: it must not read as a finding.
   const title = d.score > 1 ? (TYPE_WORDS[d.type] ?? TYPE_WORDS.other) : 'Within the normal range';
   const who = labelText(labels);
-  const lead = d.reasons[0] ?? silentLine(d) ?? (d.attributions[0] ? topLine(d.attributions[0], d.state.kind) : `score ${num(d.score)}`);
+  const lead = d.reasons[0] ?? silentLine(d) ?? (d.attributions[0] ? topLine(d.attributions[0], d.state.kind) : detectorsLine(d));
   const summary = `${title} on ${who}: ${lead}`;
   const md: string[] = [`**${mdText(title)}** on \`${who.replace(/`/g, "'")}\`, score ${num(d.score)} (above 1 is anomalous).`];
   if (d.reasons.length) {
@@ -86,6 +86,19 @@ function topLine(a: Attribution, kind: 'events' | 'points'): string {
     return `${a.feature} ${num(a.actual)} is inside its normal range (${num(a.lower)} to ${num(a.upper)}); its course over the last points is unlike this series' normal ones`;
   }
   return `no single feature is outside its normal range; the window as a whole is unlike this series' normal ones (closest to its edge: ${movedLine(a)})`;
+}
+
+/**
+ * The lead when no feature moved enough to be attributed and no rule fired: which detectors scored the
+ * window past their boundary (1), strongest first, instead of a bare score.
+ */
+function detectorsLine(d: Detection): string {
+  const past = Object.entries(d.detectors ?? {})
+    .filter(([, s]) => s > 1)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, s]) => `${name} ${num(s)}`);
+  if (!past.length) return `score ${num(d.score)}`;
+  return `no single feature is outside its normal range; the window as a whole is unlike this series' normal ones (past their boundary of 1: ${past.join(', ')})`;
 }
 
 /** The lead of an anomalous event window that had no requests at all: the silence is the finding. */

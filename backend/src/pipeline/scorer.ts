@@ -10,7 +10,7 @@ import { EVENT_FEATURE_MIN_SCALE, EVENT_FEATURE_NAMES, FEATURE_INDEX, type Windo
 import { MAX_GAP_WINDOWS } from '../windowing/windower';
 import { learnDaily, newDailyProfile, usualAtThisHour } from './daily-profile';
 import { BELOW_BOUNDARY, attributions, combine, outsideBand, severityFor, typeFor } from './ensemble';
-import { SeriesState, type QuarantinedWindow, type SeriesKind } from './series-state';
+import { SeriesState, learntWindows, type QuarantinedWindow, type SeriesKind } from './series-state';
 import type { MstlPool } from '../detectors/augurs';
 
 /** The calibration samples of a detection: per-feature |z| of per-feature detectors, raw scores of others. */
@@ -294,7 +294,7 @@ export class Scorer {
     // And so is what an event series does at this hour every day (the evening stop, the 09:00 batch job).
     const routine = !dismissed && !idle && unDismissed > 1 && state.daily != null && usualAtThisHour(state.daily, obs.start, type, obs.features, state.minScale);
     const score = dismissed || idle || routine ? Math.min(unDismissed, BELOW_BOUNDARY) : unDismissed;
-    const warm = state.windowsSeen >= this.opts.warmupWindows;
+    const warm = learntWindows(state) >= this.opts.warmupWindows;
     const anomalous = warm && score > 1;
     const detectors: Record<string, number> = {};
     for (const s of scores) if (!Number.isNaN(s.threshold)) detectors[s.name] = Math.round(s.score * 1000) / 1000;
@@ -353,7 +353,10 @@ export class Scorer {
     // SILENCE_LEARNT windows: a sparse series' short gaps are part of its normal, but an hour without
     // traffic learnt in full made the baseline ~0, and the series' return read as a critical burst.
     state.emptyRun = isEmptyEventWindow(obs) ? (state.emptyRun ?? 0) + 1 : 0;
-    if (state.emptyRun <= SILENCE_LEARNT) state.history.push(d.input.features, state.windowsSeen + 1);
+    if (state.emptyRun <= SILENCE_LEARNT) {
+      state.history.push(d.input.features, state.windowsSeen + 1);
+      state.learntWindows = learntWindows(state) + 1;
+    }
     if (state.kind === 'events') learnDaily((state.daily ??= newDailyProfile(obs.features.length)), obs.start, obs.features);
     state.sustained?.push(d.combinedScore);
     state.windowsSeen++;

@@ -42,6 +42,13 @@ export interface QuarantinedWindow {
 export class SeriesState {
   readonly history: RingMatrix;
   windowsSeen = 0;
+  /**
+   * Windows learnt into the history: every window with traffic and the first SILENCE_LEARNT of a silence
+   * (all of a plain series' points). Warm-up counts these, not windowsSeen: a series with one request and an
+   * hour of reported silence had 60 windows and was "warm", and its next few requests opened a critical
+   * incident (QA). State saved before it existed has none: read as windowsSeen (see {@link learntWindows}).
+   */
+  learntWindows = 0;
   lastSeen = 0;
   lastScore = 0;
   /** Calibrated score of each detector on the last window (not saved: the next window sets it again). */
@@ -157,4 +164,9 @@ export class SeriesState {
     }
     return out;
   }
+}
+
+/** Windows a series has learnt (SeriesState.learntWindows; windowsSeen for state saved before it existed). */
+export function learntWindows(s: { windowsSeen: number; learntWindows?: number }): number {
+  return s.learntWindows ?? s.windowsSeen;
 }

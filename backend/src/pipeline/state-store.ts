@@ -6,7 +6,7 @@ import { ScoreReservoir } from '../detectors/calibration';
 import { WindowAccumulator } from '../windowing/features';
 import type { OpenWindow } from '../windowing/windower';
 import { RingMatrix } from './ring';
-import { SeriesState } from './series-state';
+import { SeriesState, learntWindows } from './series-state';
 import { SustainedScore } from './sustained';
 
 /**
@@ -47,6 +47,8 @@ export interface DormantSummary {
   kind: SeriesState['kind'];
   features: readonly string[];
   windowsSeen: number;
+  /** SeriesState.learntWindows (absent in rows saved before it existed). */
+  learntWindows?: number;
   lastSeen: number;
   lastScore: number;
 }
@@ -243,5 +245,5 @@ export class SeriesStateStore {
 
 /** What listings show of a series (saved with a dormant row; GET /api/v1/series builds its items from it). */
 export function summaryOf(s: SeriesState): DormantSummary {
-  return { key: s.key, labels: s.labels, kind: s.kind, features: s.featureNames, windowsSeen: s.windowsSeen, lastSeen: s.lastSeen, lastScore: s.lastScore };
+  return { key: s.key, labels: s.labels, kind: s.kind, features: s.featureNames, windowsSeen: s.windowsSeen, learntWindows: learntWindows(s), lastSeen: s.lastSeen, lastScore: s.lastScore };
 }

@@ -35,3 +35,11 @@ test('an event window without requests leads with the silence', () => {
   const silent = evidenceExplanation(detection('events', [latency(2400)], [0]), { service: 'chat' }).summary;
   assert.equal(silent, 'Unusual behaviour on service=chat: no requests in this window (expected ~30)');
 });
+
+test('with no attributed feature and no rule, the lead names the detectors past their boundary, not a bare score', () => {
+  const d = Object.assign(detection('events', []), { detectors: { knn: 11.25, robust_z: 0.4, ewma: 1.6 } });
+  assert.equal(
+    evidenceExplanation(d, { service: 'svc' }).summary,
+    "Unusual behaviour on service=svc: no single feature is outside its normal range; the window as a whole is unlike this series' normal ones (past their boundary of 1: knn 11.25, ewma 1.6)",
+  );
+});

@@ -70,6 +70,15 @@ describe('pipeline end to end (replay, event time)', () => {
     const quiet = await replay(steadyTraffic(start, 60), config, log);
     assert.equal(quiet.anomalies.length, 0);
   });
+
+  test('warm-up counts windows learnt, not reported silence: one request and an hour of quiet is not a warm series (QA)', async () => {
+    // One request of `svc`, then 40 minutes in which only another service reports (svc gets empty windows),
+    // then a few ordinary requests of svc: a series that has seen one request has no normal to break.
+    const lone = (t: number, i: number) => event(t, { service: 'svc', model: 'm', inputTokens: 800 + i, outputTokens: 200, latencyMs: 1200 + 10 * i });
+    const events = [lone(start + 5_000, 0), ...steadyTraffic(start, 45, 10, { service: 'other' }), ...[1, 2, 3, 4, 5].map((i) => lone(start + 40 * 60_000 + i * 5_000, i))];
+    const r = await replay(events.sort((a, b) => a.timestamp - b.timestamp), config, log);
+    assert.deepEqual(r.anomalies.filter((a) => a.labels.service === 'svc').map((a) => [a.type, a.severity, a.score]), []);
+  });
 });
 
 describe('service state across restarts, feedback and shutdown', () => {
