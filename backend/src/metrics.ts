@@ -56,7 +56,7 @@ export class SentinelMetrics {
     this.registry = registry;
     const r = [registry];
     if (opts.defaultMetrics !== false) {
-      collectDefaultMetrics({ register: registry, prefix: 'sentinel_process_' });
+      collectDefaultMetrics({ register: registry, prefix: 'sentinel_' });
       // prom-client names three gauges `nodejs_active_*_total`; `promtool check metrics` (and Prometheus'
       // naming rules) reserve `_total` for counters. Their values are in `..._active_*` without the suffix.
       for (const m of registry.getMetricsAsArray()) {
@@ -157,7 +157,7 @@ export class SentinelMetrics {
     });
     this.alertsResent = new Counter({
       name: 'sentinel_alerts_resent_total',
-      help: 'Dead-lettered alerts an operator asked to resend, by outcome (resent, sink_not_configured, busy, shutting_down, not_found)',
+      help: 'Dead-lettered alerts an operator asked to resend, by outcome (resent, sink_not_configured, busy, shutting_down, not_found, superseded)',
       labelNames: ['outcome'],
       registers: r,
     });
@@ -190,7 +190,7 @@ export class SentinelMetrics {
     });
     this.otlpReceived = new Counter({
       name: 'sentinel_otlp_received_total',
-      help: 'OTLP spans (signal=traces) and data points (signal=metrics) by outcome: accepted (used), ignored (not GenAI), rejected (reported in partial_success)',
+      help: 'OTLP spans (signal=traces) and data points (signal=metrics) by outcome: accepted (used), ignored (not GenAI, a span seen already, a cumulative point with nothing new), rejected (reported in partial_success)',
       labelNames: ['signal', 'outcome'],
       registers: r,
     });
