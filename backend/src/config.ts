@@ -159,10 +159,19 @@ const SCHEMA = {
   SENTINEL_HOST: z.string().min(1).default('127.0.0.1'),
   SENTINEL_PORT: int(0, 65535).default(8080),
   SENTINEL_DATA_DIR: z.string().min(1).default('./data'),
-  SENTINEL_API_KEYS: list.default([]),
+  // A value that holds no key (",", "  ") is a templating mistake, not a wish to turn authentication off: that
+  // is what an unset (or empty) variable says.
+  SENTINEL_API_KEYS: list.pipe(z.array(z.string()).min(1, 'no key in it (leave it unset to run without API keys)')).default([]),
   SENTINEL_WINDOW: duration(1000).default(60_000),
   SENTINEL_LATENESS: duration(0).default(10_000),
-  SENTINEL_SERIES_KEY: list.pipe(z.array(z.enum(KEY_DIMENSIONS)).min(1)).default(['service', 'model']),
+  SENTINEL_SERIES_KEY: list
+    .pipe(
+      z
+        .array(z.enum(KEY_DIMENSIONS))
+        .min(1)
+        .refine((d) => new Set(d).size === d.length, 'a dimension is listed twice'),
+    )
+    .default(['service', 'model']),
   SENTINEL_MAX_SERIES: int(1, 10_000_000).default(10_000),
   SENTINEL_WARMUP_WINDOWS: int(1, 100_000).default(20),
   SENTINEL_SENSITIVITY: z.coerce.number().gt(0).lt(1).default(0.35),
@@ -198,7 +207,11 @@ const SCHEMA = {
   SENTINEL_OTEL_API_KEY_ATTRIBUTES: list.default([]),
   SENTINEL_OTEL_TRACE_IDLE: duration(100).default(30_000),
   SENTINEL_OTEL_MAX_OPEN_TRACES: int(1, 10_000_000).default(10_000),
-  SENTINEL_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  SENTINEL_LOG_LEVEL: z
+    .string()
+    .transform((s) => s.trim().toLowerCase())
+    .pipe(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
+    .default('info'),
 } as const;
 
 /** Variables that only tune behaviour: a malformed value warns and falls back to the default. */
@@ -278,6 +291,9 @@ export function loadConfig(
     k.endsWith(':ro') ? { key: k.slice(0, -3), readOnly: true } : { key: k, readOnly: false },
   );
   if (keys.some((k) => k.key.length < 8)) throw new ConfigError('SENTINEL_API_KEYS', 'every key needs at least 8 characters');
+  const twice = keys.find((k, i) => keys.findIndex((o) => o.key === k.key) !== i);
+  // Which one should win is a guess (read-only did): say so, and never print the key.
+  if (twice) throw new ConfigError('SENTINEL_API_KEYS', `key #${keys.findIndex((o) => o.key === twice.key) + 1} is listed twice (read-only and not, or the same twice)`);
   return Object.freeze({
     host: p.SENTINEL_HOST,
     port: p.SENTINEL_PORT,

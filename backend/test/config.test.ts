@@ -39,6 +39,22 @@ test('a bad value stops the start with the variable named', () => {
   for (const [name, value] of Object.entries(bad)) {
     assert.throws(() => loadConfig({ [name]: value }), (e: unknown) => e instanceof ConfigError && e.variable === name, name);
   }
+  // Mistakes that used to pass: keys that are no key (auth silently off), a key both read-only and not, a
+  // dimension twice.
+  const mistakes: [string, string, RegExp][] = [
+    ['SENTINEL_API_KEYS', ',', /no key in it/],
+    ['SENTINEL_API_KEYS', ' , ', /no key in it/],
+    ['SENTINEL_API_KEYS', 'writer-key-01,writer-key-01:ro', /key #1 is listed twice/],
+    ['SENTINEL_SERIES_KEY', 'service,service', /listed twice/],
+  ];
+  for (const [name, value, why] of mistakes) {
+    assert.throws(
+      () => loadConfig({ [name]: value }),
+      (e: unknown) => e instanceof ConfigError && e.variable === name && why.test(e.message) && !e.message.includes('writer-key-01'),
+      `${name}=${value}`,
+    );
+  }
+  assert.deepEqual(loadConfig({ SENTINEL_API_KEYS: '' }).apiKeys, [], 'empty: no keys, as documented');
 });
 
 test('a malformed tuning-only value warns and falls back', () => {
@@ -46,6 +62,7 @@ test('a malformed tuning-only value warns and falls back', () => {
   const c = loadConfig({ SENTINEL_LOG_LEVEL: 'loud' }, (m) => warnings.push(m));
   assert.equal(c.logLevel, 'info');
   assert.match(warnings[0], /SENTINEL_LOG_LEVEL/);
+  assert.equal(loadConfig({ SENTINEL_LOG_LEVEL: 'DEBUG' }).logLevel, 'debug', 'levels in any case');
 });
 
 test('durations and read-only keys', () => {
