@@ -17,6 +17,11 @@ import { EVENT_FEATURE_NAMES } from '../windowing/features';
 export const MAX_BATCH = 100_000;
 
 const optionalTime = timestampSchema.optional();
+/** A time range whose `to` is before its `from` is a mistake (swapped parameters), not an empty answer. */
+function rangeInOrder(q: { from?: number; to?: number }, ctx: z.RefinementCtx): void {
+  if (q.from !== undefined && q.to !== undefined && q.to < q.from) ctx.addIssue({ code: 'custom', path: ['to'], message: 'is before from' });
+}
+
 const anomaliesQuery = z
   .object({
     from: optionalTime,
@@ -32,7 +37,8 @@ const anomaliesQuery = z
     limit: z.coerce.number().int().min(1).max(1000).default(100),
     cursor: z.string().min(1).max(512).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(rangeInOrder);
 
 const scoresQuery = z
   .object({
@@ -44,7 +50,8 @@ const scoresQuery = z
     to: optionalTime,
     limit: z.coerce.number().int().min(1).max(10_000).default(1000),
   })
-  .strict();
+  .strict()
+  .superRefine(rangeInOrder);
 
 const feedbackBody = z
   .object({

@@ -20,6 +20,8 @@ export function parseTimestamp(v: string): number {
   if (t.getUTCFullYear() !== +y || t.getUTCMonth() !== +mo - 1 || t.getUTCDate() !== +d || +h > 23 || +mi > 59 || +sec > 59) return NaN;
   if (zone.toUpperCase() === 'Z') return ms;
   const off = zone.replace(':', '');
+  // Real offsets run from -12:00 to +14:00; +25:99 is a typo, not a place.
+  if (Number(off.slice(1, 3)) > 14 || Number(off.slice(3, 5)) > 59) return NaN;
   const minutes = Number(off.slice(1, 3)) * 60 + Number(off.slice(3, 5));
   return off[0] === '+' ? ms - minutes * 60_000 : ms + minutes * 60_000;
 }

@@ -890,8 +890,11 @@ export class Pipeline {
     verdict: 'true_positive' | 'false_positive',
     note?: string,
   ): Promise<{ record: AnomalyRecord; patternsAdded: number; changed: boolean }> {
-    // A verdict the anomaly already had (a second click, a retried request) is saved again but is no news.
-    const changed = (await this.opts.store.getAnomaly(anomalyId))?.feedback?.verdict !== verdict;
+    // A verdict the anomaly already had (a second click, a retried request) is saved again but is no news,
+    // and without a note of its own it keeps the note given with it before.
+    const earlier = (await this.opts.store.getAnomaly(anomalyId))?.feedback;
+    const changed = earlier?.verdict !== verdict;
+    if (!note && !changed) note = earlier?.note;
     // saveFeedback throws NotFoundError for an unknown id and returns the whole record (with its vector).
     const record = await this.opts.store.saveFeedback(anomalyId, { verdict, ...(note ? { note } : {}), at: new Date(this.now()).toISOString() });
     if (verdict === 'true_positive') this.confirmed.add(anomalyId);

@@ -169,6 +169,13 @@ describe('POST /api/v1/events and /series: input handling', () => {
     assert.match((await r.json()).error.field, /^severity/);
     r = await fetch(`${s.url}/api/v1/anomalies?limit=0`);
     assert.equal((await r.json()).error.field, 'limit');
+    for (const path of ['anomalies', 'scores']) {
+      r = await fetch(`${s.url}/api/v1/${path}?from=2026-11-23T06:00:00Z&to=2026-11-23T05:00:00Z`);
+      assert.equal(r.status, 400, `${path}: a range that ends before it begins`);
+      assert.equal((await r.json()).error.field, 'to');
+    }
+    r = await fetch(`${s.url}/api/v1/anomalies?from=2026-11-23T06:00:00%2B99:00`);
+    assert.equal(r.status, 400, 'an offset of 99 hours');
     r = await post(`${s.url}/api/v1/feedback`, { anomalyId: 'an_nope', verdict: 'false_positive' });
     assert.equal(r.status, 404);
     r = await post(`${s.url}/api/v1/feedback`, { anomalyId: 'an_nope', verdict: 'maybe' });

@@ -120,6 +120,10 @@ describe('service state across restarts, feedback and shutdown', () => {
       const again = await (await fetch(`${s2.url}/metrics`)).text();
       assert.match(again, /^sentinel_feedback_total\{verdict="false_positive"\} 1$/m);
       assert.match(again, /^sentinel_feedback_total\{verdict="true_positive"\} 1$/m);
+      // The same verdict again without a note keeps the note; a new verdict without one has none.
+      await post(`${s2.url}/api/v1/feedback`, { anomalyId: id, verdict: 'false_positive', note: 'planned load test' });
+      await post(`${s2.url}/api/v1/feedback`, { anomalyId: id, verdict: 'false_positive' });
+      assert.equal((await (await fetch(`${s2.url}/api/v1/anomalies/${id}`)).json()).feedback.note, 'planned load test');
     });
   });
 
