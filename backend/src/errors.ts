@@ -21,8 +21,9 @@ export class ValidationError extends SentinelError {
   readonly field?: string;
   readonly index?: number;
   readonly details?: unknown;
-  constructor(message: string, opts: { field?: string; index?: number; details?: unknown; cause?: unknown } = {}) {
-    super(message, { code: 'invalid_request', status: 400, cause: opts.cause });
+  /** `status` / `code`: a request that is refused by field but is not a 400 (413 body too large, 415). */
+  constructor(message: string, opts: { field?: string; index?: number; details?: unknown; cause?: unknown; status?: 400 | 413 | 415; code?: string } = {}) {
+    super(message, { code: opts.code ?? 'invalid_request', status: opts.status ?? 400, cause: opts.cause });
     this.field = opts.field;
     this.index = opts.index;
     this.details = opts.details;

@@ -7,6 +7,7 @@ import type { Pipeline } from '../pipeline/pipeline';
 import { KeyChecker, RateLimiter, presentedKey } from './auth';
 import { registerRoutes } from './routes';
 import { inflate } from '../otlp/receiver';
+import { OtlpDecodeError, OtlpPayloadTooLargeError, OtlpUnsupportedMediaTypeError } from '../otlp/errors';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -60,7 +61,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.removeAllContentTypeParsers();
   // Bodies may be gzip-compressed (Content-Encoding: gzip, inflated up to the body limit, as OTLP bodies);
   // any other encoding is a 415 rather than bytes misread as text.
-  const text = async (req: FastifyRequest, body: Buffer) => decodeUtf8(await inflate(body, req.headers['content-encoding'], config.bodyLimitBytes));
+  const text = async (req: FastifyRequest, body: Buffer) => decodeUtf8(await inflate(body, req.headers['content-encoding'], config.bodyLimitBytes).catch(restError));
   app.addContentTypeParser(['application/json'], { parseAs: 'buffer' }, async (req: FastifyRequest, body: Buffer) => {
     const t = await text(req, body);
     try {
@@ -91,7 +92,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.setErrorHandler((err: FastifyError | SentinelError | Error, req, reply) => {
     if (err instanceof SentinelError) {
       if (err instanceof RateLimitedError) reply.header('retry-after', Math.ceil(err.retryAfterMs / 1000));
-      if (err.status >= 500) req.log.error({ err }, 'request failed');
+      // A 503 is a state the service is in (no LLM configured, the store down), reported as such; other
+      // 5xx are faults worth a stack.
+      if (err.status === 503) req.log.warn({ code: err.code, reason: err.message }, 'request refused: unavailable');
+      else if (err.status >= 500) req.log.error({ err }, 'request failed');
       const v = err instanceof ValidationError ? err : undefined;
       const details = v?.details;
       return reply.code(err.status).send({
@@ -117,4 +121,15 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   registerRoutes(app, opts.pipeline, opts.metrics, opts.version);
   for (const p of opts.plugins ?? []) await p(app);
   return app;
+}
+
+/**
+ * The REST form of a body-decoding error (inflate speaks OTLP's): the error shape of docs/API.md, with the
+ * field named, instead of `otlp_decode` without one.
+ */
+function restError(err: unknown): never {
+  if (err instanceof OtlpDecodeError) throw new ValidationError(err.message, { field: '(body)', cause: err });
+  if (err instanceof OtlpPayloadTooLargeError) throw new ValidationError(err.message, { field: '(body)', cause: err, status: 413, code: 'body_too_large' });
+  if (err instanceof OtlpUnsupportedMediaTypeError) throw new ValidationError(err.message, { field: 'content-encoding', cause: err, status: 415, code: 'unsupported_media_type' });
+  throw err;
 }

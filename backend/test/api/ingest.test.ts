@@ -42,7 +42,11 @@ describe('POST /api/v1/events and /series: input handling', () => {
     assert.equal((await r.json()).accepted, 2);
     const br = await fetch(`${s.url}/api/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'br' }, body: JSON.stringify(event(t + 32)) });
     assert.equal(br.status, 415);
-    assert.equal((await br.json()).error.code, 'unsupported_media_type');
+    assert.deepEqual(((await br.json()) as { error: object }).error, { code: 'unsupported_media_type', message: 'unsupported Content-Encoding "br": use gzip or none', field: 'content-encoding' });
+    const torn = await fetch(`${s.url}/api/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: body.subarray(0, 20) });
+    assert.equal(torn.status, 400);
+    const tornError = ((await torn.json()) as { error: { code: string; field: string } }).error;
+    assert.deepEqual([tornError.code, tornError.field], ['invalid_request', '(body)'], 'the REST error shape, not OTLP\'s');
   });
 
   test('a point label named "series" is refused (it would replace the series name)', async () => {
