@@ -866,6 +866,14 @@ export class Pipeline {
       acc.add(e);
       start = Math.min(start, e.timestamp);
       end = Math.max(end, e.timestamp);
+      // The window is scored against the series' windows: three hours of events in one would read as a
+      // burst of three hours' traffic.
+      if (end - start >= this.opts.config.windowMs) {
+        throw new ValidationError(`the events of one detect call must fit in one window (${this.opts.config.windowMs / 1000} s, SENTINEL_WINDOW)`, {
+          field: `events.${i}.timestamp`,
+          index: i,
+        });
+      }
     }
     const obs: Observation = { seriesKey: key, labels, kind: 'events', start, end: Math.max(end, start + 1), features: acc.features(), extras: acc.extras() };
     await this.idle();

@@ -59,6 +59,8 @@ describe('read APIs and the scrape', () => {
     assert.equal(await field({ events: [event(Date.now())], seriesKey: 'x' }), 'seriesKey');
     assert.equal(await field({ series: 'cpu', timestamp: Date.now() }), 'value');
     assert.equal(await field({ foo: 1 }), 'series');
+    const now = Date.now();
+    assert.equal(await field({ events: [event(now - 3 * 3_600_000), event(now - 3_600_000), event(now)] }), 'events.1.timestamp', 'more than one window of events');
     const ok = await post(`${s.url}/api/v1/detect`, { series: 'cpu', timestamp: Date.now(), value: 3 });
     assert.equal(ok.status, 200);
   });
