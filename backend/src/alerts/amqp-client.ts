@@ -200,7 +200,7 @@ export class AmqpConnection {
   private readonly log: Logger;
 
   constructor(private readonly opts: AmqpConnectionOptions) {
-    this.log = opts.log.child({ component: `amqp-${opts.role}`, broker: safeUrl(opts.url) });
+    this.log = opts.log.child({ amqp: opts.role, broker: safeUrl(opts.url) });
   }
 
   /** Starts connecting (in the background: a broker that is down at start is retried, not fatal). */

@@ -83,7 +83,7 @@ export class SecurityEventConsumer {
     this.deadQueue = `${this.queue}.dead`;
     this.deadExchange = `${this.queue}.dlx`;
     this.dedupeSize = opts.dedupeSize ?? 10_000;
-    this.log = opts.log.child({ component: 'security-consumer', queue: this.queue });
+    this.log = opts.log.child({ consumer: 'security-events', queue: this.queue });
     this.conn = new AmqpConnection({
       url: opts.url,
       role: 'consumer',
