@@ -149,7 +149,11 @@ const int = (min: number, max: number) =>
     .regex(/^\s*-?\d+\s*$/, 'must be a whole number')
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
-const url = z.string().url();
+/** An http(s) URL: `localhost:6333` parses as a URL of scheme "localhost:" and failed only at first use. */
+const url = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//i.test(u), 'must start with http:// or https://');
 const list = z
   .string()
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));

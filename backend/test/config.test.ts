@@ -46,6 +46,7 @@ test('a bad value stops the start with the variable named', () => {
     ['SENTINEL_API_KEYS', ' , ', /no key in it/],
     ['SENTINEL_API_KEYS', 'writer-key-01,writer-key-01:ro', /key #1 is listed twice/],
     ['SENTINEL_SERIES_KEY', 'service,service', /listed twice/],
+    ['SENTINEL_QDRANT_URL', 'localhost:6333', /http:\/\/ or https:\/\//],
   ];
   for (const [name, value, why] of mistakes) {
     assert.throws(
