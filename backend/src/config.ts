@@ -238,9 +238,16 @@ type Parsed = { [K in keyof typeof SCHEMA]: z.output<(typeof SCHEMA)[K]> };
  * key, a nested value or a file that is not such a mapping stops the start like a bad variable.
  */
 export function configFileValues(file: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(CONFIG_FILE_VARIABLE, `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code ?? 'unreadable'}`);
+  }
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(file, 'utf8'));
+    doc = parseYaml(text);
   } catch (err) {
     // yaml's messages quote the offending source line, which may hold a secret: position and code only.
     const e = err as Error & { code?: string; linePos?: { line: number; col: number }[] };
