@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { DeadLetterListItem } from './alerts/dead-letter-routes';
 
 /** Usage of `sentinel alerts dead-letters`, printed for --help and with a usage error. */
 export const DEAD_LETTERS_USAGE = `Usage: sentinel alerts dead-letters [options]
@@ -34,16 +35,7 @@ export interface CliIo {
   fetch?: typeof fetch;
 }
 
-interface ListItem {
-  id: string;
-  at: string;
-  sink: string;
-  sinkConfigured: boolean;
-  alertId: string;
-  event: string;
-  attempts: number;
-  error: string;
-}
+type ListItem = Omit<DeadLetterListItem, 'payload'>;
 
 interface ResendItem {
   id: string;

@@ -50,6 +50,20 @@ export function matches(e: StoredDeadLetter, f: DeadLetterFilter): boolean {
   return f.event === undefined || e.event === f.event;
 }
 
+/** One entry of GET /api/v1/alerts/dead-letters. */
+export interface DeadLetterListItem {
+  id: string;
+  at: string;
+  sink: string;
+  /** Whether a configured sink has that name (a resend can deliver it). */
+  sinkConfigured: boolean;
+  alertId: string;
+  event: string;
+  attempts: number;
+  error: string;
+  payload: StoredDeadLetter['payload'];
+}
+
 /** What a resend did with one entry (`not_found`: an id named no stored entry). */
 export interface ResendItem {
   id: string;
@@ -157,7 +171,7 @@ export function deadLetterRoutes(
         items: hits
           .slice(-q.limit)
           .reverse()
-          .map((e) => ({
+          .map((e): DeadLetterListItem => ({
             id: e.id,
             at: e.at,
             sink: e.sink,

@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { AlertPayload } from '../../src/alerts/payload';
+import type { DeadLetterListItem } from '../../src/alerts/dead-letter-routes';
 import { EVENT_ID_HEADER, verifySignature } from '../../src/alerts/webhook-sink';
 import { SeriesStateStore } from '../../src/pipeline/state-store';
 import type { DispatcherMemory } from '../../src/alerts/dispatcher';
@@ -14,17 +15,7 @@ const SECRET = 'whsec-dead-letters-0123456789';
 const ECHOED = 'Bearer s3cr3t-t0ken-AbCdEf0123456789';
 const T0 = Date.UTC(2026, 10, 22, 10);
 
-interface Item {
-  id: string;
-  at: string;
-  sink: string;
-  sinkConfigured: boolean;
-  alertId: string;
-  event: string;
-  attempts: number;
-  error: string;
-  payload: AlertPayload;
-}
+type Item = DeadLetterListItem;
 
 describe('dead letters over the API: list and resend to the sink they failed on', () => {
   const a = new Receiver();
