@@ -8,6 +8,7 @@ import type { Logger } from '../logger';
 import type { VectorStore } from '../store/vector-store';
 import { EVENT_FEATURE_MIN_SCALE, EVENT_FEATURE_NAMES, FEATURE_INDEX, type WindowExtras } from '../windowing/features';
 import { MAX_GAP_WINDOWS } from '../windowing/windower';
+import { poolWindow, withPooledLatency } from '../windowing/latency-pool';
 import { learnDaily, newDailyProfile, usualAtThisHour } from './daily-profile';
 import { BELOW_BOUNDARY, attributions, combine, outsideBand, severityFor, typeFor } from './ensemble';
 import { SeriesState, learntWindows, type QuarantinedWindow, type SeriesKind } from './series-state';
@@ -257,6 +258,12 @@ export class Scorer {
 
   /** Scores an observation against its series' state without changing anything. */
   async evaluate(obs: Observation, state: SeriesState = this.stateFor(obs)): Promise<Detection> {
+    // A window with few requests estimates its latency quantiles over the latest requests of the windows
+    // before it too (latency-pool.ts): the observation from here on carries those.
+    if (state.kind === 'events') {
+      const pooled = withPooledLatency(obs.features, obs.extras?.samples, state.latencyPool, state.windowsSeen + 1);
+      if (pooled !== obs.features) obs = { ...obs, features: pooled };
+    }
     const baseline = this.baseline(state);
     const features = observedOrExpected(obs.features, baseline.center);
     const vector = this.embed(state, features, baseline);
@@ -357,6 +364,7 @@ export class Scorer {
       state.history.push(d.input.features, state.windowsSeen + 1);
       state.learntWindows = learntWindows(state) + 1;
     }
+    if (state.kind === 'events') poolWindow((state.latencyPool ??= []), obs.extras?.samples, state.windowsSeen + 1);
     if (state.kind === 'events') learnDaily((state.daily ??= newDailyProfile(obs.features.length)), obs.start, obs.features);
     state.sustained?.push(d.combinedScore);
     state.windowsSeen++;

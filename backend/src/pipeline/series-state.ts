@@ -1,5 +1,6 @@
 import type { DailyProfile } from './daily-profile';
 import type { AnomalyType, SeriesLabels } from '../domain/types';
+import type { PooledSamples } from '../windowing/latency-pool';
 import { ScoreReservoir } from '../detectors/calibration';
 import { RingMatrix } from './ring';
 import { SustainedScore } from './sustained';
@@ -57,6 +58,11 @@ export class SeriesState {
   incident: OpenIncident | null = null;
   /** Event series: windows without a request scored in a row (state saved before it existed: undefined, read as 0). */
   emptyRun = 0;
+  /**
+   * Event series: the latency samples of their last windows, which a window with few requests of its own
+   * borrows (see windowing/latency-pool.ts). State saved before it existed: undefined, read as empty.
+   */
+  latencyPool: PooledSamples[] = [];
   /** Event series: what they do at each hour of the day (created with the first window; see daily-profile.ts). */
   daily: DailyProfile | null = null;
   /**

@@ -48,6 +48,23 @@ const MAX_KEYS = 4096;
 const MAX_TYPES = 32;
 /** Latency samples kept per window; beyond this, reservoir sampling keeps quantiles unbiased. */
 const MAX_SAMPLES = 4096;
+/**
+ * Requests a latency quantile must rest on: no quantile is reported above the k-th largest latency it is
+ * taken over, and none at all over fewer than k latencies. A quantile past its band therefore needs at
+ * least k requests past it. Before, one 60 s timeout among 3 requests of a quiet minute made p95 and p99
+ * (and the p50 of 1-2 requests) 60 s, and the series paged a latency incident for one slow request.
+ * Measured with 1-minute windows (docs/DETECTION.md, "Latency of small windows"): with the pool below, k = 3
+ * left no such page on 16 replays at ~3 requests a minute (12 before); k = 2 still paged for a timeout
+ * next to one long generation.
+ */
+export const LATENCY_SUPPORT = 3;
+/**
+ * Fewest requests a latency quantile is estimated over: a window with fewer latency samples borrows the
+ * latest samples of the windows before it (windowing/latency-pool.ts). Also the most samples a window keeps
+ * for later windows to borrow. With k = 3 it makes p95 and p99 the third largest of the last ~20 requests
+ * on a quiet series, so a sustained tail (20 % timeouts) still shows once 3 of them are among those.
+ */
+export const POOL_MIN = 20;
 
 /** Facts of a window that are not features but serve rules and explanations. */
 export interface WindowExtras {
@@ -58,6 +75,11 @@ export interface WindowExtras {
   /** The principal with the most security events in this window (none without one). */
   topSecurityKey?: { id: string; kind: 'apiKeyId' | 'user'; events: number };
   requestCount: number;
+  /**
+   * The window's latency and TTFT samples, sorted: all of them up to POOL_MIN, else POOL_MIN evenly spaced
+   * order statistics (see windowing/latency-pool.ts).
+   */
+  samples?: { latency: Float64Array; ttft: Float64Array };
 }
 
 /**
@@ -188,10 +210,10 @@ export class WindowAccumulator {
     f[FEATURE_INDEX.input_tokens_mean] = this.inputTokens / n;
     f[FEATURE_INDEX.output_tokens_mean] = this.outputTokens / n;
     f[FEATURE_INDEX.output_input_ratio] = this.outputTokens / Math.max(1, this.inputTokens);
-    f[FEATURE_INDEX.latency_p50_ms] = lat.length ? quantileSorted(lat, 0.5) : NaN;
-    f[FEATURE_INDEX.latency_p95_ms] = lat.length ? quantileSorted(lat, 0.95) : NaN;
-    f[FEATURE_INDEX.latency_p99_ms] = lat.length ? quantileSorted(lat, 0.99) : NaN;
-    f[FEATURE_INDEX.ttft_p95_ms] = ttft.length ? quantileSorted(ttft, 0.95) : NaN;
+    f[FEATURE_INDEX.latency_p50_ms] = supportedQuantile(lat, 0.5);
+    f[FEATURE_INDEX.latency_p95_ms] = supportedQuantile(lat, 0.95);
+    f[FEATURE_INDEX.latency_p99_ms] = supportedQuantile(lat, 0.99);
+    f[FEATURE_INDEX.ttft_p95_ms] = supportedQuantile(ttft, 0.95);
     f[FEATURE_INDEX.error_rate] = this.errors / n;
     f[FEATURE_INDEX.cost_usd] = this.cost;
     f[FEATURE_INDEX.distinct_users] = this.users.size;
@@ -229,6 +251,10 @@ export class WindowAccumulator {
       topKey: this.topKey(),
       ...(top ? { topSecurityKey: top } : {}),
       requestCount: this.count,
+      samples: {
+        latency: thinSorted(this.latencies.subarray(0, this.latencyN).sort()),
+        ttft: thinSorted(this.ttfts.subarray(0, this.ttftN).sort()),
+      },
     };
   }
 }
@@ -244,6 +270,26 @@ function grow(a: Float64Array): Float64Array {
   const b = new Float64Array(Math.min(a.length * 2, MAX_SAMPLES));
   b.set(a);
   return b;
+}
+
+/**
+ * Quantile q of sorted samples, but not above their k-th largest (LATENCY_SUPPORT); NaN for fewer than k
+ * samples: no value rests on k requests.
+ */
+export function supportedQuantile(sorted: ArrayLike<number>, q: number, k = LATENCY_SUPPORT): number {
+  const n = sorted.length;
+  if (n < Math.max(1, k)) return NaN;
+  const v = quantileSorted(sorted, q);
+  return k > 1 ? Math.min(v, sorted[n - k]) : v;
+}
+
+/** Sorted samples thinned to at most `max`: all of them, else `max` evenly spaced order statistics. */
+export function thinSorted(sorted: Float64Array, max = POOL_MIN): Float64Array {
+  const n = sorted.length;
+  if (n <= max) return sorted.slice();
+  const out = new Float64Array(max);
+  for (let i = 0; i < max; i++) out[i] = sorted[Math.floor(((i + 0.5) * n) / max)];
+  return out;
 }
 
 /** Linear-interpolated quantile of sorted values (type 7, as numpy and Prometheus do). */

@@ -1,0 +1,94 @@
+/**
+ * Latency quantiles of small windows, estimated over the latest requests of their series.
+ *
+ * A window of a quiet series holds 2-5 requests: its p50 is one or two of them and its p95 / p99 its
+ * slowest, so one long generation or one timeout moved the feature by 10-100x, and each such minute scored
+ * as a latency spike. Quantiles need samples. A window with fewer than POOL_MIN latencies of its own is
+ * given those of the windows just before it (newest first, whole windows, up to POOL_LOOKBACK windows
+ * back) until it has POOL_MIN, and its quantiles are taken over them with the window's own requests, never
+ * above the LATENCY_SUPPORT-th largest (features.ts). So a single slow request among them is not a tail,
+ * three are; a shift of every request shows once it holds the pool's median (a few windows at 3 requests a
+ * minute). A window with enough requests of its own (every window of a busy series) is unchanged, and one
+ * without any latency still observes none.
+ *
+ * Evaluated read-only (Scorer.evaluate, also for POST /detect); the window's samples join its series' pool
+ * when it is committed.
+ */
+import { FEATURE_INDEX, POOL_MIN, supportedQuantile } from './features';
+
+/**
+ * Windows back a small window borrows latency samples from: the pool is the recent past, not the series'
+ * usual level (a series with a request every 10 minutes has no latency quantile to speak of).
+ */
+export const POOL_LOOKBACK = 10;
+
+/** The latency samples of one window a later, smaller window may borrow (sorted, at most POOL_MIN each). */
+export interface PooledSamples {
+  /** windowsSeen of the series when the window was scored (1-based sequence number). */
+  seq: number;
+  latency: Float64Array;
+  ttft: Float64Array;
+}
+
+/**
+ * The window's own sorted samples, with the most recent pooled samples of the windows before it (newest
+ * first, whole windows, at most POOL_LOOKBACK windows before `seq`) until POOL_MIN: sorted. The window's own
+ * samples alone when it has POOL_MIN, or none (a window without latency observes none).
+ */
+export function pooledSample(own: Float64Array, pool: readonly PooledSamples[], seq: number, pick: (p: PooledSamples) => Float64Array): Float64Array {
+  if (own.length === 0 || own.length >= POOL_MIN) return own;
+  const parts: Float64Array[] = [own];
+  let n = own.length;
+  for (let i = pool.length - 1; i >= 0 && n < POOL_MIN; i--) {
+    if (seq - pool[i].seq > POOL_LOOKBACK) break;
+    const s = pick(pool[i]);
+    if (!s.length) continue;
+    parts.push(s);
+    n += s.length;
+  }
+  if (parts.length === 1) return own;
+  const out = new Float64Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out.sort();
+}
+
+const LATENCY_QUANTILES = [
+  [FEATURE_INDEX.latency_p50_ms, 0.5],
+  [FEATURE_INDEX.latency_p95_ms, 0.95],
+  [FEATURE_INDEX.latency_p99_ms, 0.99],
+] as const;
+
+/**
+ * The window's features with its latency and TTFT quantiles estimated over its pooled sample (see
+ * pooledSample); the same array when the window has enough samples of its own (or none).
+ */
+export function withPooledLatency(features: Float64Array, own: { latency: Float64Array; ttft: Float64Array } | undefined, pool: readonly PooledSamples[] | undefined, seq: number): Float64Array {
+  if (!own || !pool?.length) return features;
+  const lat = pooledSample(own.latency, pool, seq, (p) => p.latency);
+  const ttft = pooledSample(own.ttft, pool, seq, (p) => p.ttft);
+  if (lat === own.latency && ttft === own.ttft) return features;
+  const out = features.slice();
+  if (lat !== own.latency) for (const [j, q] of LATENCY_QUANTILES) out[j] = supportedQuantile(lat, q);
+  if (ttft !== own.ttft) out[FEATURE_INDEX.ttft_p95_ms] = supportedQuantile(ttft, 0.95);
+  return out;
+}
+
+/** Adds a scored window's samples to its series' pool, keeping what a next window may still borrow. */
+export function poolWindow(pool: PooledSamples[], own: { latency: Float64Array; ttft: Float64Array } | undefined, seq: number): void {
+  if (own && (own.latency.length || own.ttft.length)) pool.push({ seq, latency: own.latency, ttft: own.ttft });
+  // Keep the newest windows while they are within reach and not yet POOL_MIN samples of each kind.
+  let lat = 0;
+  let ttft = 0;
+  let keep = 0;
+  for (let i = pool.length - 1; i >= 0; i--) {
+    if (seq + 1 - pool[i].seq > POOL_LOOKBACK || (lat >= POOL_MIN && ttft >= POOL_MIN)) break;
+    lat += pool[i].latency.length;
+    ttft += pool[i].ttft.length;
+    keep++;
+  }
+  if (keep < pool.length) pool.splice(0, pool.length - keep);
+}

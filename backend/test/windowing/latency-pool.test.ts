@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { FEATURE_INDEX as F, LATENCY_SUPPORT, POOL_MIN, supportedQuantile, thinSorted } from '../../src/windowing/features';
+import { POOL_LOOKBACK, poolWindow, pooledSample, withPooledLatency, type PooledSamples } from '../../src/windowing/latency-pool';
+
+const sorted = (xs: number[]) => Float64Array.from(xs).sort();
+
+test('a latency quantile rests on LATENCY_SUPPORT requests: none over fewer, never above the k-th largest', () => {
+  assert.equal(LATENCY_SUPPORT, 3);
+  assert.ok(Number.isNaN(supportedQuantile(sorted([900]), 0.5)), 'one request is no quantile');
+  assert.ok(Number.isNaN(supportedQuantile(sorted([900, 60_000]), 0.99)));
+  assert.equal(supportedQuantile(sorted([400, 500, 60_000]), 0.99), 400, 'one timeout among 3: p99 is the third largest');
+  assert.equal(supportedQuantile(sorted([400, 60_000, 60_000, 60_000]), 0.95), 60_000, 'three timeouts are a tail');
+  // A busy window: p50 is untouched, p99 of 100 requests is the third largest at most.
+  const busy = sorted(Array.from({ length: 100 }, (_, i) => (i + 1) * 10));
+  assert.equal(supportedQuantile(busy, 0.5), 505);
+  assert.equal(supportedQuantile(busy, 0.99), 980);
+});
+
+test('property: fewer than LATENCY_SUPPORT slow requests, however slow, move no quantile above the fast ones', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: 50, max: 5_000 }), { minLength: 1, maxLength: 60 }),
+      fc.array(fc.integer({ min: 10_000, max: 600_000 }), { minLength: 0, maxLength: LATENCY_SUPPORT - 1 }),
+      fc.constantFrom(0.5, 0.95, 0.99),
+      (fast, slow, q) => {
+        const v = supportedQuantile(sorted([...fast, ...slow]), q);
+        return Number.isNaN(v) || v <= Math.max(...fast);
+      },
+    ),
+  );
+});
+
+test('a window keeps all its samples up to POOL_MIN, else POOL_MIN evenly spaced order statistics', () => {
+  assert.deepEqual([...thinSorted(sorted([3, 1, 2]))], [1, 2, 3]);
+  const big = thinSorted(sorted(Array.from({ length: 1000 }, (_, i) => i)));
+  assert.equal(big.length, POOL_MIN);
+  assert.equal(big[0], 25);
+  assert.equal(big[POOL_MIN - 1], 975);
+});
+
+const entry = (seq: number, latency: number[]): PooledSamples => ({ seq, latency: sorted(latency), ttft: new Float64Array(0) });
+
+test('a small window borrows the latest samples of the windows before it, newest first, up to POOL_LOOKBACK windows back', () => {
+  const pool = [entry(1, Array(15).fill(100)), entry(5, Array(10).fill(200)), entry(8, [300, 300])];
+  // Window 9 with 3 requests: 3 + 2 (window 8) + 10 (window 5) + 15 (window 1) >= POOL_MIN.
+  const s = pooledSample(sorted([1000, 1000, 1000]), pool, 9, (p) => p.latency);
+  assert.equal(s.length, 30);
+  // Window 14: window 1 is more than POOL_LOOKBACK windows back.
+  assert.equal(POOL_LOOKBACK, 10);
+  assert.equal(pooledSample(sorted([1000, 1000, 1000]), pool, 14, (p) => p.latency).length, 15);
+  // A window with POOL_MIN samples of its own, or none, is left as it is.
+  const own = sorted(Array(POOL_MIN).fill(5));
+  assert.equal(pooledSample(own, pool, 9, (p) => p.latency), own);
+  assert.equal(pooledSample(new Float64Array(0), pool, 9, (p) => p.latency).length, 0);
+});
+
+test('pooled latency quantiles: one timeout among the last 20 requests is no tail, three are', () => {
+  const features = new Float64Array(16).fill(NaN);
+  const pool: PooledSamples[] = [];
+  for (let seq = 1; seq <= 6; seq++) poolWindow(pool, { latency: sorted([400, 450, 500]), ttft: sorted([100, 110, 120]) }, seq);
+  const one = withPooledLatency(features, { latency: sorted([420, 60_000]), ttft: sorted([100]) }, pool, 7);
+  assert.notEqual(one, features);
+  assert.equal(one[F.latency_p99_ms], 500);
+  assert.equal(one[F.latency_p50_ms], 450);
+  assert.equal(one[F.ttft_p95_ms], 120);
+  poolWindow(pool, { latency: sorted([420, 60_000]), ttft: sorted([100]) }, 7);
+  const three = withPooledLatency(features, { latency: sorted([60_000, 60_000]), ttft: sorted([100, 100]) }, pool, 8);
+  assert.equal(three[F.latency_p99_ms], 60_000);
+  // Enough requests of its own: the window's own features, untouched.
+  const busy = { latency: sorted(Array(POOL_MIN).fill(700)), ttft: sorted(Array(POOL_MIN).fill(90)) };
+  assert.equal(withPooledLatency(features, busy, pool, 9), features);
+});
+
+test('the pool keeps only what a next window may borrow', () => {
+  const pool: PooledSamples[] = [];
+  for (let seq = 1; seq <= 30; seq++) poolWindow(pool, { latency: sorted([1, 2, 3, 4, 5]), ttft: sorted([1, 2, 3, 4, 5]) }, seq);
+  assert.deepEqual(
+    pool.map((p) => p.seq),
+    [27, 28, 29, 30],
+    'POOL_MIN samples of each kind',
+  );
+  poolWindow(pool, undefined, 45);
+  assert.deepEqual(pool, [], 'all of it beyond POOL_LOOKBACK');
+});
