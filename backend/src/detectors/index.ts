@@ -1,3 +1,4 @@
+import { driftDetector } from './drift';
 import { ewmaDetector } from './ewma';
 import { knnDetector } from './knn';
 import { llmRulesDetector } from './llm-rules';
@@ -8,6 +9,6 @@ import { stuckDetector } from './stuck';
 import type { Detector } from './types';
 
 /** The detector registry: one line per detector. Order is the order of evaluation and of ties. */
-export const DEFAULT_DETECTORS: readonly Detector[] = [robustZDetector, ewmaDetector, seasonalDetector, knnDetector, llmRulesDetector, rangeDetector, stuckDetector];
+export const DEFAULT_DETECTORS: readonly Detector[] = [robustZDetector, ewmaDetector, seasonalDetector, knnDetector, llmRulesDetector, driftDetector, rangeDetector, stuckDetector];
 
 export type { Detector, DetectionInput, DetectorOutput, FeatureBaseline } from './types';

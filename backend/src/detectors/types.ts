@@ -21,6 +21,11 @@ export interface DetectionInput {
   start: number;
   end: number;
   features: Float64Array;
+  /**
+   * The window's own features, NaN where it observed none (an event window without requests, latency
+   * without latencies); `features` reads those as their expected value. Absent: all observed.
+   */
+  observed?: Float64Array;
   extras?: WindowExtras;
   /** Embedding of the window with its recent past. */
   vector: Float32Array;

@@ -272,6 +272,7 @@ export class Scorer {
       start: obs.start,
       end: obs.end,
       features,
+      observed: obs.features,
       extras: obs.extras,
       vector,
       baseline,
