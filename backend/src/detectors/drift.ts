@@ -127,6 +127,10 @@ function reference(s: DriftState, t: number, now: number): Reference | null {
     if (b.peak > highest) highest = b.peak;
   }
   if (n < MIN_BLOCKS || rise < MIN_RISE) return null;
+  // No opinion before the series has a day of levels: the first rise of a daily cycle has no "this time
+  // yesterday" to compare with, and a day-one install paged drifts on series whose latency follows the day
+  // (a +-40 % cycle: 1-6 incidents on day one, none after).
+  if (!(block(s, t, kept - 1).end <= now - DAY_MS + YESTERDAY_REACH_MS)) return null;
   const median = medianInPlace(scratch, n);
   let yesterday = false;
   for (let i = rise + LONG_BLOCKS; i < kept; i++) {

@@ -5,11 +5,12 @@ import { replayMinutes } from '../helpers';
 import { MINUTE, traceTraffic } from '../trace-traffic';
 
 /**
- * Slow drift on the real traces (docs/DETECTION.md, "Slow drift"): the service's whole traffic, 1-minute
- * windows, 4 hours as they are, then a level that creeps up.
+ * Slow drift on the real traces (docs/DETECTION.md, "Slow drift"): the service's traffic thinned to ~30
+ * requests a minute (to keep the test quick), 1-minute windows, a day and 4 hours as they are (the detector
+ * has no opinion before a day of levels), then a level that creeps up.
  */
 const T0 = Date.UTC(2026, 2, 2, 4);
-const DRIFT = 240;
+const DRIFT = 1440 + 240;
 
 async function replay(events: LlmEvent[], minutes: number): Promise<AnomalyRecord[]> {
   const byMinute: LlmEvent[][] = Array.from({ length: minutes }, () => []);
@@ -23,7 +24,7 @@ const drifts = (records: AnomalyRecord[]) => records.filter((r) => r.explanation
 test('a latency that creeps up 2x over 3 hours is found as a latency drift within 2 hours (it was never found)', async () => {
   const minutes = DRIFT + 150;
   const slower = (t: number) => 1 + Math.max(0, (t - T0 - DRIFT * MINUTE) / (180 * MINUTE));
-  const events = traceTraffic({ file: 'code.csv', start: T0, minutes, seed: 1 }).map((e) => ({ ...e, latencyMs: Math.round(e.latencyMs! * slower(e.timestamp)), ttftMs: Math.round(e.ttftMs! * slower(e.timestamp)) }));
+  const events = traceTraffic({ file: 'code.csv', start: T0, minutes, perMinute: 30, seed: 1 }).map((e) => ({ ...e, latencyMs: Math.round(e.latencyMs! * slower(e.timestamp)), ttftMs: Math.round(e.ttftMs! * slower(e.timestamp)) }));
   const records = await replay(events, minutes);
   const found = drifts(records);
   assert.equal(found.length, 1, records.map((r) => `${minuteOf(r.start)} ${r.type}: ${r.explanation.summary}`).join('\n'));
@@ -33,7 +34,8 @@ test('a latency that creeps up 2x over 3 hours is found as a latency drift withi
 });
 
 test('the trace as it is, whose answers are 3x longer for ~25 minutes every hour, drifts nowhere', async () => {
-  const minutes = 6 * 60;
-  const records = await replay(traceTraffic({ file: 'conv.csv', start: T0, minutes, seed: 2 }), minutes);
+  // 30 hours: the detector has an opinion from the end of the first day.
+  const minutes = 30 * 60;
+  const records = await replay(traceTraffic({ file: 'conv.csv', start: T0, minutes, perMinute: 30, seed: 2 }), minutes);
   assert.deepEqual(drifts(records).map((r) => r.explanation.summary), []);
 });
