@@ -88,18 +88,31 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
       if (closed) return;
       closed = true;
       clearInterval(tick);
-      await alerting.stopIntake();
-      await http.close();
+      // Every step runs whatever the one before did: a full disk failed the pipeline's last pattern flush, and
+      // the state save, the open windows and the alert flush after it were skipped (QA). The first failure
+      // is rethrown at the end.
+      let failure: unknown = null;
+      const step = async (name: string, fn: () => Promise<unknown>) => {
+        try {
+          await fn();
+        } catch (err) {
+          log.error({ err, step: name }, 'shutdown step failed; the next steps still run');
+          failure ??= err;
+        }
+      };
+      await step('stop alert intake', () => alerting.stopIntake());
+      await step('close http', () => http.close());
       // With state saved to disk, the windows the service is in the middle of are saved too and continued
       // by the next start; scored now, cut short, they would read as a traffic drop.
-      await pipeline.shutdown({ keepUnfinished: state.keepsWindows, scoringBudgetMs: SHUTDOWN_SCORING_MS });
-      await fits.close();
-      await state.close();
+      await step('score and flush', () => pipeline.shutdown({ keepUnfinished: state.keepsWindows, scoringBudgetMs: SHUTDOWN_SCORING_MS }));
+      await step('stop seasonal fits', () => fits.close());
+      await step('save series state', () => state.close());
       // After the shutdown: its last windows may open or resolve incidents whose alerts must still go out.
-      await alerting.close();
-      await state.finish();
-      await explain.close();
-      await store.close();
+      await step('deliver alerts', () => alerting.close());
+      await step('save alert state', () => state.finish());
+      await step('stop explanations', () => explain.close());
+      await step('close store', () => store.close());
+      if (failure) throw failure;
     },
   };
 }

@@ -224,7 +224,10 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
   });
 
   app.get('/api/v1/health', async (_req, reply) => {
-    const store = await pipeline.store.health();
+    const probe = await pipeline.store.health();
+    // A store that answers reads but refuses writes (a full disk) is not ok: patterns are not being learnt.
+    const writeError = pipeline.storeWriteError;
+    const store = writeError ? { ...probe, ok: false, detail: `writes failing: ${writeError.message}` } : probe;
     return reply.code(store.ok ? 200 : 503).send({
       status: store.ok ? 'ok' : 'degraded',
       version,

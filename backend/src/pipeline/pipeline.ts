@@ -170,6 +170,8 @@ export class Pipeline {
   private lastAdvance: number;
   private lastWatermarkSeen = -Infinity;
   private failures = 0;
+  private lastWriteError: { at: number; message: string } | null = null;
+  private lastWriteErrorLogged = -Infinity;
   private readonly bands = new BandExport();
   /**
    * The band gauges are labelled by service and model only: with a finer series key (user, API key, route,
@@ -663,7 +665,9 @@ export class Pipeline {
       for (let i = 0; i < batch.length; i++) {
         const item = batch[i];
         if (performance.now() >= this.stopScoringAt) {
-          this.leftover.push(...batch.slice(i), ...this.queue);
+          // A loop, not push(...): a backlog of 100k+ windows as call arguments overflowed the stack (QA).
+          for (let j = i; j < batch.length; j++) this.leftover.push(batch[j]);
+          for (const rest of this.queue) this.leftover.push(rest);
           this.queue = [];
           break;
         }
@@ -692,19 +696,40 @@ export class Pipeline {
           // window at once) does not become one long transaction that holds the event loop. Windows
           // only search their own series, so when other series' patterns land does not change a score.
           const obs = item.obs ?? windowObservation(item.window!);
-          if (this.writer.hasPending(obs.seriesKey) || this.writer.pendingCount >= FLUSH_EVERY) await this.writer.flush();
+          if (this.writer.hasPending(obs.seriesKey) || this.writer.pendingCount >= FLUSH_EVERY) await this.flushPatterns();
           await this.process(obs, item.queuedAt);
         } catch (err) {
           this.failures++;
           this.opts.log.error({ err, seriesKey: item.obs?.seriesKey ?? item.window?.seriesKey ?? item.staleKey ?? item.sleepKey ?? item.forgetKey }, 'scoring a window failed');
         }
       }
-      try {
-        await this.writer.flush();
-      } catch (err) {
-        this.opts.log.warn({ err, pending: this.writer.pendingCount }, 'pattern flush failed; kept for the next flush');
-      }
+      await this.flushPatterns();
     }
+  }
+
+  /**
+   * Writes pending patterns. A failed write (a full disk, a read-only file) keeps them pending (the writer's
+   * buffer is bounded) and scoring goes on without the newest patterns: it used to throw for every later
+   * window of the series, so detection and alerting stopped while ingest still said 202 (QA). Logged at most
+   * once a minute; {@link storeWriteError} tells health.
+   */
+  private async flushPatterns(): Promise<void> {
+    try {
+      await this.writer.flush();
+      this.lastWriteError = null;
+    } catch (err) {
+      const now = Date.now();
+      if (!this.lastWriteError || now - this.lastWriteErrorLogged >= 60_000) {
+        this.opts.log.error({ err, pending: this.writer.pendingCount }, 'writing patterns failed; scoring goes on without them (logged once a minute)');
+        this.lastWriteErrorLogged = now;
+      }
+      this.lastWriteError = { at: now, message: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  /** The last failed pattern write, while writes keep failing (null once one succeeds): for health. */
+  get storeWriteError(): { at: number; message: string } | null {
+    return this.lastWriteError;
   }
 
   private async process(obs: Observation, queuedAt: number): Promise<Detection> {
@@ -1013,7 +1038,7 @@ export class Pipeline {
     this.endOfInput(opts);
     if (opts.scoringBudgetMs !== undefined) this.stopScoringAt = performance.now() + opts.scoringBudgetMs;
     await this.idle();
-    await this.writer.flush();
+    await this.flushPatterns();
     if (!this.leftover.length) return;
     const windows = this.leftover.filter((i) => i.window).length;
     const points = this.leftover.filter((i) => i.obs).length;
