@@ -151,13 +151,16 @@ function persistState(
   dispatcher: AlertDispatcher | null,
 ): { keepsWindows: boolean; close(): Promise<void>; finish(): Promise<void> } {
   if (config.stateSaveSeconds <= 0) return { keepsWindows: false, close: async () => {}, finish: async () => {} };
-  const store = SeriesStateStore.inDataDir(config.dataDir);
+  const store = SeriesStateStore.inDataDir(config.dataDir, (file, movedTo, err) =>
+    log.error({ err, file, movedTo }, 'series state file damaged: moved aside; every series starts afresh (warm-up again)'),
+  );
   // Window length and series key give the saved baselines their meaning; with others they are dropped.
   const kept = store.adopt(JSON.stringify({ windowMs: config.windowMs, seriesKey: config.seriesKey }));
   // Series that go quiet leave memory for this file, and come back from it (see Pipeline.persistTo).
   pipeline.persistTo(store);
   if (kept) {
     log.info({ series: pipeline.restoreState(store) }, 'series state restored');
+    if (store.unreadableRows) log.warn({ rows: store.unreadableRows }, 'saved series states that did not decode were skipped; those series start afresh');
     const open = store.takeOpenWindows();
     if (open.windows.length) log.info(pipeline.restoreUnfinished(open.windows, open.eventTime), 'windows open at the last shutdown restored');
   } else log.warn('series state was saved with another SENTINEL_WINDOW or SENTINEL_SERIES_KEY; starting afresh');

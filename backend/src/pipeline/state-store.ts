@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import Database from 'better-sqlite3';
@@ -88,8 +88,39 @@ export class SeriesStateStore {
     this.putMeta = this.db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value');
   }
 
-  static inDataDir(dataDir: string): SeriesStateStore {
-    return new SeriesStateStore(path.join(dataDir, 'series-state.db'));
+  /**
+   * The store of the data directory. A damaged file (truncated, overwritten: SQLite says corrupt or not a
+   * database) is learnt state, not data: it is moved aside to `series-state.db.damaged-<time>` and the
+   * service starts afresh (every series re-warms), as with state of another format, instead of failing
+   * every start with a stack (QA). `onDamaged` hears where it went.
+   */
+  static inDataDir(dataDir: string, onDamaged?: (file: string, movedTo: string, err: unknown) => void): SeriesStateStore {
+    const file = path.join(dataDir, 'series-state.db');
+    let store: SeriesStateStore | null = null;
+    try {
+      store = new SeriesStateStore(file);
+      store.verify();
+      return store;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code !== 'SQLITE_CORRUPT' && code !== 'SQLITE_NOTADB') throw err;
+      try {
+        store?.close();
+      } catch {
+        // closing a damaged file may fail too; it is moved aside either way
+      }
+      const movedTo = `${file}.damaged-${Date.now()}`;
+      for (const ext of ['', '-wal', '-shm']) if (existsSync(file + ext)) renameSync(file + ext, movedTo + ext);
+      onDamaged?.(file, movedTo, err);
+      return new SeriesStateStore(file);
+    }
+  }
+
+  /** Reads every table's rows once (keys only): a damaged file fails here, at start, not at the first save. */
+  private verify(): void {
+    this.db.prepare('SELECT count(*) FROM series_state').get();
+    this.db.prepare('SELECT count(*) FROM open_windows').get();
+    this.db.prepare('SELECT count(*) FROM meta').get();
   }
 
   /**
@@ -180,20 +211,28 @@ export class SeriesStateStore {
     return this.db.prepare('DELETE FROM series_state WHERE key = ? AND dormant = 1 AND updated_ms < ?').run(key, before).changes > 0;
   }
 
+  /** Rows {@link load} skipped because they did not decode. */
+  unreadableRows = 0;
+
   /** Every saved series state of the current format that is not dormant, and the pooled calibration. */
   load(): { states: SeriesState[]; pooled: Map<string, ScoreReservoir> } {
     const states: SeriesState[] = [];
     let pooled = new Map<string, ScoreReservoir>();
     for (const row of this.db.prepare('SELECT key, state FROM series_state WHERE dormant = 0').iterate() as Iterable<{ key: string; state: Buffer }>) {
-      if (row.key === POOLED_KEY) {
-        const saved = deserialize(row.state) as { v?: number; pooled?: Map<string, ScoreReservoir> };
-        if (saved?.v !== STATE_FORMAT || !saved.pooled) continue;
-        for (const r of saved.pooled.values()) Object.setPrototypeOf(r, ScoreReservoir.prototype);
-        pooled = saved.pooled;
-        continue;
+      // A row that does not decode (a damaged blob) is skipped: that series re-warms, the others are kept.
+      try {
+        if (row.key === POOLED_KEY) {
+          const saved = deserialize(row.state) as { v?: number; pooled?: Map<string, ScoreReservoir> };
+          if (saved?.v !== STATE_FORMAT || !saved.pooled) continue;
+          for (const r of saved.pooled.values()) Object.setPrototypeOf(r, ScoreReservoir.prototype);
+          pooled = saved.pooled;
+          continue;
+        }
+        const s = decodeSeriesState(row.state);
+        if (s) states.push(s);
+      } catch {
+        this.unreadableRows++;
       }
-      const s = decodeSeriesState(row.state);
-      if (s) states.push(s);
     }
     return { states, pooled };
   }
