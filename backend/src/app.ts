@@ -69,11 +69,18 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
     return 0;
   });
   if (confirmed) log.info({ anomalies: confirmed }, 'confirmed anomalies in quarantine restored');
-  if (alerting.dispatcher) {
-    // Alerted before a crash, but the series state that would resolve them was not saved: resolve them now.
-    const n = await pipeline.resolveUntracked(alerting.dispatcher.alertedIncidents());
-    if (n) log.warn({ incidents: n }, 'resolved incidents of the last run that no saved series state tracks (not saved before a crash, or new settings)');
+  // Open before a crash (or before new settings), but the series state that would resolve them was not saved:
+  // resolve them now, as state_lost. Not only those alerted (their receivers wait for a "resolved"): an
+  // incident held back by a cooldown, or any incident without alert sinks, stayed open in the store forever
+  // (QA), listed as open by the API and the plugin.
+  const untracked = new Set(alerting.dispatcher?.alertedIncidents() ?? []);
+  try {
+    for (const id of await recentOpenIncidents(store, (deps.now ?? Date.now)())) untracked.add(id);
+  } catch (err) {
+    log.warn({ err }, 'open incidents of the last run unreadable; those no series state tracks stay open');
   }
+  const n = await pipeline.resolveUntracked(untracked);
+  if (n) log.warn({ incidents: n }, 'resolved incidents of the last run that no saved series state tracks (not saved before a crash, or new settings)');
   let closed = false;
   return {
     config,
@@ -115,6 +122,21 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
       if (failure) throw failure;
     },
   };
+}
+
+/**
+ * Ids of the open incidents in the store that were still going on in the last two days (an incident ends at
+ * its last anomalous window; an outage, the longest held, resolves within a day of silence).
+ */
+async function recentOpenIncidents(store: VectorStore, now: number): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.listAnomalies({ from: now - 2 * 86_400_000, limit: 500, ...(cursor ? { cursor } : {}) });
+    for (const r of page.items) if (r.status === 'open') ids.push(r.id);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return ids;
 }
 
 /**

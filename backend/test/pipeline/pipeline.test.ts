@@ -1,5 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { replay } from '../../src/replay';
@@ -196,6 +198,29 @@ describe('service state across restarts, feedback and shutdown', () => {
     } finally {
       await s.close();
     }
+  });
+});
+
+describe('open incidents across a crash', () => {
+  test('an incident open when the state was lost (a crash, no alert sinks) is resolved as state_lost at the next start, not left open forever', async () => {
+    const s1 = await startServer({ SENTINEL_WARMUP_WINDOWS: '15' });
+    const start = minutesAgo(40);
+    const events = [...steadyTraffic(start, 30), ...steadyTraffic(start + 30 * 60_000, 4, 30, { latencyMs: 20_000 }, 3)];
+    for (let i = 0; i < events.length; i += 500) assert.ok((await post(`${s1.url}/api/v1/events`, events.slice(i, i + 500))).ok);
+    s1.app.pipeline.endOfInput();
+    await s1.app.pipeline.idle();
+    const open = (await s1.app.store.listAnomalies({ limit: 10 })).items.filter((a) => a.status === 'open');
+    assert.equal(open.length, 1, 'the latency incident is going on');
+    // The crash: the series state of this run never reached the disk.
+    s1.app.pipeline.persistTo(null);
+    await s1.close({ keepData: true });
+    const db = new Database(join(s1.dataDir, 'series-state.db'));
+    db.exec('DELETE FROM series_state');
+    db.close();
+    await restarted(s1.dataDir, async (s2) => {
+      const rec = await s2.app.store.getAnomaly(open[0].id);
+      assert.deepEqual([rec?.status, rec?.resolution], ['resolved', 'state_lost']);
+    });
   });
 });
 
