@@ -187,6 +187,10 @@ function persistState(
     if (open.windows.length) log.info(pipeline.restoreUnfinished(open.windows, open.eventTime), 'windows open at the last shutdown restored');
   } else log.warn('series state was saved with another SENTINEL_WINDOW or SENTINEL_SERIES_KEY; starting afresh');
   let closed = false;
+  /** Writes the alert dispatcher's memory (alerted incidents, cooldowns, outbox) next to the series rows. */
+  const saveAlerting = () => {
+    if (dispatcher) store.saveValue(ALERTING_MEMORY, dispatcher.memory());
+  };
   if (dispatcher) {
     try {
       const memory = store.loadValue(ALERTING_MEMORY) as DispatcherMemory | undefined;
@@ -201,14 +205,14 @@ function persistState(
     // A resend takes alerts out of the dead-letter file only after this wrote them into the saved outbox.
     dispatcher.saveMemory = () => {
       if (closed) throw new Error('the series state store is closed (shutting down)');
-      store.saveValue(ALERTING_MEMORY, dispatcher.memory());
+      saveAlerting();
     };
     dispatcher.onMemoryChange = () => {
       pending ??= setTimeout(() => {
         pending = null;
         if (closed) return;
         try {
-          store.saveValue(ALERTING_MEMORY, dispatcher.memory());
+          saveAlerting();
         } catch (err) {
           log.warn({ err }, 'saving alert state failed; retried at the next interval');
         }
@@ -225,7 +229,7 @@ function persistState(
         saved += n;
         if (n === STATE_SAVE_BATCH) await new Promise((r) => setImmediate(r));
       } while (n === STATE_SAVE_BATCH);
-      if (dispatcher) store.saveValue(ALERTING_MEMORY, dispatcher.memory());
+      saveAlerting();
       if (saved) log.debug({ series: saved }, 'series state saved');
     } catch (err) {
       log.warn({ err }, 'saving series state failed; retried at the next interval');
@@ -255,12 +259,10 @@ function persistState(
     },
     async finish() {
       // After the alert sinks closed: the alerts still undelivered then stay in the outbox for the next start.
-      if (dispatcher) {
-        try {
-          store.saveValue(ALERTING_MEMORY, dispatcher.memory());
-        } catch (err) {
-          log.warn({ err }, 'saving alert state failed; alerts not delivered at shutdown may be lost');
-        }
+      try {
+        saveAlerting();
+      } catch (err) {
+        log.warn({ err }, 'saving alert state failed; alerts not delivered at shutdown may be lost');
       }
       store.close();
     },

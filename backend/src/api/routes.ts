@@ -227,7 +227,7 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
     const probe = await pipeline.store.health();
     // A store that answers reads but refuses writes (a full disk) is not ok: patterns are not being learnt.
     const writeError = pipeline.storeWriteError;
-    const store = writeError ? { ...probe, ok: false, detail: `writes failing: ${writeError.message}` } : probe;
+    const store = writeError ? { ...probe, ok: false, detail: `writes failing: ${writeError}` } : probe;
     return reply.code(store.ok ? 200 : 503).send({
       status: store.ok ? 'ok' : 'degraded',
       version,

@@ -170,7 +170,8 @@ export class Pipeline {
   private lastAdvance: number;
   private lastWatermarkSeen = -Infinity;
   private failures = 0;
-  private lastWriteError: { at: number; message: string } | null = null;
+  /** Message of the last failed pattern write while writes keep failing (see flushPatterns). */
+  private lastWriteError: string | null = null;
   private lastWriteErrorLogged = -Infinity;
   private readonly bands = new BandExport();
   /**
@@ -723,12 +724,12 @@ export class Pipeline {
         this.opts.log.error({ err, pending: this.writer.pendingCount }, 'writing patterns failed; scoring goes on without them (logged once a minute)');
         this.lastWriteErrorLogged = now;
       }
-      this.lastWriteError = { at: now, message: err instanceof Error ? err.message : String(err) };
+      this.lastWriteError = err instanceof Error ? err.message : String(err);
     }
   }
 
-  /** The last failed pattern write, while writes keep failing (null once one succeeds): for health. */
-  get storeWriteError(): { at: number; message: string } | null {
+  /** Why the last pattern write failed, while writes keep failing (null once one succeeds): for health. */
+  get storeWriteError(): string | null {
     return this.lastWriteError;
   }
 

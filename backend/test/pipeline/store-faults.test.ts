@@ -34,7 +34,7 @@ test('a store that refuses writes (full disk) does not stop scoring; health lear
   pipeline.endOfInput();
   await pipeline.idle();
   assert.equal(pipeline.failureCount, 0, 'every window scored');
-  assert.match(pipeline.storeWriteError?.message ?? '', /disk is full/);
+  assert.match(pipeline.storeWriteError ?? '', /disk is full/);
   const found = (await store.listAnomalies({ limit: 10 })).items;
   assert.ok(found.some((a) => a.type === 'latency_spike'), found.map((a) => a.type).join());
   store.full = false;
