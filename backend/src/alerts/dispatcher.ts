@@ -150,10 +150,15 @@ export class AlertDispatcher {
     if (event === 'resolved') {
       this.incidents.delete(record.id);
       if (!st?.alerted) return this.suppress('not_alerted');
-      const key = cooldownKey(record);
-      this.cooldowns.delete(key);
-      this.cooldowns.set(key, { until: this.now() + (this.opts.cooldownMs ?? 300_000), severity: st.alerted });
-      this.bound(this.cooldowns);
+      // An incident resolved because a restart lost its series' state (state_lost) did not end: the problem
+      // may still be going on, and its next page must not wait out a flapping cooldown (QA: 5 minutes late
+      // after a kill -9).
+      if (record.resolution !== 'state_lost') {
+        const key = cooldownKey(record);
+        this.cooldowns.delete(key);
+        this.cooldowns.set(key, { until: this.now() + (this.opts.cooldownMs ?? 300_000), severity: st.alerted });
+        this.bound(this.cooldowns);
+      }
       return 'resolved';
     }
     if (!st) {

@@ -7,7 +7,7 @@ import { eventSchema, pointSchema, timestampSchema } from '../ingest/schema';
 import { validateBatch } from '../ingest/parse';
 import type { IngestResult, Pipeline } from '../pipeline/pipeline';
 import type { Detection } from '../pipeline/scorer';
-import { learntWindows, type SeriesState } from '../pipeline/series-state';
+import { isWarm, type SeriesState } from '../pipeline/series-state';
 import { summaryOf, type DormantSummary } from '../pipeline/state-store';
 import type { SentinelMetrics } from '../metrics';
 import { parseOr400 } from './validate';
@@ -211,7 +211,7 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
       lastSeen: s.lastSeen ? iso(s.lastSeen) : null,
       lastScore: round(s.lastScore),
       alertScore: round(alertScore),
-      warm: learntWindows(s) >= pipeline.warmupWindows,
+      warm: isWarm(s, pipeline.warmupWindows),
       dormant,
     });
     return {

@@ -15,7 +15,7 @@ import { BandExport } from './band-export';
 import { IncidentTracker, resolveRecord, type IncidentEvent } from './incidents';
 import { PatternWriter } from './pattern-writer';
 import { Scorer, type Detection, type Observation } from './scorer';
-import { learntWindows, type SeriesState } from './series-state';
+import { isWarm, type SeriesState } from './series-state';
 import type { DormantSummary, SeriesStateStore } from './state-store';
 
 /** Longest stretch of scoring between two yields to the event loop. */
@@ -846,7 +846,7 @@ export class Pipeline {
     for (const s of this.scorer.states.values()) {
       // A series in warm-up cannot alert, so its score would only make alert rules fire for nothing; a plain
       // series that stopped reporting has no current score.
-      if (learntWindows(s) < this.opts.config.warmupWindows || this.pointSeries.get(s.key)?.stale) continue;
+      if (!isWarm(s, this.opts.config.warmupWindows) || this.pointSeries.get(s.key)?.stale) continue;
       const service = s.labels.service ?? '';
       const model = s.labels.model ?? (s.kind === 'points' ? s.labels.series : '');
       // `overall` is the ensemble's score; each detector's calibrated score is a signal of its own, for

@@ -11,7 +11,7 @@ import { MAX_GAP_WINDOWS } from '../windowing/windower';
 import { poolWindow, withPooledLatency } from '../windowing/latency-pool';
 import { learnDaily, newDailyProfile, usualAtThisHour } from './daily-profile';
 import { BELOW_BOUNDARY, attributions, combine, outsideBand, severityFor, typeFor } from './ensemble';
-import { SeriesState, learntWindows, type QuarantinedWindow, type SeriesKind } from './series-state';
+import { SeriesState, isWarm, learntWindows, type QuarantinedWindow, type SeriesKind } from './series-state';
 import type { MstlPool } from '../detectors/augurs';
 
 /** The calibration samples of a detection: per-feature |z| of per-feature detectors, raw scores of others. */
@@ -302,7 +302,7 @@ export class Scorer {
     // And so is what an event series does at this hour every day (the evening stop, the 09:00 batch job).
     const routine = !dismissed && !idle && unDismissed > 1 && state.daily != null && usualAtThisHour(state.daily, obs.start, type, obs.features, state.minScale);
     const score = dismissed || idle || routine ? Math.min(unDismissed, BELOW_BOUNDARY) : unDismissed;
-    const warm = learntWindows(state) >= this.opts.warmupWindows;
+    const warm = isWarm(state, this.opts.warmupWindows);
     const anomalous = warm && score > 1;
     const detectors: Record<string, number> = {};
     for (const s of scores) if (!Number.isNaN(s.threshold)) detectors[s.name] = Math.round(s.score * 1000) / 1000;

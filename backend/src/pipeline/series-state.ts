@@ -176,3 +176,11 @@ export class SeriesState {
 export function learntWindows(s: { windowsSeen: number; learntWindows?: number }): number {
   return s.learntWindows ?? s.windowsSeen;
 }
+
+/**
+ * Whether a series is past its warm-up: it has learnt `warmupWindows` windows of history. A series in
+ * warm-up cannot alert, its score is not exported, and `GET /series` says `warm: false`; the three read this.
+ */
+export function isWarm(s: { windowsSeen: number; learntWindows?: number }, warmupWindows: number): boolean {
+  return learntWindows(s) >= warmupWindows;
+}

@@ -163,6 +163,19 @@ describe('alert policy: grouping, escalation, cooldown', () => {
     assert.deepEqual(seq, [null, null, 'opened', 'opened', 'opened', 'opened']);
   });
 
+  test('an incident resolved as state_lost starts no cooldown: the problem it paged for may still be going on', () => {
+    let now = Date.UTC(2026, 10, 22, 10);
+    const d = new AlertDispatcher({ sinks: [], deadLetters: new DeadLetterStore(tmpdir()), log, cooldownMs: 300_000, now: () => now });
+    const r = (id: string, extra: Partial<AnomalyRecord> = {}) => ({ ...anomaly(id, now, { severity: 'high', seriesKey: 's1' }), ...extra });
+    assert.equal(d.decide('opened', r('a')), 'opened');
+    assert.equal(d.decide('resolved', r('a', { status: 'resolved', resolution: 'state_lost' })), 'resolved');
+    now += 60_000;
+    assert.equal(d.decide('opened', r('b')), 'opened', 'the same problem pages again at once after a lost state');
+    assert.equal(d.decide('resolved', r('b', { status: 'resolved', resolution: 'recovered' })), 'resolved');
+    now += 60_000;
+    assert.equal(d.decide('opened', r('c')), null, 'after a recovery the flapping cooldown holds');
+  });
+
   test('the memory survives a JSON round trip: alerted incidents resolve, cooldowns hold, malformed entries are skipped', () => {
     let now = Date.UTC(2026, 10, 22, 10);
     const make = () => new AlertDispatcher({ sinks: [], deadLetters: new DeadLetterStore(tmpdir()), log, cooldownMs: 300_000, now: () => now });
