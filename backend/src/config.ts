@@ -104,6 +104,8 @@ export interface Config {
   alertRetryBaseMs: number;
   /** A series whose incident was alerted stays quiet this long unless severity rises. @default 300000 (SENTINEL_ALERT_COOLDOWN) */
   alertCooldownMs: number;
+  /** Dead letters kept; beyond it the oldest are dropped (logged, counted). @default 10000 (SENTINEL_DEAD_LETTER_MAX) */
+  deadLetterMax: number;
   /** Incidents below this severity send no alert. @default "low" (SENTINEL_ALERT_MIN_SEVERITY) */
   alertMinSeverity: 'critical' | 'high' | 'medium' | 'low';
   /** OTLP span / resource attributes naming the end user, first present wins. @default ["user.id","enduser.id"] (SENTINEL_OTEL_USER_ATTRIBUTES) */
@@ -206,6 +208,7 @@ const SCHEMA = {
   SENTINEL_ALERT_MAX_ATTEMPTS: int(1, 100).default(10),
   SENTINEL_ALERT_RETRY_BASE: duration(1).default(1000),
   SENTINEL_ALERT_COOLDOWN: duration(0).default(300_000),
+  SENTINEL_DEAD_LETTER_MAX: int(100, 10_000_000).default(10_000),
   SENTINEL_ALERT_MIN_SEVERITY: z.enum(['critical', 'high', 'medium', 'low']).default('low'),
   SENTINEL_OTEL_USER_ATTRIBUTES: list.default(['user.id', 'enduser.id']),
   SENTINEL_OTEL_API_KEY_ATTRIBUTES: list.default([]),
@@ -227,6 +230,7 @@ const OPTIONAL_TUNING = new Set([
   'SENTINEL_ALERT_MAX_ATTEMPTS',
   'SENTINEL_ALERT_RETRY_BASE',
   'SENTINEL_ALERT_COOLDOWN',
+  'SENTINEL_DEAD_LETTER_MAX',
 ]);
 
 type Parsed = { [K in keyof typeof SCHEMA]: z.output<(typeof SCHEMA)[K]> };
@@ -343,6 +347,7 @@ export function loadConfig(
     alertMaxAttempts: p.SENTINEL_ALERT_MAX_ATTEMPTS,
     alertRetryBaseMs: p.SENTINEL_ALERT_RETRY_BASE,
     alertCooldownMs: p.SENTINEL_ALERT_COOLDOWN,
+    deadLetterMax: p.SENTINEL_DEAD_LETTER_MAX,
     alertMinSeverity: p.SENTINEL_ALERT_MIN_SEVERITY,
     otelUserAttributes: p.SENTINEL_OTEL_USER_ATTRIBUTES,
     otelApiKeyAttributes: p.SENTINEL_OTEL_API_KEY_ATTRIBUTES,

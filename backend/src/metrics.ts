@@ -33,6 +33,7 @@ export class SentinelMetrics {
   readonly alertsSent: Counter<'sink' | 'outcome'>;
   readonly alertsSuppressed: Counter<'reason'>;
   readonly alertsResent: Counter<'outcome'>;
+  readonly deadLettersDropped: Counter;
   readonly explanations: Counter<'outcome'>;
   readonly explainQueueDepth: Gauge;
   readonly llmCircuitOpen: Gauge;
@@ -159,6 +160,11 @@ export class SentinelMetrics {
       name: 'sentinel_alerts_resent_total',
       help: 'Dead-lettered alerts an operator asked to resend, by outcome (resent, sink_not_configured, busy, shutting_down, not_found, superseded)',
       labelNames: ['outcome'],
+      registers: r,
+    });
+    this.deadLettersDropped = new Counter({
+      name: 'sentinel_alerts_dead_letters_dropped_total',
+      help: 'Oldest dead letters dropped because the store held more than SENTINEL_DEAD_LETTER_MAX',
       registers: r,
     });
     this.explanations = new Counter({

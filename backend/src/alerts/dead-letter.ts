@@ -25,12 +25,24 @@ export interface StoredDeadLetter extends DeadLetter {
 /** What the file holds: the entries oldest first, and how many lines could not be read as one. */
 export interface DeadLetterContents {
   entries: StoredDeadLetter[];
-  /** Lines that are not a dead letter (hand-edited, torn by a full disk): listed nowhere, never removed. */
+  /** Lines that are not a dead letter (hand-edited, torn by a full disk): listed nowhere, removed only by a trim. */
   unreadable: number;
 }
 
 /** File name of the dead-letter store under SENTINEL_DATA_DIR. */
 export const DEAD_LETTER_FILE = 'alerts-dead-letter.jsonl';
+
+export interface DeadLetterOptions {
+  file?: string;
+  /**
+   * Entries kept (SENTINEL_DEAD_LETTER_MAX). When appends take the file a tenth past it, the oldest entries
+   * are dropped down to it, so a sink broken for months cannot fill the disk, and every listing (which reads
+   * the whole file) stays bounded. Unreadable lines count and are dropped first.
+   */
+  maxEntries?: number;
+  /** Told how many entries a trim dropped (to log and count it). */
+  onTrim?: (dropped: number) => void;
+}
 
 /**
  * Id of a stored line: `dl_` and 16 hex digits of the SHA-256 of the line. It depends on the line alone, so
@@ -70,10 +82,17 @@ function parseLine(line: string): DeadLetter | null {
  */
 export class DeadLetterStore {
   readonly path: string;
+  private readonly maxEntries: number;
   private chain: Promise<void> = Promise.resolve();
+  /** Lines in the file as last read or written (null: not read yet). */
+  private lineCount: number | null = null;
 
-  constructor(dataDir: string, file = DEAD_LETTER_FILE) {
-    this.path = join(dataDir, file);
+  constructor(
+    dataDir: string,
+    private readonly opts: DeadLetterOptions = {},
+  ) {
+    this.path = join(dataDir, opts.file ?? DEAD_LETTER_FILE);
+    this.maxEntries = opts.maxEntries ?? 10_000;
   }
 
   /** Runs `fn` after every write queued before it, and before any queued after it. */
@@ -91,8 +110,22 @@ export class DeadLetterStore {
     const line = JSON.stringify(entry) + '\n';
     return this.locked(async () => {
       await mkdir(dirname(this.path), { recursive: true });
+      const count = this.lineCount ?? (await this.readLines()).length;
       await appendFile(this.path, line, 'utf8');
+      this.lineCount = count + 1;
+      if (this.lineCount > this.maxEntries + Math.ceil(this.maxEntries / 10)) await this.trim();
     });
+  }
+
+  /** Drops the oldest lines (unreadable ones first) down to `maxEntries`; a failed rewrite keeps the file. */
+  private async trim(): Promise<void> {
+    const lines = await this.readLines();
+    let excess = lines.length - this.maxEntries;
+    if (excess <= 0) return;
+    const dropped = excess;
+    const kept = lines.filter((line) => (excess > 0 && !parseLine(line) ? (excess--, false) : true));
+    const rest = kept.slice(excess);
+    if ((await this.rewrite(rest)) === undefined) this.opts.onTrim?.(dropped);
   }
 
   /** Everything stored, oldest first, with ids (after the writes queued before the call). */
@@ -121,31 +154,44 @@ export class DeadLetterStore {
       const seen = new Map<string, number>();
       const kept = lines.filter((line) => !(parseLine(line) && dropped.has(deadLetterId(line, seen))));
       if (kept.length === lines.length) return { result };
-      const tmp = `${this.path}.${process.pid}.tmp`;
-      try {
-        const fh = await open(tmp, 'w');
-        try {
-          await fh.writeFile(kept.map((l) => l + '\n').join(''), 'utf8');
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        await rename(tmp, this.path);
-      } catch (err) {
-        await rm(tmp, { force: true }).catch(() => {});
-        return { result, writeError: err };
-      }
-      return { result };
+      const writeError = await this.rewrite(kept);
+      return writeError === undefined ? { result } : { result, writeError };
     });
   }
 
-  private async readLines(): Promise<string[]> {
+  /**
+   * Replaces the file by `lines` (a temp file, fsynced, renamed over it): a crash leaves the old file or the
+   * new one. Returns the error when it failed (the file is then unchanged), undefined when done.
+   */
+  private async rewrite(lines: string[]): Promise<unknown> {
+    const tmp = `${this.path}.${process.pid}.tmp`;
     try {
-      return (await readFile(this.path, 'utf8')).split('\n').filter(Boolean);
+      const fh = await open(tmp, 'w');
+      try {
+        await fh.writeFile(lines.map((l) => l + '\n').join(''), 'utf8');
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, this.path);
+      this.lineCount = lines.length;
+      return undefined;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
+      await rm(tmp, { force: true }).catch(() => {});
+      return err ?? new Error('rewrite failed');
     }
+  }
+
+  private async readLines(): Promise<string[]> {
+    let lines: string[];
+    try {
+      lines = (await readFile(this.path, 'utf8')).split('\n').filter(Boolean);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      lines = [];
+    }
+    this.lineCount = lines.length;
+    return lines;
   }
 }
 

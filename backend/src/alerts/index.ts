@@ -4,7 +4,7 @@ import type { Logger } from '../logger';
 import type { SentinelMetrics } from '../metrics';
 import type { AnomalyListener } from '../pipeline/pipeline';
 import { AmqpAlertSink } from './amqp-sink';
-import { DeadLetterStore } from './dead-letter';
+import { DEAD_LETTER_FILE, DeadLetterStore } from './dead-letter';
 import { AlertDispatcher, type DispatcherOptions } from './dispatcher';
 import { TargetNotAllowedError } from './errors';
 import { PagerDutySink } from './pagerduty-sink';
@@ -100,7 +100,13 @@ export async function attachAlerting(deps: AlertingDeps, overrides: Partial<Pick
     sinks.push(amqpSink);
   }
 
-  const deadLetters = new DeadLetterStore(config.dataDir);
+  const deadLetters = new DeadLetterStore(config.dataDir, {
+    maxEntries: config.deadLetterMax,
+    onTrim: (dropped) => {
+      metrics?.deadLettersDropped.inc(dropped);
+      log.warn({ dropped, kept: config.deadLetterMax, file: DEAD_LETTER_FILE }, 'dead-letter store full: oldest entries dropped (SENTINEL_DEAD_LETTER_MAX)');
+    },
+  });
   let dispatcher: AlertDispatcher | null = null;
   if (sinks.length) {
     dispatcher = new AlertDispatcher({

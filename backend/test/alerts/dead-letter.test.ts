@@ -119,6 +119,30 @@ describe('dead-letter store', () => {
     assert.equal((await store.readAll()).length, 2);
   });
 
+  test('the store keeps the newest maxEntries: past a tenth over, the oldest go, unreadable lines first', async () => {
+    const trims: number[] = [];
+    const small = new DeadLetterStore(dir, { maxEntries: 10, onTrim: (n) => trims.push(n) });
+    await small.append(letter('an_0'));
+    appendFileSync(small.path, 'torn line\n');
+    // An instance that has not read the file yet counts what is there before its first append.
+    const fresh = new DeadLetterStore(dir, { maxEntries: 10, onTrim: (n) => trims.push(n) });
+    for (let i = 1; i <= 9; i++) await fresh.append(letter(`an_${i}`, undefined, i));
+    assert.deepEqual(trims, [], '11 lines: within a tenth over the limit');
+    await fresh.append(letter('an_10', undefined, 10));
+    assert.deepEqual(trims, [2], '12 lines: trimmed to 10');
+    const { entries, unreadable } = await fresh.read();
+    assert.equal(unreadable, 0, 'the unreadable line went first');
+    assert.deepEqual(
+      entries.map((e) => e.alertId),
+      Array.from({ length: 10 }, (_, i) => `an_${i + 1}`),
+    );
+    // It keeps counting from the rewrite: every second append past 10 takes it to 12 again.
+    for (let i = 11; i <= 20; i++) await fresh.append(letter(`an_${i}`, undefined, i));
+    assert.deepEqual(trims, [2, 2, 2, 2, 2, 2]);
+    assert.equal((await fresh.read()).entries[0].alertId, 'an_11');
+    assert.equal(readFileSync(fresh.path, 'utf8').trim().split('\n').length, 10);
+  });
+
   test('an empty or missing file reads as nothing', async () => {
     assert.deepEqual(await store.read(), { entries: [], unreadable: 0 });
     const { result } = await store.remove(({ entries }) => ({ drop: entries.map((e) => e.id), result: entries.length }));
