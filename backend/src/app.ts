@@ -63,6 +63,7 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
   const tick = setInterval(() => pipeline.tick(), 1000);
   tick.unref();
   const state = persistState(config, log, pipeline, alerting.dispatcher);
+  await state.pruneSuperseded(store);
   // Confirmed anomalies whose windows wait in the restored quarantine must stay unlearnt.
   const confirmed = await pipeline.restoreVerdicts().catch((err: unknown) => {
     log.warn({ err }, 'verdicts of quarantined windows unreadable; confirmed anomalies among them may be learnt as normal');
@@ -171,8 +172,8 @@ function persistState(
   log: Logger,
   pipeline: Pipeline,
   dispatcher: AlertDispatcher | null,
-): { keepsWindows: boolean; close(): Promise<void>; finish(): Promise<void> } {
-  if (config.stateSaveSeconds <= 0) return { keepsWindows: false, close: async () => {}, finish: async () => {} };
+): { keepsWindows: boolean; pruneSuperseded(store: VectorStore): Promise<void>; close(): Promise<void>; finish(): Promise<void> } {
+  if (config.stateSaveSeconds <= 0) return { keepsWindows: false, pruneSuperseded: async () => {}, close: async () => {}, finish: async () => {} };
   const store = SeriesStateStore.inDataDir(config.dataDir, (file, movedTo, err) =>
     log.error({ err, file, movedTo }, 'series state file damaged: moved aside; every series starts afresh (warm-up again)'),
   );
@@ -243,6 +244,22 @@ function persistState(
   timer.unref();
   return {
     keepsWindows: true,
+    /**
+     * Deletes the patterns of the series whose state new settings dropped, before any window is scored:
+     * learnt from windows of another length, they would pass for normal ones of the same key, and those of
+     * keys that no longer exist stayed in the store forever (nothing prunes a key without state). A key is
+     * crossed off only once its patterns are gone, so an interrupted start finishes the job at the next.
+     */
+    async pruneSuperseded(patterns: VectorStore) {
+      const keys = store.supersededKeys();
+      if (!keys.length) return;
+      let deleted = 0;
+      for (const key of keys) {
+        deleted += (await patterns.prunePatterns(key, 'normal', 0)) + (await patterns.prunePatterns(key, 'incident', 0));
+        store.supersededDone(key);
+      }
+      log.info({ series: keys.length, patterns: deleted }, 'patterns learnt under the previous SENTINEL_WINDOW / SENTINEL_SERIES_KEY deleted');
+    },
     async close() {
       clearInterval(timer);
       await saving;

@@ -85,6 +85,8 @@ export class SeriesStateStore {
          summary = excluded.summary, last_seen_ms = excluded.last_seen_ms`,
     );
     this.db.exec('CREATE TABLE IF NOT EXISTS open_windows (key TEXT NOT NULL, start INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (key, start))');
+    // Series whose state was dropped for new settings ({@link adopt}): their patterns are still to delete.
+    this.db.exec('CREATE TABLE IF NOT EXISTS superseded (key TEXT PRIMARY KEY)');
     this.putMeta = this.db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value');
   }
 
@@ -132,11 +134,24 @@ export class SeriesStateStore {
     const row = this.db.prepare("SELECT value FROM meta WHERE name = 'fingerprint'").get() as { value: string } | undefined;
     if (row?.value === fingerprint) return true;
     this.db.transaction(() => {
+      // Their patterns were learnt under the old settings too (windows of another length, or other keys that
+      // nothing would ever prune): listed here, in the same transaction, until deleted (see supersededKeys).
+      this.db.prepare('INSERT OR IGNORE INTO superseded (key) SELECT key FROM series_state WHERE key != ?').run(POOLED_KEY);
       this.db.exec('DELETE FROM series_state');
       this.db.exec('DELETE FROM open_windows');
       this.putMeta.run('fingerprint', fingerprint);
     })();
     return row === undefined;
+  }
+
+  /** Series whose state {@link adopt} dropped and whose patterns are not deleted yet. */
+  supersededKeys(): string[] {
+    return (this.db.prepare('SELECT key FROM superseded').all() as { key: string }[]).map((r) => r.key);
+  }
+
+  /** `key`'s old patterns are deleted. */
+  supersededDone(key: string): void {
+    this.db.prepare('DELETE FROM superseded WHERE key = ?').run(key);
   }
 
   /**

@@ -9,6 +9,7 @@ import { createLogger } from '../../src/logger';
 import { Pipeline } from '../../src/pipeline/pipeline';
 import { SeriesStateStore } from '../../src/pipeline/state-store';
 import { SqliteStore } from '../../src/store/sqlite-store';
+import { event, startServer } from '../helpers';
 
 /** Runs `fn` with `n` fresh data directories, removed afterwards. */
 async function withDirs(n: number, fn: (dirs: string[]) => Promise<void>): Promise<void> {
@@ -118,5 +119,32 @@ describe('series state across a restart (series-state.db)', () => {
       st.close();
       await store.close();
     });
+  });
+
+  test('new settings delete the patterns learnt under the old ones, at the next start, before any window is scored', async () => {
+    const t0 = Date.now() - 3_600_000;
+    const first = await startServer({ SENTINEL_WINDOW: '60s', SENTINEL_LATENESS: '0s' });
+    const { pipeline, store } = first.app;
+    for (let w = 0; w < 30; w++) pipeline.ingestEvents([event(t0 + w * 60_000), event(t0 + w * 60_000 + 20_000, { service: 'search' })]);
+    pipeline.ingestEvents([event(t0 + 31 * 60_000)]);
+    await pipeline.idle();
+    await pipeline.flushPatterns();
+    const before = await store.countPatterns();
+    assert.ok(before >= 20, `patterns learnt: ${before}`);
+    await first.close({ keepData: true });
+
+    // The same settings keep them.
+    const same = await startServer({ SENTINEL_WINDOW: '60s', SENTINEL_LATENESS: '0s' }, first.dataDir);
+    assert.equal(await same.app.store.countPatterns(), before);
+    await same.close({ keepData: true });
+
+    // Another window length: 1-minute patterns are no normal for 5-minute windows of the same keys.
+    const second = await startServer({ SENTINEL_WINDOW: '300s', SENTINEL_LATENESS: '0s' }, first.dataDir);
+    try {
+      assert.equal(await second.app.store.countPatterns(), 0);
+      assert.ok(second.logs.some((l) => l.includes('patterns learnt under the previous') && l.includes('"series":2')));
+    } finally {
+      await second.close();
+    }
   });
 });
