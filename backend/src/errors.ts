@@ -56,6 +56,18 @@ export class RateLimitedError extends SentinelError {
   }
 }
 
+/**
+ * The service cannot take the request now, but will soon: it is shutting down (`shutting_down`), or its
+ * scoring has fallen behind (`scoring_backlog`). A 503 with `Retry-After`.
+ */
+export class UnavailableError extends SentinelError {
+  readonly retryAfterMs: number;
+  constructor(message: string, opts: { code: string; retryAfterMs: number }) {
+    super(message, { code: opts.code, status: 503 });
+    this.retryAfterMs = opts.retryAfterMs;
+  }
+}
+
 /** Configuration that cannot be used; stops the start with the variable named. */
 export class ConfigError extends SentinelError {
   readonly variable: string;

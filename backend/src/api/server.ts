@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyError, type FastifyRequest } from 'fastify';
 import type { Config } from '../config';
-import { SentinelError, ValidationError, RateLimitedError } from '../errors';
+import { SentinelError, ValidationError, RateLimitedError, UnavailableError } from '../errors';
 import type { Logger } from '../logger';
 import type { SentinelMetrics } from '../metrics';
 import type { Pipeline } from '../pipeline/pipeline';
@@ -22,6 +22,9 @@ function decodeUtf8(buf: Buffer): string {
 
 /** Paths reachable without a key even when keys are configured: probes and the Prometheus scrape. */
 const OPEN_PATHS = new Set(['/api/v1/health', '/metrics']);
+
+/** Retry-After of a request refused because the service is shutting down (a restart takes seconds). */
+const SHUTDOWN_RETRY_AFTER_MS = 5_000;
 
 /** Options of {@link buildServer}. */
 export interface ServerOptions {
@@ -56,6 +59,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       const r = reply as unknown as { code(n: number): { send(body: unknown): void } };
       r.code(status).send({ error: { code: status === 414 ? 'uri_too_long' : 'bad_url', message: err.message, field: '(url)' } });
     },
+    // Requests that arrive while the server closes (on a kept-alive connection) are refused by the hook
+    // below, in the API's error shape; Fastify's own 503 has a body of its own shape.
+    return503OnClosing: false,
   });
 
   app.removeAllContentTypeParsers();
@@ -71,6 +77,14 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     }
   });
   app.addContentTypeParser(['application/x-ndjson', 'application/jsonl', 'text/plain'], { parseAs: 'buffer' }, async (req: FastifyRequest, body: Buffer) => text(req, body));
+
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw new UnavailableError('the service is shutting down', { code: 'shutting_down', retryAfterMs: SHUTDOWN_RETRY_AFTER_MS });
+  });
 
   const keys = new KeyChecker(config.apiKeys);
   const limiter = new RateLimiter(config.rateLimitPerSec);
@@ -91,10 +105,12 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 
   app.setErrorHandler((err: FastifyError | SentinelError | Error, req, reply) => {
     if (err instanceof SentinelError) {
-      if (err instanceof RateLimitedError) reply.header('retry-after', Math.ceil(err.retryAfterMs / 1000));
+      if (err instanceof RateLimitedError || err instanceof UnavailableError) reply.header('retry-after', Math.ceil(err.retryAfterMs / 1000));
       // A 503 is a state the service is in (no LLM configured, the store down), reported as such; other
-      // 5xx are faults worth a stack.
-      if (err.status === 503) req.log.warn({ code: err.code, reason: err.message }, 'request refused: unavailable');
+      // 5xx are faults worth a stack. Refusals while shutting down or behind on scoring come in floods: that
+      // state is logged where it begins, not per request.
+      if (err instanceof UnavailableError) req.log.debug({ code: err.code }, 'request refused: unavailable');
+      else if (err.status === 503) req.log.warn({ code: err.code, reason: err.message }, 'request refused: unavailable');
       else if (err.status >= 500) req.log.error({ err }, 'request failed');
       const v = err instanceof ValidationError ? err : undefined;
       const details = v?.details;

@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config';
-import { RateLimitedError, SentinelError } from '../errors';
+import { RateLimitedError, SentinelError, UnavailableError } from '../errors';
 import type { Logger } from '../logger';
 import type { SentinelMetrics } from '../metrics';
 import { OtlpDecodeError, OtlpPayloadTooLargeError, OtlpUnsupportedMediaTypeError } from './errors';
@@ -161,7 +161,7 @@ function replyError(err: FastifyError | Error, req: FastifyRequest, reply: Fasti
   if (err instanceof SentinelError) {
     status = err.status;
     message = err.message;
-    if (err instanceof RateLimitedError) reply.header('retry-after', Math.ceil(err.retryAfterMs / 1000));
+    if (err instanceof RateLimitedError || err instanceof UnavailableError) reply.header('retry-after', Math.ceil(err.retryAfterMs / 1000));
   } else {
     const fe = err as FastifyError;
     status = fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500 ? fe.statusCode : 500;
@@ -170,7 +170,7 @@ function replyError(err: FastifyError | Error, req: FastifyRequest, reply: Fasti
     else if (status < 500) message = fe.message;
     else message = 'internal error';
   }
-  if (status >= 500) req.log.error({ err }, 'OTLP request failed');
+  if (status >= 500 && !(err instanceof UnavailableError)) req.log.error({ err }, 'OTLP request failed');
   const signal: Signal = (req.url.split('?')[0] === OTLP_PATHS.metrics ? 'metrics' : 'traces');
   opts.metrics?.otlpRequests.inc({ signal, encoding: known ?? 'unknown', compression: compressionOf(req), code: String(status) });
   return reply.code(status).header('content-type', CONTENT_TYPE[encoding]).send(encodeStatus(encoding, grpcCode(status), message));
