@@ -14,6 +14,7 @@ import { attachAlerting, deadLetterRoutes, type Alerting } from './alerts';
 import type { AlertDispatcher, DispatcherMemory } from './alerts/dispatcher';
 import type { VectorStore } from './store/vector-store';
 import { MstlPool } from './detectors/augurs';
+import { lockDataDir, type DataDirLock } from './data-dir';
 
 /** Service version, from backend/package.json. */
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -36,9 +37,21 @@ export interface App {
 
 /**
  * Composition root: one store, one metrics Registry, one pipeline, one HTTP server, wired here and
- * nowhere else.
+ * nowhere else. Holds the data directory (see lockDataDir) until `close`; a second instance on it is
+ * refused with a DataDirInUseError.
  */
 export async function createApp(config: Readonly<Config>, log: Logger, deps: { store?: VectorStore; now?: () => number } = {}): Promise<App> {
+  // Before anything opens a file there: a second instance on the directory would overwrite this one's state.
+  const lock = lockDataDir(config.dataDir, log);
+  try {
+    return await assemble(config, log, deps, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function assemble(config: Readonly<Config>, log: Logger, deps: { store?: VectorStore; now?: () => number }, lock: DataDirLock): Promise<App> {
   const store = deps.store ?? (await createStore(config, log));
   const metrics = new SentinelMetrics();
   // Seasonal fits (up to ~200 ms of WASM each) on a worker thread, so HTTP is never held by one.
@@ -120,6 +133,7 @@ export async function createApp(config: Readonly<Config>, log: Logger, deps: { s
       await step('save alert state', () => state.finish());
       await step('stop explanations', () => explain.close());
       await step('close store', () => store.close());
+      await step('release data directory', async () => lock.release());
       if (failure) throw failure;
     },
   };

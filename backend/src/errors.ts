@@ -77,6 +77,24 @@ export class ConfigError extends SentinelError {
   }
 }
 
+/**
+ * Another instance holds the data directory (SENTINEL_DATA_DIR); `holder` is who, from its pid file (null
+ * when it has not written one yet). Stops the start.
+ */
+export class DataDirInUseError extends SentinelError {
+  readonly dataDir: string;
+  readonly holder: { pid: number; host: string } | null;
+  constructor(dataDir: string, holder: { pid: number; host: string } | null, cause?: unknown) {
+    const who = holder ? `pid ${holder.pid}${holder.host ? ` on ${holder.host}` : ''}` : 'a process that has not written its pid yet';
+    super(
+      `data directory ${dataDir} is in use by another sentinel (${who}): two instances would overwrite each other's state; stop it, or give this one another SENTINEL_DATA_DIR`,
+      { code: 'data_dir_in_use', status: 500, cause },
+    );
+    this.dataDir = dataDir;
+    this.holder = holder;
+  }
+}
+
 /** Base of vector-store failures; adapters map their SDK errors onto the subclasses. */
 export class StoreError extends SentinelError {
   constructor(message: string, opts: { code?: string; status?: number; cause?: unknown } = {}) {

@@ -1,6 +1,6 @@
 import { createApp } from './app';
 import { loadConfig } from './config';
-import { ConfigError } from './errors';
+import { ConfigError, DataDirInUseError } from './errors';
 import { createLogger } from './logger';
 
 /**
@@ -31,6 +31,10 @@ export async function serve(): Promise<number> {
     if (err instanceof ConfigError) {
       log.fatal({ variable: err.variable }, `invalid configuration: ${err.message}`);
       return 78;
+    }
+    if (err instanceof DataDirInUseError) {
+      log.fatal({ variable: 'SENTINEL_DATA_DIR', dataDir: err.dataDir, pid: err.holder?.pid }, err.message);
+      return 69; // EX_UNAVAILABLE, as for a port in use
     }
     throw err;
   }
