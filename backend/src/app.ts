@@ -14,7 +14,7 @@ import { attachAlerting, deadLetterRoutes, type Alerting } from './alerts';
 import type { AlertDispatcher, DispatcherMemory } from './alerts/dispatcher';
 import type { VectorStore } from './store/vector-store';
 import { MstlPool } from './detectors/augurs';
-import { lockDataDir, type DataDirLock } from './data-dir';
+import { DataDirWatch, LOCK_FILE, lockDataDir, type DataDirLock } from './data-dir';
 
 /** Service version, from backend/package.json. */
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -58,12 +58,15 @@ async function assemble(config: Readonly<Config>, log: Logger, deps: { store?: V
   const fits = new MstlPool();
   const pipeline = new Pipeline({ config, store, log, metrics, now: deps.now, fits });
   const explain = attachExplainer({ config, log, store, metrics, onAnomaly: (l) => pipeline.onAnomaly(l) });
+  // Watched once the files it checks are open (below).
+  let dataDir: DataDirWatch | null = null;
   const http = await buildServer({
     config,
     log,
     pipeline,
     metrics,
     version: VERSION,
+    dataDirProblem: () => dataDir?.problem() ?? null,
     plugins: [otlpReceiver({ config, target: pipeline, log, metrics, now: deps.now }), explainRoutes(store, explain.queue)],
   });
   const alerting = await attachAlerting({ config, log, pipeline, metrics, now: deps.now }).catch(async (err: unknown) => {
@@ -77,6 +80,7 @@ async function assemble(config: Readonly<Config>, log: Logger, deps: { store?: V
   tick.unref();
   const state = persistState(config, log, pipeline, alerting.dispatcher);
   await state.pruneSuperseded(store);
+  dataDir = new DataDirWatch(config.dataDir, [LOCK_FILE, ...(config.qdrantUrl ? [] : ['sentinel.db']), ...(state.keepsWindows ? ['series-state.db'] : [])]);
   // Confirmed anomalies whose windows wait in the restored quarantine must stay unlearnt.
   const confirmed = await pipeline.restoreVerdicts().catch((err: unknown) => {
     log.warn({ err }, 'verdicts of quarantined windows unreadable; confirmed anomalies among them may be learnt as normal');

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -73,4 +73,48 @@ function readHolder(pidFile: string): { pid: number; host: string } | null {
   }
   const [pid, host = ''] = text.trim().split(/\s+/);
   return /^\d+$/.test(pid ?? '') ? { pid: Number(pid), host } : null;
+}
+
+/** The file system calls {@link DataDirWatch} makes (tests pass stubs). */
+export type DataDirFs = Pick<typeof import('node:fs'), 'statSync' | 'accessSync'>;
+
+/**
+ * What /api/v1/health checks of the data directory. SQLite goes on writing to files it has open even after
+ * they (or the whole directory) are deleted or replaced, and `SELECT 1` answers from a read-only disk: the
+ * store looked healthy while everything it wrote was bound to vanish at the next start. Each probe is a
+ * stat and an access check per file (microseconds): the directory and the given files must still be the
+ * ones opened at start (same device and inode) and writable.
+ */
+export class DataDirWatch {
+  private readonly watched: { name: string; path: string; dev: number; ino: number }[] = [];
+
+  /** `files`: names in `dataDir` opened by the service; those that do not exist now are not watched. */
+  constructor(
+    readonly dataDir: string,
+    files: readonly string[],
+    private readonly fs: DataDirFs = { statSync, accessSync },
+  ) {
+    const dir = fs.statSync(dataDir);
+    this.watched.push({ name: 'the data directory', path: dataDir, dev: dir.dev, ino: dir.ino });
+    for (const name of files) {
+      const path = join(dataDir, name);
+      const st = fs.statSync(path, { throwIfNoEntry: false });
+      if (st) this.watched.push({ name, path, dev: st.dev, ino: st.ino });
+    }
+  }
+
+  /** What is wrong with the data directory, for health (names files, not the directory's path), or null. */
+  problem(): string | null {
+    for (const w of this.watched) {
+      const st = this.fs.statSync(w.path, { throwIfNoEntry: false });
+      if (!st) return `${w.name} (SENTINEL_DATA_DIR) was deleted while the service runs: what it writes is lost at the next start`;
+      if (st.dev !== w.dev || st.ino !== w.ino) return `${w.name} (SENTINEL_DATA_DIR) was replaced while the service runs: it still writes to the one it opened, lost at the next start`;
+      try {
+        this.fs.accessSync(w.path, constants.W_OK);
+      } catch (err) {
+        return `${w.name} (SENTINEL_DATA_DIR) is not writable (${(err as NodeJS.ErrnoException).code ?? 'unknown'})`;
+      }
+    }
+    return null;
+  }
 }

@@ -1,12 +1,12 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createApp } from '../src/app';
 import { loadConfig } from '../src/config';
-import { PID_FILE } from '../src/data-dir';
+import { DataDirWatch, LOCK_FILE, PID_FILE } from '../src/data-dir';
 import { DataDirInUseError } from '../src/errors';
 import { createLogger } from '../src/logger';
 import { startServer } from './helpers';
@@ -82,4 +82,61 @@ test('two `sentinel serve` processes: the second exits 69 naming the first one\'
     second?.child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+describe('health watches the data directory', () => {
+  const health = async (url: string) => {
+    const r = await fetch(`${url}/api/v1/health`);
+    return { status: r.status, body: (await r.json()) as { status: string; reason?: string; dataDir: { ok: boolean; detail?: string } } };
+  };
+
+  test('the data directory deleted while the service runs: 503, degraded, the reason says so (SELECT 1 still answered)', async () => {
+    const s = await startServer();
+    try {
+      const ok = await health(s.url);
+      assert.deepEqual([ok.status, ok.body.status, ok.body.dataDir], [200, 'ok', { ok: true }]);
+      rmSync(s.dataDir, { recursive: true, force: true });
+      const h = await health(s.url);
+      assert.deepEqual([h.status, h.body.status, h.body.dataDir.ok], [503, 'degraded', false], JSON.stringify(h.body));
+      assert.match(h.body.reason ?? '', /the data directory \(SENTINEL_DATA_DIR\) was deleted/);
+      assert.ok(!h.body.reason!.includes(s.dataDir), 'the reason names the problem, not the path');
+      assert.ok(s.logs.some((l) => l.includes('data directory unusable')), 'logged once when it begins');
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('sentinel.db replaced under the running service (a restore copied over it): 503 naming the file', async () => {
+    const s = await startServer();
+    try {
+      const db = join(s.dataDir, 'sentinel.db');
+      copyFileSync(db, `${db}.copy`);
+      renameSync(`${db}.copy`, db);
+      const h = await health(s.url);
+      assert.equal(h.status, 503);
+      assert.match(h.body.reason ?? '', /^sentinel\.db \(SENTINEL_DATA_DIR\) was replaced/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('a data directory that is not writable (a disk remounted read-only) is a problem, with the error code', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sentinel-watch-'));
+    try {
+      const readOnly = new Set<string>();
+      const fs = {
+        statSync,
+        accessSync: ((path: string, mode?: number) => {
+          if (readOnly.has(path)) throw Object.assign(new Error('read-only file system'), { code: 'EROFS' });
+          accessSync(path, mode);
+        }) as typeof accessSync,
+      };
+      const watch = new DataDirWatch(dir, [LOCK_FILE, 'sentinel.db'], fs);
+      assert.equal(watch.problem(), null, 'files that do not exist at start are not watched');
+      readOnly.add(dir);
+      assert.equal(watch.problem(), 'the data directory (SENTINEL_DATA_DIR) is not writable (EROFS)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -97,7 +97,7 @@ const withoutVector = (rec: AnomalyRecord): Omit<AnomalyRecord, 'vector'> => {
 const KNOWN_FEATURES = new Set([...EVENT_FEATURE_NAMES, 'value']);
 
 /** Registers the /api/v1 routes and /metrics. */
-export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics: SentinelMetrics, version: string): void {
+export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics: SentinelMetrics, version: string, dataDirProblem: () => string | null = () => null): void {
   const started = Date.now();
 
   const ingestReply = (accepted: number, rejected: { index: number; field: string; message: string }[], total: number) => {
@@ -223,16 +223,27 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
     };
   });
 
-  app.get('/api/v1/health', async (_req, reply) => {
+  let lastDataDirProblem: string | null = null;
+  app.get('/api/v1/health', async (req, reply) => {
     const probe = await pipeline.store.health();
     // A store that answers reads but refuses writes (a full disk) is not ok: patterns are not being learnt.
     const writeError = pipeline.storeWriteError;
     const store = writeError ? { ...probe, ok: false, detail: `writes failing: ${writeError}` } : probe;
-    return reply.code(store.ok ? 200 : 503).send({
-      status: store.ok ? 'ok' : 'degraded',
+    // The store answers `SELECT 1` from files deleted or replaced under it, or on a read-only disk.
+    const dataDir = dataDirProblem();
+    if (dataDir !== lastDataDirProblem) {
+      if (dataDir) req.log.error({ problem: dataDir }, 'data directory unusable; health is degraded');
+      else req.log.info('data directory usable again');
+      lastDataDirProblem = dataDir;
+    }
+    const problems = [...(store.ok ? [] : [`store: ${store.detail ?? 'unavailable'}`]), ...(dataDir ? [dataDir] : [])];
+    return reply.code(problems.length ? 503 : 200).send({
+      status: problems.length ? 'degraded' : 'ok',
+      ...(problems.length ? { reason: problems.join('; ') } : {}),
       version,
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
       store: { ...store, latencyMs: round(store.latencyMs) },
+      dataDir: dataDir ? { ok: false, detail: dataDir } : { ok: true },
       series: pipeline.scorer.states.size,
       openWindows: pipeline.windower.openWindowCount,
       scoringFailures: pipeline.failureCount,

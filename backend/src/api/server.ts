@@ -33,6 +33,8 @@ export interface ServerOptions {
   pipeline: Pipeline;
   metrics: SentinelMetrics;
   version: string;
+  /** What is wrong with the data directory (deleted, replaced, read-only), or null; for health. */
+  dataDirProblem?: () => string | null;
   /** Extra routes (e.g. OTLP receivers, explain) registered by other modules. */
   plugins?: ((app: FastifyInstance) => void | Promise<void>)[];
 }
@@ -134,7 +136,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } }));
 
-  registerRoutes(app, opts.pipeline, opts.metrics, opts.version);
+  registerRoutes(app, opts.pipeline, opts.metrics, opts.version, opts.dataDirProblem);
   for (const p of opts.plugins ?? []) await p(app);
   return app;
 }
