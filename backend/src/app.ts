@@ -67,7 +67,7 @@ async function assemble(config: Readonly<Config>, log: Logger, deps: { store?: V
     metrics,
     version: VERSION,
     dataDirProblem: () => dataDir?.problem() ?? null,
-    plugins: [otlpReceiver({ config, target: pipeline, log, metrics, now: deps.now }), explainRoutes(store, explain.queue)],
+    plugins: [otlpReceiver({ config, target: pipeline, log, metrics, now: deps.now, admit: () => pipeline.admitIngest() }), explainRoutes(store, explain.queue)],
   });
   const alerting = await attachAlerting({ config, log, pipeline, metrics, now: deps.now }).catch(async (err: unknown) => {
     await http.close();

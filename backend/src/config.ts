@@ -62,6 +62,13 @@ export interface Config {
    * afresh, with a warm-up. Its anomaly records stay. @default 30 (SENTINEL_DORMANT_RETENTION_DAYS; 0: never)
    */
   dormantRetentionDays: number;
+  /**
+   * Windows and points waiting to be scored (with queued series sweeps) past which ingest (POST /api/v1/events,
+   * /api/v1/series, OTLP /v1/traces and /v1/metrics) is refused with 503 and Retry-After until scoring has
+   * caught up; what was accepted is kept and scored. @default 5 x maxSeries, 50000 (SENTINEL_MAX_SCORING_QUEUE:
+   * every series five windows behind; a window of every series closes at once, so the bound must be above that)
+   */
+  maxScoringQueue: number;
   /** Normal patterns kept per series (oldest pruned). @default 10000 (SENTINEL_MAX_PATTERNS) */
   maxPatternsPerSeries: number;
   /** Largest request body in bytes. @default 10485760 (SENTINEL_BODY_LIMIT) */
@@ -185,6 +192,7 @@ const SCHEMA = {
   SENTINEL_STALE_SECONDS: int(0, 30 * 86_400).default(300),
   SENTINEL_STATE_SAVE_SECONDS: int(0, 86_400).default(300),
   SENTINEL_DORMANT_RETENTION_DAYS: int(0, 36_500).default(30),
+  SENTINEL_MAX_SCORING_QUEUE: int(1, 100_000_000).optional(),
   SENTINEL_MAX_PATTERNS: int(10, 10_000_000).default(10_000),
   SENTINEL_BODY_LIMIT: int(1024, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
   SENTINEL_RATE_LIMIT: int(1, 1_000_000).default(200),
@@ -324,6 +332,7 @@ export function loadConfig(
     staleSeconds: p.SENTINEL_STALE_SECONDS,
     stateSaveSeconds: p.SENTINEL_STATE_SAVE_SECONDS,
     dormantRetentionDays: p.SENTINEL_DORMANT_RETENTION_DAYS,
+    maxScoringQueue: p.SENTINEL_MAX_SCORING_QUEUE ?? 5 * p.SENTINEL_MAX_SERIES,
     maxPatternsPerSeries: p.SENTINEL_MAX_PATTERNS,
     bodyLimitBytes: p.SENTINEL_BODY_LIMIT,
     rateLimitPerSec: p.SENTINEL_RATE_LIMIT,

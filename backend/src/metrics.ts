@@ -30,6 +30,8 @@ export class SentinelMetrics {
   readonly seriesRevived: Counter<'kind'>;
   readonly seriesForgotten: Counter;
   readonly openWindows: Gauge;
+  readonly scoringQueueDepth: Gauge;
+  readonly scoringQueueOldest: Gauge;
   readonly alertsSent: Counter<'sink' | 'outcome'>;
   readonly alertsSuppressed: Counter<'reason'>;
   readonly alertsResent: Counter<'outcome'>;
@@ -144,6 +146,12 @@ export class SentinelMetrics {
       registers: r,
     });
     this.openWindows = new Gauge({ name: 'sentinel_open_windows', help: 'Windows open (what a hard kill would lose)', registers: r });
+    this.scoringQueueDepth = new Gauge({
+      name: 'sentinel_scoring_queue_depth',
+      help: 'Closed windows and points waiting to be scored (ingest is refused with 503 from SENTINEL_MAX_SCORING_QUEUE)',
+      registers: r,
+    });
+    this.scoringQueueOldest = new Gauge({ name: 'sentinel_scoring_queue_oldest_seconds', help: 'How long the oldest window or point waiting to be scored has waited (0 when none)', registers: r });
     this.alertsSent = new Counter({
       name: 'sentinel_alerts_sent_total',
       help: 'Alert deliveries per sink (webhook, slack, pagerduty, amqp): delivered, failed_attempt (retried), dead_lettered',

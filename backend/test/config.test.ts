@@ -23,6 +23,10 @@ test('defaults match the contract', () => {
   assert.equal(c.dataDir, './data');
   assert.equal(c.windowMs, 60_000);
   assert.deepEqual(c.seriesKey, ['service', 'model']);
+  // Five windows of every series: one of each closes at once, so the bound follows SENTINEL_MAX_SERIES.
+  assert.equal(c.maxScoringQueue, 50_000);
+  assert.equal(loadConfig({ SENTINEL_MAX_SERIES: '100000' }).maxScoringQueue, 500_000);
+  assert.equal(loadConfig({ SENTINEL_MAX_SCORING_QUEUE: '1000' }).maxScoringQueue, 1000);
   assert.ok(Object.isFrozen(c));
 });
 

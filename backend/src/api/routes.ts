@@ -113,7 +113,8 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
 
   /** Both ingest routes: validate every record, keep the good ones, report the bad ones by index. */
   const ingestRoute = <T>(path: string, schema: z.ZodType<T, unknown>, ingest: (records: T[], indexes: number[]) => IngestResult) =>
-    app.post(path, async (req, reply) => {
+    // Refused before the body is read while scoring is behind (503, Retry-After; see Pipeline.admitIngest).
+    app.post(path, { onRequest: async () => pipeline.admitIngest() }, async (req, reply) => {
       const batch = validateBatch(schema, req.body, MAX_BATCH);
       metrics.eventsRejected.inc({ reason: 'invalid' }, batch.rejected.length);
       const r = ingest(batch.records, batch.indexes);
@@ -236,7 +237,10 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
       else req.log.info('data directory usable again');
       lastDataDirProblem = dataDir;
     }
-    const problems = [...(store.ok ? [] : [`store: ${store.detail ?? 'unavailable'}`]), ...(dataDir ? [dataDir] : [])];
+    const queue = pipeline.scoringQueue;
+    const limit = pipeline.maxScoringQueue;
+    const backlog = queue.queued >= limit ? `scoring is behind: ${queue.queued} windows and points wait to be scored (SENTINEL_MAX_SCORING_QUEUE ${limit}); ingest is refused until it drains` : null;
+    const problems = [...(store.ok ? [] : [`store: ${store.detail ?? 'unavailable'}`]), ...(dataDir ? [dataDir] : []), ...(backlog ? [backlog] : [])];
     return reply.code(problems.length ? 503 : 200).send({
       status: problems.length ? 'degraded' : 'ok',
       ...(problems.length ? { reason: problems.join('; ') } : {}),
@@ -244,6 +248,7 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
       store: { ...store, latencyMs: round(store.latencyMs) },
       dataDir: dataDir ? { ok: false, detail: dataDir } : { ok: true },
+      scoringQueue: { ok: !backlog, queued: queue.queued, oldestSeconds: round(queue.oldestAgeMs / 1000), limit },
       series: pipeline.scorer.states.size,
       openWindows: pipeline.windower.openWindowCount,
       scoringFailures: pipeline.failureCount,
@@ -269,6 +274,9 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
     metrics.activeSeries.set({ kind: 'events' }, events);
     metrics.activeSeries.set({ kind: 'points' }, points);
     metrics.openWindows.set(pipeline.windower.openWindowCount);
+    const queue = pipeline.scoringQueue;
+    metrics.scoringQueueDepth.set(queue.queued);
+    metrics.scoringQueueOldest.set(queue.oldestAgeMs / 1000);
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 }

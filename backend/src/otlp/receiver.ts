@@ -39,6 +39,8 @@ export interface OtlpReceiverOptions {
   metrics?: SentinelMetrics;
   /** How often idle agent traces are looked for. @default 1000 */
   tickMs?: number;
+  /** Called before a request's body is read; throws (e.g. UnavailableError) to refuse it. The server passes the pipeline's admitIngest. */
+  admit?: () => void;
   /** Wall clock for the agent-trace idle timeout. @default Date.now */
   now?: () => number;
 }
@@ -72,8 +74,10 @@ export function otlpReceiver(opts: OtlpReceiverOptions): (app: FastifyInstance) 
         opts.metrics?.otlpRequests.inc({ signal, encoding, compression: compressionOf(req), code: '200' });
         return reply.code(200).header('content-type', CONTENT_TYPE[encoding]).send(encodeExportResponse(signal, encoding, partialSuccess(outcome)));
       };
-      sub.post(OTLP_PATHS.traces, handle('traces'));
-      sub.post(OTLP_PATHS.metrics, handle('metrics'));
+      // Refused before the body is read while the pipeline's scoring is behind (503, Retry-After: retryable in OTLP).
+      const onRequest = async () => opts.admit?.();
+      sub.post(OTLP_PATHS.traces, { onRequest }, handle('traces'));
+      sub.post(OTLP_PATHS.metrics, { onRequest }, handle('metrics'));
     });
 
     const timer = setInterval(() => {

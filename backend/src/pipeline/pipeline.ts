@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import type { AnomalyRecord, LlmEvent, SecurityEvent, SeriesPoint } from '../domain/types';
-import { ValidationError } from '../errors';
+import { UnavailableError, ValidationError } from '../errors';
 import type { MstlPool } from '../detectors/augurs';
 import type { Detector } from '../detectors/types';
 import { DEFAULT_DETECTORS } from '../detectors';
@@ -35,6 +35,8 @@ const FLUSH_EVERY = 16;
 export const QUARANTINE_WINDOWS = 120;
 /** Most windows quarantined per series; beyond it the oldest is dropped (never learnt). */
 const MAX_QUARANTINE = 1024;
+/** Retry-After of ingest refused while the scoring queue is full (SENTINEL_MAX_SCORING_QUEUE). */
+const BACKLOG_RETRY_AFTER_MS = 5_000;
 /** How often the wall-clock tick looks for plain series that stopped reporting. */
 const STALE_SWEEP_MS = 5_000;
 /** How often dormant series are checked against SENTINEL_DORMANT_RETENTION_DAYS (see forgetExpired). */
@@ -143,6 +145,11 @@ export class Pipeline {
    */
   private stopScoringAt = Infinity;
   private leftover: QueueItem[] = [];
+  /** The part of the queue the worker has taken, and the position of the item it is on (see scoringQueue). */
+  private scoring: QueueItem[] = [];
+  private scoringAt = 0;
+  /** Ingest was last refused for a full scoring queue (logged when that begins and ends). */
+  private refusing = false;
   private working: Promise<void> | null = null;
   private readonly pointSeries = new Map<string, PointSeries>();
   /** Points stamped ahead of the wall clock, in time order, waiting for it (see ingestPoints). */
@@ -663,8 +670,10 @@ export class Pipeline {
     while (this.queue.length) {
       const batch = this.queue;
       this.queue = [];
+      this.scoring = batch;
       for (let i = 0; i < batch.length; i++) {
         const item = batch[i];
+        this.scoringAt = i;
         if (performance.now() >= this.stopScoringAt) {
           // A loop, not push(...): a backlog of 100k+ windows as call arguments overflowed the stack (QA).
           for (let j = i; j < batch.length; j++) this.leftover.push(batch[j]);
@@ -704,6 +713,8 @@ export class Pipeline {
           this.opts.log.error({ err, seriesKey: item.obs?.seriesKey ?? item.window?.seriesKey ?? item.staleKey ?? item.sleepKey ?? item.forgetKey }, 'scoring a window failed');
         }
       }
+      this.scoring = [];
+      this.scoringAt = 0;
       await this.flushPatterns();
     }
   }
@@ -725,6 +736,45 @@ export class Pipeline {
         this.lastWriteErrorLogged = now;
       }
       this.lastWriteError = err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  /**
+   * What waits to be scored: closed windows, points and queued series sweeps (the item being scored counts
+   * until it is done), and how long the oldest of them has waited (0 when none), by the pipeline's clock.
+   */
+  get scoringQueue(): { queued: number; oldestAgeMs: number } {
+    const inBatch = this.scoring.length - this.scoringAt;
+    const oldest = inBatch > 0 ? this.scoring[this.scoringAt] : this.queue[0];
+    return { queued: inBatch + this.queue.length, oldestAgeMs: oldest ? Math.max(0, this.now() - oldest.queuedAt) : 0 };
+  }
+
+  /** SENTINEL_MAX_SCORING_QUEUE: from this many items in the scoring queue ingest is refused (see admitIngest). */
+  get maxScoringQueue(): number {
+    return this.opts.config.maxScoringQueue;
+  }
+
+  /**
+   * Called before an ingest request is read: throws UnavailableError (503 `scoring_backlog`, Retry-After)
+   * while the scoring queue is full. Closed windows wait there to be scored one at a time, and with thousands
+   * of series on short windows they can close faster than they are scored: the queue (and memory) grew without
+   * bound while ingest answered 202. Nothing already accepted is dropped; the windows still open keep
+   * collecting the requests that were taken, and close and queue as usual. One request may take the queue
+   * past the bound (it is checked before, not after): the bound is on growth, not an exact size.
+   */
+  admitIngest(): void {
+    const { queued } = this.scoringQueue;
+    const full = queued >= this.opts.config.maxScoringQueue;
+    if (full !== this.refusing) {
+      this.refusing = full;
+      if (full) this.opts.log.warn({ queued, limit: this.opts.config.maxScoringQueue }, 'scoring is behind: ingest refused with 503 until the scoring queue drains (SENTINEL_MAX_SCORING_QUEUE)');
+      else this.opts.log.info({ queued }, 'scoring queue drained below SENTINEL_MAX_SCORING_QUEUE: ingest accepted again');
+    }
+    if (full) {
+      throw new UnavailableError(`scoring is behind: ${queued} windows and points wait to be scored (SENTINEL_MAX_SCORING_QUEUE is ${this.opts.config.maxScoringQueue}); nothing accepted is lost, retry later`, {
+        code: 'scoring_backlog',
+        retryAfterMs: BACKLOG_RETRY_AFTER_MS,
+      });
     }
   }
 
