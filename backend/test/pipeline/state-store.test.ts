@@ -128,7 +128,6 @@ describe('series state across a restart (series-state.db)', () => {
     for (let w = 0; w < 30; w++) pipeline.ingestEvents([event(t0 + w * 60_000), event(t0 + w * 60_000 + 20_000, { service: 'search' })]);
     pipeline.ingestEvents([event(t0 + 31 * 60_000)]);
     await pipeline.idle();
-    await pipeline.flushPatterns();
     const before = await store.countPatterns();
     assert.ok(before >= 20, `patterns learnt: ${before}`);
     await first.close({ keepData: true });
