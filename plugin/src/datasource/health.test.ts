@@ -19,6 +19,13 @@ describe('healthToTestResult', () => {
     expect(result.status).toBe('error');
     expect(result.message).toBe('LLM-Sentinel 0.1.0 is reachable but degraded: qdrant store DOWN, 4 series tracked.');
   });
+
+  it("adds the backend's reason when it gives one (degraded with the store ok)", () => {
+    const reason = 'the data directory (SENTINEL_DATA_DIR) was deleted while the service runs: what it writes is lost at the next start';
+    const result = healthToTestResult({ ...healthOk, status: 'degraded', reason });
+    expect(result.status).toBe('error');
+    expect(result.message).toBe(`LLM-Sentinel 0.1.0 is reachable but degraded: sqlite store ok (0.4 ms), 4 series tracked. ${reason}.`);
+  });
 });
 
 describe('healthErrorToTestResult', () => {

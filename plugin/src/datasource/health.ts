@@ -15,9 +15,12 @@ export function healthToTestResult(health: HealthResponse): TestDataSourceRespon
   if (health.status === 'ok' && health.store?.ok !== false) {
     return { status: 'success', message: `Connected to LLM-Sentinel${version}: ${store}${series}.` };
   }
+  // The backend's own account (a deleted data directory, a scoring backlog) when it gives one: the store line
+  // alone read "sqlite store ok" for a service degraded for another reason.
+  const reason = typeof health.reason === 'string' && health.reason ? ` ${health.reason}.` : '';
   return {
     status: 'error',
-    message: `LLM-Sentinel${version} is reachable but ${health.status === 'ok' ? 'unhealthy' : health.status}: ${store}${series}.`,
+    message: `LLM-Sentinel${version} is reachable but ${health.status === 'ok' ? 'unhealthy' : health.status}: ${store}${series}.${reason}`,
   };
 }
 

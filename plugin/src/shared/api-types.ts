@@ -163,6 +163,8 @@ export interface SeriesResponse {
 /** Response of `GET /api/v1/health` (200 ok, 503 degraded). */
 export interface HealthResponse {
   status: 'ok' | 'degraded';
+  /** Why it is degraded (store, data directory, scoring backlog), from backends that say. */
+  reason?: string;
   version?: string;
   uptimeSeconds?: number;
   store?: { kind: string; ok: boolean; latencyMs?: number };
