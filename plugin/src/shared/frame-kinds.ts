@@ -27,7 +27,9 @@ export function featureUnit(feature: string | undefined): string | undefined {
   if (/cost/.test(feature) && /usd/.test(feature)) {
     return 'currencyUSD';
   }
-  if (/_rate$|_ratio$/.test(feature)) {
+  // Fractions of 1 (error_rate 0.05 = 5 %; top_key_token_share 0.6 = 60 % of the tokens). Not output_input_ratio:
+  // output tokens per input token, 5.0 is five times as many, not "500%".
+  if (/_rate$|_share$/.test(feature)) {
     return 'percentunit';
   }
   return undefined;
