@@ -249,6 +249,15 @@ describe('Grafana dashboard', () => {
       }
     }
     assert.ok(sentinelTargets >= 3);
+    // Scores and anomalies follow the dashboard's $service / $model like the Prometheus panels (QA: the table
+    // and the timeline showed every service while the rest was filtered).
+    for (const p of allPanels(d)) {
+      for (const t of p.targets ?? []) {
+        if ((t.datasource?.uid ?? p.datasource?.uid) !== sentinelUid || (t.queryType !== QueryType.Scores && t.queryType !== QueryType.Anomalies)) continue;
+        assert.equal(t.service, '$service', `panel ${p.id} target ${t.refId}: service`);
+        assert.equal(t.model, '$model', `panel ${p.id} target ${t.refId}: model`);
+      }
+    }
     const timeline = allPanels(d).find((p) => p.type === PANEL_PLUGIN);
     assert.ok(timeline, 'the plugin panel is on the dashboard');
     assert.deepEqual(timeline.targets!.map((t) => t.queryType).sort(), [QueryType.Anomalies, QueryType.Scores].sort());

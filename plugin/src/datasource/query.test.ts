@@ -132,6 +132,14 @@ describe('interpolateQuery', () => {
     expect(q.model).toBe('gpt-4o');
   });
 
+  it('reads a match-everything "All" (allValue ".*", as Prometheus dashboards set it) as no filter', () => {
+    const allRegex = { replace: (target?: string, _s?: unknown, format?: unknown) => (target ?? '').replace('$service', typeof format === 'function' ? String(format('.*')) : '.*') };
+    const q = interpolateQuery({ refId: 'A', service: '$service', model: 'gpt-4o' }, allRegex);
+    expect(q.filters.services).toEqual([]);
+    expect(q.service).toBeUndefined();
+    expect(q.filters.models).toEqual(['gpt-4o']);
+  });
+
   it('prefers scoped variables (repeated panels)', () => {
     const q = interpolateQuery({ refId: 'A', service: '$service' }, templateSrv, { service: { text: 'x', value: 'search' } });
     expect(q.service).toBe('search');

@@ -65,6 +65,9 @@ export function isRunnable(query: SentinelQuery): boolean {
 
 const SLOT = '\u0000';
 
+/** Values a variable's custom "All" takes that mean every value (see {@link interpolateQuery}). */
+const MATCH_ALL: ReadonlySet<string> = new Set(['.*', '*', '$__all']);
+
 /**
  * Every string a template expands to. A multi-value variable (or "All") yields one string per value,
  * and several of them the combinations, instead of Grafana's default `{a,b}` glob, which the backend
@@ -94,12 +97,18 @@ export function expandTemplate(text: string, templateSrv: TemplateSrvLike, scope
  */
 export function interpolateQuery(query: SentinelQuery, templateSrv: TemplateSrvLike, scopedVars?: ScopedVars): InterpolatedQuery {
   const values = (value: string | undefined) => (value === undefined ? [] : expandTemplate(value, templateSrv, scopedVars));
+  // A variable whose "All" is a match-everything regex (allValue ".*", so that Prometheus panels on the same
+  // dashboard can use `=~"$service"`) means no filter here, not a service named ".*".
+  const filter = (value: string | undefined) => {
+    const list = values(value);
+    return list.some((v) => MATCH_ALL.has(v)) ? [] : list;
+  };
   const single = (value: string | undefined) => (value === undefined ? undefined : templateSrv.replace(value, scopedVars));
   const filters: QueryFilters = {
-    seriesKeys: values(query.seriesKey),
-    services: values(query.service),
-    models: values(query.model),
-    types: values(query.anomalyType),
+    seriesKeys: filter(query.seriesKey),
+    services: filter(query.service),
+    models: filter(query.model),
+    types: filter(query.anomalyType),
   };
   const only = (list: string[]) => (list.length === 1 ? list[0] : undefined);
   const severity = query.severity ? distinct(query.severity.flatMap((s) => values(s))) : undefined;
