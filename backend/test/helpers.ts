@@ -6,7 +6,7 @@ import { createApp, type App } from '../src/app';
 import { loadConfig } from '../src/config';
 import type { AnomalyRecord, LlmEvent } from '../src/domain/types';
 import { createLogger } from '../src/logger';
-import { Pipeline } from '../src/pipeline/pipeline';
+import { Pipeline, type AnomalyListener } from '../src/pipeline/pipeline';
 import { SqliteStore } from '../src/store/sqlite-store';
 
 /** A running in-process service on a free loopback port, with a fresh data dir and captured logs. */
@@ -80,11 +80,13 @@ export const minutesAgo = (m: number) => Math.floor((Date.now() - m * 60_000) / 
 /**
  * Replays `minutes` one-minute batches (`eventsAt(m)` for minute m from `start`) through a fresh pipeline
  * on an in-memory store, in event time as `sentinel replay` does; returns the anomaly records, oldest first.
+ * `listener` sees every incident change with the detection of the window that made it.
  */
-export async function replayMinutes(start: number, minutes: number, eventsAt: (m: number) => LlmEvent[]): Promise<AnomalyRecord[]> {
+export async function replayMinutes(start: number, minutes: number, eventsAt: (m: number) => LlmEvent[], listener?: AnomalyListener): Promise<AnomalyRecord[]> {
   const store = new SqliteStore(':memory:');
   await store.init();
   const pipeline = new Pipeline({ config: loadConfig({}), store, log: createLogger('silent'), maxFutureMs: Infinity });
+  if (listener) pipeline.onAnomaly(listener);
   for (let m = 0; m < minutes; m++) {
     pipeline.ingestEvents(eventsAt(m));
     await pipeline.idle();

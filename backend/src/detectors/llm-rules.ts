@@ -1,5 +1,5 @@
 import type { AnomalyType } from '../domain/types';
-import { FEATURE_INDEX as F } from '../windowing/features';
+import { ERROR_SUPPORT, FEATURE_INDEX as F } from '../windowing/features';
 import type { Detector, DetectionInput, DetectorOutput } from './types';
 
 /**
@@ -31,6 +31,11 @@ const byType = (counts: Record<string, number> | undefined) =>
     .map(([t, n]) => `${t} x${n}`)
     .join(', ');
 const fmt = (x: number) => (Math.abs(x) >= 100 ? Math.round(x).toString() : x.toFixed(2).replace(/\.?0+$/, ''));
+
+/** Failed requests of the window itself (not of the requests its error rate may have borrowed). */
+const failedRequests = (i: DetectionInput) => i.extras?.errors ?? Math.round(i.features[F.error_rate] * i.features[F.request_count]);
+/** The requests and failed requests the window's error rate was taken over. */
+const rateSupport = (i: DetectionInput) => i.extras?.errorSupport ?? { requests: i.features[F.request_count], errors: failedRequests(i) };
 
 /** Windows before the current silence in which an earlier silent window makes silence ordinary. */
 const SILENCE_LOOKBACK = 60;
@@ -97,12 +102,22 @@ const RULES: Rule[] = [
     reason: (_i, v, u) => `mean output of ${fmt(v)} tokens per request, normal up to ~${fmt(u)}`,
   },
   {
+    // Error burst: the error rate, over at least 5 requests and ERROR_SUPPORT failed ones (a quiet series'
+    // window with fewer than POOL_MIN requests takes it over the latest requests before it too; see
+    // windowing/latency-pool.ts). Before, one failed request among 5 was "20 %" and at the boundary.
     type: 'error_rate',
     ratio: 3,
     minimum: 0.2,
-    value: (i) => (i.features[F.request_count] >= 5 ? i.features[F.error_rate] : 0),
+    value: (i) => {
+      const { requests, errors } = rateSupport(i);
+      return requests >= 5 && errors >= ERROR_SUPPORT ? i.features[F.error_rate] : 0;
+    },
     usual: (i) => Math.max(upper(i, F.error_rate), 0.01),
-    reason: (i, v, u) => `error rate ${fmt(100 * v)}% (normal up to ${fmt(100 * u)}%): ${byType(i.extras?.errorsByType)}`,
+    reason: (i, v, u) => {
+      const { requests, errors } = rateSupport(i);
+      const over = requests > i.features[F.request_count] ? ` (${fmt(errors)} of the last ${fmt(requests)} requests)` : '';
+      return `error rate ${fmt(100 * v)}%${over} (normal up to ${fmt(100 * u)}%): ${byType(i.extras?.errorsByType)}`;
+    },
   },
   {
     // Error surge: more failed requests than the series' usual error rate explains. The rate rule above
@@ -113,7 +128,7 @@ const RULES: Rule[] = [
     type: 'error_rate',
     ratio: 1,
     minimum: 5,
-    value: (i) => i.features[F.error_rate] * i.features[F.request_count],
+    value: (i) => failedRequests(i),
     usual: (i) => {
       const expected = i.features[F.request_count] * (i.baseline.mean?.[F.error_rate] ?? center(i, F.error_rate));
       return expected + 4 * Math.sqrt(expected + 1);

@@ -6,9 +6,9 @@ import type { Detector, DetectionInput, FeatureBaseline } from '../detectors/typ
 import { robustZDetector } from '../detectors/robust-z';
 import type { Logger } from '../logger';
 import type { VectorStore } from '../store/vector-store';
-import { EVENT_FEATURE_MIN_SCALE, EVENT_FEATURE_NAMES, FEATURE_INDEX, type WindowExtras } from '../windowing/features';
+import { ERROR_SUPPORT, EVENT_FEATURE_MIN_SCALE, EVENT_FEATURE_NAMES, FEATURE_INDEX, type WindowExtras } from '../windowing/features';
 import { MAX_GAP_WINDOWS } from '../windowing/windower';
-import { poolWindow, withPooledLatency } from '../windowing/latency-pool';
+import { poolWindow, pooledErrors, withPooledFeatures } from '../windowing/latency-pool';
 import { learnDaily, newDailyProfile, usualAtThisHour } from './daily-profile';
 import { BELOW_BOUNDARY, attributions, combine, outsideBand, severityFor, typeFor } from './ensemble';
 import { SeriesState, isWarm, learntWindows, type QuarantinedWindow, type SeriesKind } from './series-state';
@@ -258,14 +258,25 @@ export class Scorer {
 
   /** Scores an observation against its series' state without changing anything. */
   async evaluate(obs: Observation, state: SeriesState = this.stateFor(obs)): Promise<Detection> {
-    // A window with few requests estimates its latency quantiles over the latest requests of the windows
-    // before it too (latency-pool.ts): the observation from here on carries those.
+    // A window with few requests estimates its latency quantiles, token means and error rate over the
+    // latest requests of the windows before it too (latency-pool.ts): the observation from here on carries
+    // those, and its extras what the error rate was taken over.
     if (state.kind === 'events') {
-      const pooled = withPooledLatency(obs.features, obs.extras?.samples, state.latencyPool, state.windowsSeen + 1);
-      if (pooled !== obs.features) obs = { ...obs, features: pooled };
+      const seq = state.windowsSeen + 1;
+      const pooled = withPooledFeatures(obs.features, obs.extras?.samples, state.latencyPool, seq);
+      const errors = obs.extras ? pooledErrors(obs.extras.samples, state.latencyPool, seq) : null;
+      if (pooled !== obs.features || errors) obs = { ...obs, features: pooled, ...(errors ? { extras: { ...obs.extras!, errorSupport: errors } } : {}) };
     }
     const baseline = this.baseline(state);
-    const features = observedOrExpected(obs.features, baseline.center);
+    let features = observedOrExpected(obs.features, baseline.center);
+    // An error rate resting on fewer than ERROR_SUPPORT failed requests is no evidence of more failures
+    // than usual: the detectors read it as at most the usual rate (the value served stays the rate).
+    const support = obs.extras?.errorSupport;
+    const e = FEATURE_INDEX.error_rate;
+    if (state.kind === 'events' && support && support.errors < ERROR_SUPPORT && features[e] > baseline.center[e]) {
+      features = features === obs.features ? features.slice() : features;
+      features[e] = baseline.center[e];
+    }
     const vector = this.embed(state, features, baseline);
     const input: DetectionInput = {
       state,
@@ -362,7 +373,12 @@ export class Scorer {
     // traffic learnt in full made the baseline ~0, and the series' return read as a critical burst.
     state.emptyRun = isEmptyEventWindow(obs) ? (state.emptyRun ?? 0) + 1 : 0;
     if (state.emptyRun <= SILENCE_LEARNT) {
-      state.history.push(d.input.features, state.windowsSeen + 1);
+      // The error rate as it was, not as the detectors read it (ERROR_SUPPORT, evaluate): the series' usual
+      // rate counts every failure (the error-surge rule expects failures at its mean).
+      const e = FEATURE_INDEX.error_rate;
+      const learnt = state.kind === 'events' && d.input.features[e] !== d.input.observed?.[e] && !Number.isNaN(d.input.observed?.[e] ?? NaN) ? d.input.features.slice() : d.input.features;
+      if (learnt !== d.input.features) learnt[e] = d.input.observed![e];
+      state.history.push(learnt, state.windowsSeen + 1);
       state.learntWindows = learntWindows(state) + 1;
     }
     if (state.kind === 'events') poolWindow((state.latencyPool ??= []), obs.extras?.samples, state.windowsSeen + 1);

@@ -65,6 +65,12 @@ export const LATENCY_SUPPORT = 3;
  * on a quiet series, so a sustained tail (20 % timeouts) still shows once 3 of them are among those.
  */
 export const POOL_MIN = 20;
+/**
+ * Failed requests an error rate must rest on before it reads above the series' usual rate: one or two
+ * failures are no error storm, however few requests they failed among. Before, one failed request among
+ * the 3-8 of a quiet minute (a 12-33 % "rate") paged an error incident (docs/DETECTION.md, "Small windows").
+ */
+export const ERROR_SUPPORT = 3;
 
 /** Facts of a window that are not features but serve rules and explanations. */
 export interface WindowExtras {
@@ -75,11 +81,27 @@ export interface WindowExtras {
   /** The principal with the most security events in this window (none without one). */
   topSecurityKey?: { id: string; kind: 'apiKeyId' | 'user'; events: number };
   requestCount: number;
+  /** Failed requests of the window (absent in windows made before it existed: read from the error rate). */
+  errors?: number;
+  /**
+   * What the window's error rate was taken over, when it borrowed from the windows before it (a window with
+   * fewer than POOL_MIN requests; see windowing/latency-pool.ts): requests and failed requests.
+   */
+  errorSupport?: { requests: number; errors: number };
   /**
    * The window's latency and TTFT samples, sorted: all of them up to POOL_MIN, else POOL_MIN evenly spaced
-   * order statistics (see windowing/latency-pool.ts).
+   * order statistics; and its request and failure counts (see
+   * windowing/latency-pool.ts).
    */
-  samples?: { latency: Float64Array; ttft: Float64Array };
+  samples?: WindowSamples;
+}
+
+/** What later, smaller windows of a series may borrow from a window (windowing/latency-pool.ts). */
+export interface WindowSamples {
+  latency: Float64Array;
+  ttft: Float64Array;
+  requests?: number;
+  errors?: number;
 }
 
 /**
@@ -251,9 +273,12 @@ export class WindowAccumulator {
       topKey: this.topKey(),
       ...(top ? { topSecurityKey: top } : {}),
       requestCount: this.count,
+      errors: this.errors,
       samples: {
         latency: thinSorted(this.latencies.subarray(0, this.latencyN).sort()),
         ttft: thinSorted(this.ttfts.subarray(0, this.ttftN).sort()),
+        requests: this.count,
+        errors: this.errors,
       },
     };
   }

@@ -1,5 +1,6 @@
 /**
- * Latency quantiles of small windows, estimated over the latest requests of their series.
+ * Latency quantiles and the error rate of small windows, estimated over the latest requests
+ * of their series.
  *
  * A window of a quiet series holds 2-5 requests: its p50 is one or two of them and its p95 / p99 its
  * slowest, so one long generation or one timeout moved the feature by 10-100x, and each such minute scored
@@ -11,10 +12,16 @@
  * minute). A window with enough requests of its own (every window of a busy series) is unchanged, and one
  * without any latency still observes none.
  *
+ * The error rate had the same problem: one failed request among 5 was an error rate of 20 %. A window with
+ * fewer than POOL_MIN requests (and a failure of its own) takes it over its own requests and those of the
+ * windows before it, the same way (until POOL_MIN requests), and it rests on ERROR_SUPPORT failed requests,
+ * which the scorer applies (it needs the series' usual rate): fewer failures than that among the requests it
+ * was taken over never read above the usual rate.
+ *
  * Evaluated read-only (Scorer.evaluate, also for POST /detect); the window's samples join its series' pool
  * when it is committed.
  */
-import { FEATURE_INDEX, POOL_MIN, supportedQuantile } from './features';
+import { FEATURE_INDEX, POOL_MIN, supportedQuantile, type WindowSamples } from './features';
 
 /**
  * Windows back a small window borrows latency samples from: the pool is the recent past, not the series'
@@ -28,6 +35,9 @@ export interface PooledSamples {
   seq: number;
   latency: Float64Array;
   ttft: Float64Array;
+  /** Request and failure counts (absent in state saved before they existed). */
+  requests?: number;
+  errors?: number;
 }
 
 /**
@@ -63,31 +73,69 @@ const LATENCY_QUANTILES = [
 ] as const;
 
 /**
- * The window's features with its latency and TTFT quantiles estimated over its pooled sample (see
- * pooledSample); the same array when the window has enough samples of its own (or none).
+ * The requests and failed requests a window's error rate is taken over: its own when it has POOL_MIN
+ * requests, else with those of the windows before it (newest first, whole windows, POOL_LOOKBACK windows
+ * back) until POOL_MIN; its own alone when it has no failed request (the windows after an error storm).
+ * Null when the window has no request (or its counts are unknown).
  */
-export function withPooledLatency(features: Float64Array, own: { latency: Float64Array; ttft: Float64Array } | undefined, pool: readonly PooledSamples[] | undefined, seq: number): Float64Array {
+export function pooledErrors(own: WindowSamples | undefined, pool: readonly PooledSamples[] | undefined, seq: number): { requests: number; errors: number } | null {
+  if (own?.requests === undefined || own.requests === 0) return null;
+  let requests = own.requests;
+  let errors = own.errors ?? 0;
+  if (requests >= POOL_MIN || errors === 0 || !pool) return { requests, errors };
+  for (let i = pool.length - 1; i >= 0 && requests < POOL_MIN; i--) {
+    const p = pool[i];
+    if (seq - p.seq > POOL_LOOKBACK) break;
+    if (!p.requests) continue;
+    requests += p.requests;
+    errors += p.errors ?? 0;
+  }
+  return { requests, errors };
+}
+
+/**
+ * The window's features with its latency and TTFT quantiles and its error rate estimated
+ * over its pooled sample (see pooledSample, pooledErrors); the same array when the window has enough
+ * requests of its own (or none).
+ */
+export function withPooledFeatures(features: Float64Array, own: WindowSamples | undefined, pool: readonly PooledSamples[] | undefined, seq: number): Float64Array {
   if (!own || !pool?.length) return features;
   const lat = pooledSample(own.latency, pool, seq, (p) => p.latency);
   const ttft = pooledSample(own.ttft, pool, seq, (p) => p.ttft);
-  if (lat === own.latency && ttft === own.ttft) return features;
+  const small = own.requests !== undefined && own.requests > 0 && own.requests < POOL_MIN;
+  const errors = small ? pooledErrors(own, pool, seq) : null;
+  // Only a window with a failure of its own borrows (pooledErrors): after a storm, the windows that no
+  // longer fail would otherwise read the storm's failures for another POOL_LOOKBACK windows.
+  const rate = errors !== null && errors.requests > (own.requests ?? 0);
+  if (lat === own.latency && ttft === own.ttft && !rate) return features;
   const out = features.slice();
   if (lat !== own.latency) for (const [j, q] of LATENCY_QUANTILES) out[j] = supportedQuantile(lat, q);
   if (ttft !== own.ttft) out[FEATURE_INDEX.ttft_p95_ms] = supportedQuantile(ttft, 0.95);
+  if (rate) out[FEATURE_INDEX.error_rate] = errors.errors / errors.requests;
   return out;
 }
 
 /** Adds a scored window's samples to its series' pool, keeping what a next window may still borrow. */
-export function poolWindow(pool: PooledSamples[], own: { latency: Float64Array; ttft: Float64Array } | undefined, seq: number): void {
-  if (own && (own.latency.length || own.ttft.length)) pool.push({ seq, latency: own.latency, ttft: own.ttft });
-  // Keep the newest windows while they are within reach and not yet POOL_MIN samples of each kind.
+export function poolWindow(pool: PooledSamples[], own: WindowSamples | undefined, seq: number): void {
+  if (own && (own.latency.length || own.ttft.length || own.requests)) {
+    pool.push({
+      seq,
+      latency: own.latency,
+      ttft: own.ttft,
+      ...(own.requests !== undefined ? { requests: own.requests, errors: own.errors ?? 0 } : {}),
+    });
+  }
+  // Keep the newest windows while they are within reach and not yet POOL_MIN samples of each kind (and
+  // POOL_MIN requests).
   let lat = 0;
   let ttft = 0;
+  let requests = 0;
   let keep = 0;
   for (let i = pool.length - 1; i >= 0; i--) {
-    if (seq + 1 - pool[i].seq > POOL_LOOKBACK || (lat >= POOL_MIN && ttft >= POOL_MIN)) break;
+    if (seq + 1 - pool[i].seq > POOL_LOOKBACK || (lat >= POOL_MIN && ttft >= POOL_MIN && requests >= POOL_MIN)) break;
     lat += pool[i].latency.length;
     ttft += pool[i].ttft.length;
+    requests += pool[i].requests ?? POOL_MIN;
     keep++;
   }
   if (keep < pool.length) pool.splice(0, pool.length - keep);

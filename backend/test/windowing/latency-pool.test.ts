@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { FEATURE_INDEX as F, LATENCY_SUPPORT, POOL_MIN, supportedQuantile, thinSorted } from '../../src/windowing/features';
-import { POOL_LOOKBACK, poolWindow, pooledSample, withPooledLatency, type PooledSamples } from '../../src/windowing/latency-pool';
+import { ERROR_SUPPORT, FEATURE_INDEX as F, LATENCY_SUPPORT, POOL_MIN, supportedQuantile, thinSorted } from '../../src/windowing/features';
+import { POOL_LOOKBACK, poolWindow, pooledErrors, pooledSample, withPooledFeatures, type PooledSamples } from '../../src/windowing/latency-pool';
 
 const sorted = (xs: number[]) => Float64Array.from(xs).sort();
 
@@ -60,17 +60,17 @@ test('pooled latency quantiles: one timeout among the last 20 requests is no tai
   const features = new Float64Array(16).fill(NaN);
   const pool: PooledSamples[] = [];
   for (let seq = 1; seq <= 6; seq++) poolWindow(pool, { latency: sorted([400, 450, 500]), ttft: sorted([100, 110, 120]) }, seq);
-  const one = withPooledLatency(features, { latency: sorted([420, 60_000]), ttft: sorted([100]) }, pool, 7);
+  const one = withPooledFeatures(features, { latency: sorted([420, 60_000]), ttft: sorted([100]) }, pool, 7);
   assert.notEqual(one, features);
   assert.equal(one[F.latency_p99_ms], 500);
   assert.equal(one[F.latency_p50_ms], 450);
   assert.equal(one[F.ttft_p95_ms], 120);
   poolWindow(pool, { latency: sorted([420, 60_000]), ttft: sorted([100]) }, 7);
-  const three = withPooledLatency(features, { latency: sorted([60_000, 60_000]), ttft: sorted([100, 100]) }, pool, 8);
+  const three = withPooledFeatures(features, { latency: sorted([60_000, 60_000]), ttft: sorted([100, 100]) }, pool, 8);
   assert.equal(three[F.latency_p99_ms], 60_000);
   // Enough requests of its own: the window's own features, untouched.
   const busy = { latency: sorted(Array(POOL_MIN).fill(700)), ttft: sorted(Array(POOL_MIN).fill(90)) };
-  assert.equal(withPooledLatency(features, busy, pool, 9), features);
+  assert.equal(withPooledFeatures(features, busy, pool, 9), features);
 });
 
 test('the pool keeps only what a next window may borrow', () => {
@@ -83,4 +83,20 @@ test('the pool keeps only what a next window may borrow', () => {
   );
   poolWindow(pool, undefined, 45);
   assert.deepEqual(pool, [], 'all of it beyond POOL_LOOKBACK');
+});
+
+test('a small window with a failure takes its error rate over the latest requests; one without a failure over its own', () => {
+  const features = new Float64Array(16);
+  const window = (requests: number, errors: number) => ({ latency: new Float64Array(0), ttft: new Float64Array(0), requests, errors });
+  const pool: PooledSamples[] = [];
+  for (let seq = 1; seq <= 6; seq++) poolWindow(pool, window(4, seq === 6 ? 1 : 0), seq);
+  // Window 7: 1 of its 5 requests failed, 1 failure among the 4 + 4 + 4 + 4 requests before it.
+  assert.deepEqual(pooledErrors(window(5, 1), pool, 7), { requests: 21, errors: 2 });
+  assert.equal(withPooledFeatures(features, window(5, 1), pool, 7)[F.error_rate], 2 / 21);
+  // No failure of its own: its own rate (0), not the failures of the windows before it.
+  assert.deepEqual(pooledErrors(window(5, 0), pool, 7), { requests: 5, errors: 0 });
+  assert.equal(withPooledFeatures(features, window(5, 0), pool, 7), features);
+  // POOL_MIN requests of its own: its own.
+  assert.deepEqual(pooledErrors(window(POOL_MIN, 2), pool, 7), { requests: POOL_MIN, errors: 2 });
+  assert.equal(ERROR_SUPPORT, 3);
 });
