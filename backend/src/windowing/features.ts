@@ -89,8 +89,8 @@ export interface WindowExtras {
    */
   errorSupport?: { requests: number; errors: number };
   /**
-   * The window's latency and TTFT samples, sorted: all of them up to POOL_MIN, else POOL_MIN evenly spaced
-   * order statistics; and its request and failure counts (see
+   * The window's latency, TTFT and per-request input / output token samples, sorted: all of them up to
+   * POOL_MIN, else POOL_MIN evenly spaced order statistics; and its request and failure counts (see
    * windowing/latency-pool.ts).
    */
   samples?: WindowSamples;
@@ -100,6 +100,9 @@ export interface WindowExtras {
 export interface WindowSamples {
   latency: Float64Array;
   ttft: Float64Array;
+  /** Input / output tokens per request (absent in windows made before they existed). */
+  input?: Float64Array;
+  output?: Float64Array;
   requests?: number;
   errors?: number;
 }
@@ -124,6 +127,11 @@ export class WindowAccumulator {
   private ttfts: Float64Array = new Float64Array(128);
   private ttftN = 0;
   private ttftSeen = 0;
+  private inputs: Float64Array = new Float64Array(128);
+  private outputs: Float64Array = new Float64Array(128);
+  private tokenN = 0;
+  /** Separate from `rng` so that token sampling leaves latency sampling as it was. */
+  private tokenRng = 0x85ebca6b;
   private users = new Set<string>();
   private keyTokens = new Map<string, { tokens: number; requests: number; security: number; kind: 'apiKeyId' | 'user' }>();
   private errorsByType = new Map<string, number>();
@@ -136,6 +144,7 @@ export class WindowAccumulator {
     this.inputTokens += e.inputTokens;
     this.outputTokens += e.outputTokens;
     this.cost += e.costUsd;
+    this.addTokens(e.inputTokens, e.outputTokens);
     if (e.latencyMs !== undefined) this.addLatency(e.latencyMs);
     if (e.ttftMs !== undefined) this.addTtft(e.ttftMs);
     if (e.status === 'error') {
@@ -201,6 +210,28 @@ export class WindowAccumulator {
       const j = Math.floor(this.nextRandom() * this.latencySeen);
       if (j < MAX_SAMPLES) this.latencies[j] = v;
     }
+  }
+
+  /** Tokens of one request (input and output kept as a pair, so both reservoirs drop the same requests). */
+  private addTokens(input: number, output: number): void {
+    let j = this.tokenN;
+    if (this.tokenN < MAX_SAMPLES) {
+      if (this.tokenN === this.inputs.length) {
+        this.inputs = grow(this.inputs);
+        this.outputs = grow(this.outputs);
+      }
+      this.tokenN++;
+    } else {
+      let x = this.tokenRng;
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      this.tokenRng = x >>> 0;
+      j = Math.floor((this.tokenRng / 4294967296) * this.count);
+      if (j >= MAX_SAMPLES) return;
+    }
+    this.inputs[j] = input;
+    this.outputs[j] = output;
   }
 
   private addTtft(v: number): void {
@@ -277,6 +308,8 @@ export class WindowAccumulator {
       samples: {
         latency: thinSorted(this.latencies.subarray(0, this.latencyN).sort()),
         ttft: thinSorted(this.ttfts.subarray(0, this.ttftN).sort()),
+        input: thinSorted(this.inputs.slice(0, this.tokenN).sort()),
+        output: thinSorted(this.outputs.slice(0, this.tokenN).sort()),
         requests: this.count,
         errors: this.errors,
       },

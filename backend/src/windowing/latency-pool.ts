@@ -1,5 +1,5 @@
 /**
- * Latency quantiles and the error rate of small windows, estimated over the latest requests
+ * Latency quantiles, token means and the error rate of small windows, estimated over the latest requests
  * of their series.
  *
  * A window of a quiet series holds 2-5 requests: its p50 is one or two of them and its p95 / p99 its
@@ -12,16 +12,19 @@
  * minute). A window with enough requests of its own (every window of a busy series) is unchanged, and one
  * without any latency still observes none.
  *
- * The error rate had the same problem: one failed request among 5 was an error rate of 20 %. A window with
- * fewer than POOL_MIN requests (and a failure of its own) takes it over its own requests and those of the
- * windows before it, the same way (until POOL_MIN requests), and it rests on ERROR_SUPPORT failed requests,
- * which the scorer applies (it needs the series' usual rate): fewer failures than that among the requests it
- * was taken over never read above the usual rate.
+ * The per-request means (input and output tokens per request, output/input ratio) and the error rate had the
+ * same problem: one long answer made a 1-request window's mean output 30x the usual, and one failed request
+ * among 5 an error rate of 20 %. A window with fewer than POOL_MIN requests takes them over its own requests
+ * and those of the windows before it, the same way (until POOL_MIN requests). A mean rests on LATENCY_SUPPORT
+ * requests like a quantile: no request counts above the k-th largest of the pooled sample, so one or two
+ * long answers among the last 20 are not a blow-up and a shift of every answer is. An error rate rests on
+ * ERROR_SUPPORT failed requests, which the scorer applies (it needs the series' usual rate): fewer failures
+ * than that among the requests it was taken over never read above the usual rate.
  *
  * Evaluated read-only (Scorer.evaluate, also for POST /detect); the window's samples join its series' pool
  * when it is committed.
  */
-import { FEATURE_INDEX, POOL_MIN, supportedQuantile, type WindowSamples } from './features';
+import { FEATURE_INDEX, LATENCY_SUPPORT, POOL_MIN, supportedQuantile, type WindowSamples } from './features';
 
 /**
  * Windows back a small window borrows latency samples from: the pool is the recent past, not the series'
@@ -35,7 +38,9 @@ export interface PooledSamples {
   seq: number;
   latency: Float64Array;
   ttft: Float64Array;
-  /** Request and failure counts (absent in state saved before they existed). */
+  /** Tokens per request and request / failure counts (absent in state saved before they existed). */
+  input?: Float64Array;
+  output?: Float64Array;
   requests?: number;
   errors?: number;
 }
@@ -73,6 +78,19 @@ const LATENCY_QUANTILES = [
 ] as const;
 
 /**
+ * Mean of sorted samples with each sample counted at most as the k-th largest (LATENCY_SUPPORT): one or two
+ * extreme requests do not make the mean. NaN for no samples.
+ */
+export function supportedMean(sorted: Float64Array, k = LATENCY_SUPPORT): number {
+  const n = sorted.length;
+  if (n === 0) return NaN;
+  const cap = n >= k ? sorted[n - k] : sorted[0];
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += Math.min(sorted[i], cap);
+  return sum / n;
+}
+
+/**
  * The requests and failed requests a window's error rate is taken over: its own when it has POOL_MIN
  * requests, else with those of the windows before it (newest first, whole windows, POOL_LOOKBACK windows
  * back) until POOL_MIN; its own alone when it has no failed request (the windows after an error storm).
@@ -94,7 +112,7 @@ export function pooledErrors(own: WindowSamples | undefined, pool: readonly Pool
 }
 
 /**
- * The window's features with its latency and TTFT quantiles and its error rate estimated
+ * The window's features with its latency and TTFT quantiles, its token means and its error rate estimated
  * over its pooled sample (see pooledSample, pooledErrors); the same array when the window has enough
  * requests of its own (or none).
  */
@@ -103,14 +121,26 @@ export function withPooledFeatures(features: Float64Array, own: WindowSamples | 
   const lat = pooledSample(own.latency, pool, seq, (p) => p.latency);
   const ttft = pooledSample(own.ttft, pool, seq, (p) => p.ttft);
   const small = own.requests !== undefined && own.requests > 0 && own.requests < POOL_MIN;
+  const empty = new Float64Array(0);
+  const output = small && own.output ? pooledSample(own.output, pool, seq, (p) => p.output ?? empty) : undefined;
+  const input = small && own.input ? pooledSample(own.input, pool, seq, (p) => p.input ?? empty) : undefined;
   const errors = small ? pooledErrors(own, pool, seq) : null;
+  const tokens = output !== undefined && output !== own.output && input !== undefined;
   // Only a window with a failure of its own borrows (pooledErrors): after a storm, the windows that no
   // longer fail would otherwise read the storm's failures for another POOL_LOOKBACK windows.
   const rate = errors !== null && errors.requests > (own.requests ?? 0);
-  if (lat === own.latency && ttft === own.ttft && !rate) return features;
+  if (lat === own.latency && ttft === own.ttft && !tokens && !rate) return features;
   const out = features.slice();
   if (lat !== own.latency) for (const [j, q] of LATENCY_QUANTILES) out[j] = supportedQuantile(lat, q);
   if (ttft !== own.ttft) out[FEATURE_INDEX.ttft_p95_ms] = supportedQuantile(ttft, 0.95);
+  if (tokens) {
+    const meanOut = supportedMean(output);
+    const meanIn = supportedMean(input);
+    out[FEATURE_INDEX.output_tokens_mean] = meanOut;
+    out[FEATURE_INDEX.input_tokens_mean] = meanIn;
+    // As the window's own ratio is (its output sum / its input sum): the ratio of its per-request means.
+    out[FEATURE_INDEX.output_input_ratio] = meanOut / Math.max(1, meanIn);
+  }
   if (rate) out[FEATURE_INDEX.error_rate] = errors.errors / errors.requests;
   return out;
 }
@@ -123,6 +153,8 @@ export function poolWindow(pool: PooledSamples[], own: WindowSamples | undefined
       latency: own.latency,
       ttft: own.ttft,
       ...(own.requests !== undefined ? { requests: own.requests, errors: own.errors ?? 0 } : {}),
+      ...(own.input ? { input: own.input } : {}),
+      ...(own.output ? { output: own.output } : {}),
     });
   }
   // Keep the newest windows while they are within reach and not yet POOL_MIN samples of each kind (and
