@@ -135,6 +135,9 @@ export function typeFor(winner: DetectorScore | undefined, attrs: readonly Attri
   if (winner?.output.type) return winner.output.type;
   if (!attrs.length) return 'other';
   const lead = typeForFeature(attrs[0].feature);
+  // Latency that dropped (requests failing fast, cache hits) is no spike: `other`, the evidence says
+  // "latency_p95_ms down to ...". Before, a drop was typed latency_spike and routed as one.
+  if (lead === 'latency_spike' && attrs[0].z < 0) return 'other';
   return FOLLOWS_OUTPUT.has(lead) && outputBlowup(attrs) ? 'output_blowup' : lead;
 }
 

@@ -18,3 +18,9 @@ test('longer answers at the same request rate are an output blow-up, whatever mo
   // Errors lead: not about answers.
   assert.equal(typeFor(undefined, [moved('error_rate', 0.3, 0, 0.02, 20), perRequest]), 'error_rate');
 });
+
+test('a latency drop is not a latency spike: typed other (the evidence says down)', () => {
+  assert.equal(typeFor(undefined, [moved('latency_p95_ms', 300, 900, 1_400, -15)]), 'other');
+  assert.equal(typeFor(undefined, [moved('ttft_p95_ms', 20, 100, 200, -8), moved('output_tokens_mean', 640, 150, 260, 8)]), 'other');
+  assert.equal(typeFor(undefined, [moved('latency_p95_ms', 3_000, 900, 1_400, 15)]), 'latency_spike');
+});
