@@ -127,7 +127,9 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
   ingestRoute('/api/v1/events', eventSchema, (records, indexes) => pipeline.ingestEvents(records, indexes));
   ingestRoute('/api/v1/series', pointSchema, (records, indexes) => pipeline.ingestPoints(records, indexes));
 
-  app.post('/api/v1/detect', async (req) => {
+  // Scored once the queue before it is (Pipeline.idle): with scoring behind, refused like ingest rather than
+  // held for minutes.
+  app.post('/api/v1/detect', { onRequest: async () => pipeline.admitIngest() }, async (req) => {
     // Chosen by shape, not as a union: a union's error names neither alternative's field.
     const raw = req.body;
     const withEvents = typeof raw === 'object' && raw !== null && !Array.isArray(raw) && 'events' in raw;

@@ -45,6 +45,8 @@ test('past SENTINEL_MAX_SCORING_QUEUE waiting windows and points, every ingest r
     for (const [path, body] of [
       ['/api/v1/events', event(t)],
       ['/api/v1/series', { series: 'cpu', labels: {}, timestamp: t + 60_000, value: 1 }],
+      // Scored after the queue: it would wait as long as scoring is behind.
+      ['/api/v1/detect', { series: 'cpu', labels: {}, timestamp: t + 60_000, value: 1 }],
     ] as const) {
       const r = await post(`${url}${path}`, body);
       assert.equal(r.status, 503, path);
