@@ -15,6 +15,8 @@ export const GENAI_ATTRIBUTES = {
   operation: ['gen_ai.operation.name', 'llm.request.type'],
   /** OpenInference marks its spans with a kind instead of an operation name. */
   openInferenceKind: ['openinference.span.kind'],
+  /** OpenLLMetry's decorators (workflow, task, agent, tool) mark their spans with a kind. */
+  traceloopKind: ['traceloop.span.kind'],
   /** The request model keeps one series per configured model; the response model is often a dated variant. */
   model: ['gen_ai.request.model', 'gen_ai.response.model', 'llm.model_name'],
   /** gen_ai.system was renamed gen_ai.provider.name in semconv 1.37. */
@@ -31,16 +33,29 @@ export const GENAI_ATTRIBUTES = {
 } as const;
 
 /**
- * Operations that are not a call to a model: they take part in agent traces (tools, agents) but are not
- * requests of their own, and counting them would double the tokens of the model calls inside them.
+ * Operation names that are a call to a model: semconv (`chat`, `text_completion`, `generate_content`,
+ * `embeddings`), OpenLLMetry's `llm.request.type` (`completion`, `embedding`, `rerank`) and OpenLIT's
+ * (`image`, `audio`). An allow-list: instrumentations name many operations that call no model (OpenLIT's
+ * `vectordb`, `framework`, `workflow`, `memory`, ...), and each counted as a request of model `unknown`.
  */
-export const NON_MODEL_OPERATIONS: ReadonlySet<string> = new Set([
-  'execute_tool',
-  'invoke_agent',
-  'create_agent',
-  'invoke_workflow',
-  'retrieval',
+export const MODEL_OPERATIONS: ReadonlySet<string> = new Set([
+  'chat',
+  'text_completion',
+  'generate_content',
+  'embeddings',
+  'completion',
+  'embedding',
+  'rerank',
+  'image',
+  'audio',
 ]);
+
+/**
+ * Operations of agent runs: tool calls and agents (OpenLIT's older `agent` and `execute_task` included).
+ * They feed the agent-trace features but are not requests of their own: agent spans often carry the
+ * tokens of the model calls inside them, and counting them would count those tokens twice.
+ */
+export const AGENT_OPERATIONS: ReadonlySet<string> = new Set(['execute_tool', 'invoke_agent', 'create_agent', 'agent', 'execute_task']);
 
 /** Tool-call operation (counted per agent trace). */
 export const TOOL_OPERATION = 'execute_tool';
@@ -57,9 +72,12 @@ export interface GenAiMappingOptions {
 export type SpanClass =
   /** A call to a model: becomes an LlmEvent. */
   | { kind: 'model'; operation: string; event: LlmEvent }
-  /** A GenAI span that is not a model call (tool, agent): only feeds per-trace features. */
+  /** A tool or agent span: only feeds per-trace features. */
   | { kind: 'genai'; operation: string }
-  /** Not a GenAI span (HTTP, DB, ...): accepted and not used, except as a trace's root. */
+  /**
+   * Not used, except as a trace's root: not a GenAI span (HTTP, DB, ...), or a GenAI span that is neither
+   * a model call nor a tool / agent (workflow, chain, retrieval, vector DB query, ...).
+   */
   | { kind: 'other' };
 
 /** Value used when a GenAI span names no model (the event contract needs one). */
@@ -74,20 +92,29 @@ const MAX_ERROR_TYPE = 128;
 export function classifySpan(span: OtlpSpan, opts: GenAiMappingOptions): SpanClass {
   const operation = operationOf(span.attributes);
   if (operation === undefined) return { kind: 'other' };
-  if (NON_MODEL_OPERATIONS.has(operation)) return { kind: 'genai', operation };
-  return { kind: 'model', operation, event: spanToEvent(span, opts) };
+  if (MODEL_OPERATIONS.has(operation)) return { kind: 'model', operation, event: spanToEvent(span, opts) };
+  if (AGENT_OPERATIONS.has(operation)) return { kind: 'genai', operation };
+  return { kind: 'other' };
 }
 
-/** The GenAI operation of a span, or undefined when it is not a GenAI span. */
+/**
+ * The operation a span names (lower case), or undefined when it names none. OpenInference and OpenLLMetry
+ * decorator kinds count as names: a CHAIN, RETRIEVER or workflow span is known not to be a model call.
+ */
 export function operationOf(a: Attrs): string | undefined {
-  const op = attrString(a, GENAI_ATTRIBUTES.operation);
-  if (op !== undefined) return op.toLowerCase();
+  const op = attrString(a, GENAI_ATTRIBUTES.operation)?.toLowerCase();
+  // OpenLLMetry's llm.request.type "unknown" is a model call of a kind it could not tell.
+  if (op !== undefined && op !== 'unknown') return op;
   const kind = attrString(a, GENAI_ATTRIBUTES.openInferenceKind)?.toUpperCase();
   if (kind === 'LLM') return 'chat';
   if (kind === 'EMBEDDING') return 'embeddings';
   if (kind === 'TOOL') return TOOL_OPERATION;
   if (kind === 'AGENT') return 'invoke_agent';
-  return undefined;
+  if (kind !== undefined) return kind.toLowerCase();
+  const decorator = attrString(a, GENAI_ATTRIBUTES.traceloopKind)?.toLowerCase();
+  if (decorator === 'tool') return TOOL_OPERATION;
+  if (decorator === 'agent') return 'invoke_agent';
+  return decorator;
 }
 
 /**

@@ -107,4 +107,24 @@ describe('GenAI span mapping', () => {
     assert.deepEqual(classifySpan(span({ 'http.route': '/chat' }), opts), { kind: 'other' });
     assert.equal(classifySpan(span({ 'gen_ai.operation.name': 'embeddings', 'gen_ai.request.model': 'text-embedding-3-small' }), opts).kind, 'model');
   });
+
+  test('only model operations are model calls: OpenLIT names many that call no model (QA: one RAG request was 3 events)', () => {
+    const kind = (a: Attrs) => classifySpan(span(a), opts).kind;
+    for (const op of ['chat', 'text_completion', 'generate_content', 'embeddings', 'Chat']) assert.equal(kind({ 'gen_ai.operation.name': op, 'gen_ai.request.model': 'm' }), 'model', op);
+    for (const type of ['chat', 'completion', 'embedding']) assert.equal(kind({ 'llm.request.type': type, 'gen_ai.request.model': 'm' }), 'model', type);
+    // OpenLIT's chain, vector DB, memory and workflow spans are neither requests nor agent spans.
+    for (const op of ['vectordb', 'framework', 'workflow', 'invoke_workflow', 'memory', 'retrieval', 'fine_tuning', 'something_new']) {
+      assert.deepEqual(classifySpan(span({ 'gen_ai.operation.name': op, 'gen_ai.system': 'langchain', 'gen_ai.request.model': 'gpt-4o', 'gen_ai.usage.input_tokens': 10 }), opts), { kind: 'other' }, op);
+    }
+    // Its agent spans (which carry the tokens of the calls inside them) are agent spans, as invoke_agent is.
+    assert.deepEqual(classifySpan(span({ 'gen_ai.operation.name': 'agent', 'gen_ai.request.model': 'gpt-4o' }), opts), { kind: 'genai', operation: 'agent' });
+    assert.deepEqual(classifySpan(span({ 'gen_ai.operation.name': 'execute_task', 'gen_ai.usage.input_tokens': 900 }), opts), { kind: 'genai', operation: 'execute_task' });
+    assert.deepEqual(classifySpan(span({ 'gen_ai.operation.name': 'create_agent' }), opts), { kind: 'genai', operation: 'create_agent' });
+    // OpenInference kinds other than LLM / EMBEDDING / TOOL / AGENT, and OpenLLMetry's decorators.
+    assert.equal(kind({ 'openinference.span.kind': 'RETRIEVER' }), 'other');
+    assert.equal(kind({ 'openinference.span.kind': 'EMBEDDING', 'embedding.model_name': 'e' }), 'model');
+    assert.equal(kind({ 'traceloop.span.kind': 'workflow' }), 'other');
+    assert.deepEqual(classifySpan(span({ 'traceloop.span.kind': 'tool' }), opts), { kind: 'genai', operation: 'execute_tool' });
+    assert.deepEqual(classifySpan(span({ 'traceloop.span.kind': 'agent' }), opts), { kind: 'genai', operation: 'invoke_agent' });
+  });
 });

@@ -1,0 +1,66 @@
+/**
+ * The OtlpIngestor between decoded batches and the pipeline: which spans become events, which feed the
+ * agent-trace features, and what is refused and counted. The pipeline is a stub that records what it gets.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { LlmEvent, SeriesPoint } from '../../src/domain/types';
+import { SentinelMetrics } from '../../src/metrics';
+import { OtlpIngestor, type IngestTarget } from '../../src/otlp/otlp-ingest';
+import type { Attrs, OtlpSpan } from '../../src/otlp/model';
+import type { IngestResult } from '../../src/pipeline/pipeline';
+
+const T = Date.UTC(2026, 0, 5, 10, 0, 0);
+
+/** A pipeline stand-in: takes everything, except events and points stamped before `lateBefore`. */
+class Target implements IngestTarget {
+  events: LlmEvent[] = [];
+  points: SeriesPoint[] = [];
+  lateBefore = 0;
+
+  ingestEvents(events: readonly LlmEvent[], indexes?: readonly number[]): IngestResult {
+    const rejected: IngestResult['rejected'] = [];
+    events.forEach((e, i) => {
+      if (e.timestamp < this.lateBefore) rejected.push({ index: indexes ? indexes[i] : i, field: 'timestamp', message: 'late: its window has already closed' });
+      else this.events.push(e);
+    });
+    return { accepted: events.length - rejected.length, rejected };
+  }
+
+  ingestPoints(points: readonly SeriesPoint[]): IngestResult {
+    this.points.push(...points);
+    return { accepted: points.length, rejected: [] };
+  }
+}
+
+function ingestor(target: Target, metrics?: SentinelMetrics) {
+  return new OtlpIngestor({ target, metrics, mapping: { userAttributes: [], apiKeyAttributes: [] } });
+}
+
+let nextId = 1;
+function span(traceId: string, parent: string, attributes: Attrs, endMs: number, over: Partial<OtlpSpan> = {}): OtlpSpan {
+  const spanId = (nextId++).toString(16).padStart(16, '0');
+  return { traceId, spanId, parentSpanId: parent, name: 'x', kind: 1, startMs: endMs - 100, endMs, attributes, resource: { 'service.name': 'rag' }, scopeName: 's', status: { code: 0, message: '' }, events: [], ...over };
+}
+const chat = (input: number) => ({ 'gen_ai.operation.name': 'chat', 'gen_ai.system': 'openai', 'gen_ai.request.model': 'gpt-4o', 'gen_ai.usage.input_tokens': input, 'gen_ai.usage.output_tokens': 10 });
+
+describe('OTLP ingestor', () => {
+  test('a LangChain RAG request traced by OpenLIT is one event and no agent trace (QA: it was 3 events, one of model unknown)', () => {
+    const target = new Target();
+    const ing = ingestor(target);
+    // Children end first: the Chroma query, the chat call, then the chain span (the trace's root).
+    const out = ing.ingestTraces({
+      spans: [
+        span('rag1', 'chain', { 'gen_ai.operation.name': 'vectordb', 'gen_ai.system': 'chroma', 'db.system.name': 'chroma', 'db.operation.name': 'query' }, T + 100),
+        span('rag1', 'chain', chat(1200), T + 900),
+        span('rag1', '', { 'gen_ai.operation.name': 'framework', 'gen_ai.system': 'langchain', 'gen_ai.usage.input_tokens': 1200 }, T + 1000),
+      ],
+    });
+    assert.deepEqual(target.events.map((e) => [e.model, e.inputTokens]), [['gpt-4o', 1200]]);
+    assert.equal(out.accepted, 1);
+    assert.equal(out.ignored, 2);
+    // The chain span completed the trace, and one model call is not an agent run.
+    assert.equal(ing.traces.openCount, 0);
+    assert.deepEqual(target.points, []);
+  });
+});
