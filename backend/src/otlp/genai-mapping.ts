@@ -60,6 +60,12 @@ export const AGENT_OPERATIONS: ReadonlySet<string> = new Set(['execute_tool', 'i
 /** Tool-call operation (counted per agent trace). */
 export const TOOL_OPERATION = 'execute_tool';
 
+/**
+ * Vercel AI SDK spans (`ai.operationId`) that are one provider call. Its outer spans (`ai.generateText`,
+ * `ai.streamText`, ...) wrap one or more of these and carry their summed usage.
+ */
+const VERCEL_MODEL_CALL = /\.do(Generate|Stream)$/;
+
 /** Options of {@link classifySpan}. */
 export interface GenAiMappingOptions {
   /** Span (then resource) attributes naming the end user, first present wins. */
@@ -90,7 +96,7 @@ const MAX_ERROR_TYPE = 128;
 
 /** Classifies one span and, for model calls, builds the event (not yet validated against the schema). */
 export function classifySpan(span: OtlpSpan, opts: GenAiMappingOptions): SpanClass {
-  const operation = operationOf(span.attributes);
+  const operation = operationOf(span.attributes) ?? untypedModelCall(span.attributes);
   if (operation === undefined) return { kind: 'other' };
   if (MODEL_OPERATIONS.has(operation)) return { kind: 'model', operation, event: spanToEvent(span, opts) };
   if (AGENT_OPERATIONS.has(operation)) return { kind: 'genai', operation };
@@ -115,6 +121,19 @@ export function operationOf(a: Attrs): string | undefined {
   if (decorator === 'tool') return TOOL_OPERATION;
   if (decorator === 'agent') return 'invoke_agent';
   return decorator;
+}
+
+/**
+ * `chat` for a span that names no operation but is a model call: a Vercel AI SDK provider call
+ * (`ai.*.doGenerate`, `ai.*.doStream`; errors included), or any span with a model and token usage (gen_ai.*
+ * attributes without gen_ai.operation.name). Vercel's outer spans are not: they repeat their calls' usage.
+ */
+function untypedModelCall(a: Attrs): 'chat' | undefined {
+  const vercel = attrString(a, ['ai.operationId']);
+  if (vercel !== undefined) return VERCEL_MODEL_CALL.test(vercel) ? 'chat' : undefined;
+  const model = attrString(a, GENAI_ATTRIBUTES.model);
+  const usage = attrNumber(a, [...GENAI_ATTRIBUTES.inputTokens, ...GENAI_ATTRIBUTES.outputTokens]);
+  return model !== undefined && usage !== undefined ? 'chat' : undefined;
 }
 
 /**

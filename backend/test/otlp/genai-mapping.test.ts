@@ -127,4 +127,37 @@ describe('GenAI span mapping', () => {
     assert.deepEqual(classifySpan(span({ 'traceloop.span.kind': 'tool' }), opts), { kind: 'genai', operation: 'execute_tool' });
     assert.deepEqual(classifySpan(span({ 'traceloop.span.kind': 'agent' }), opts), { kind: 'genai', operation: 'invoke_agent' });
   });
+
+  test('a span with a model and token usage but no operation name is a chat call (Vercel AI SDK), unless a known non-model kind', () => {
+    // Vercel AI SDK: the provider call carries gen_ai.* without gen_ai.operation.name ...
+    const doGenerate = {
+      'ai.operationId': 'ai.generateText.doGenerate',
+      'gen_ai.system': 'openai.chat',
+      'gen_ai.request.model': 'gpt-4o-mini',
+      'gen_ai.response.model': 'gpt-4o-mini-2024-07-18',
+      'gen_ai.usage.input_tokens': 42,
+      'gen_ai.usage.output_tokens': 7,
+    };
+    const c = classifySpan(span(doGenerate), opts);
+    assert.equal(c.kind, 'model');
+    if (c.kind !== 'model') return;
+    assert.equal(c.operation, 'chat');
+    assert.deepEqual([c.event.model, c.event.provider, c.event.inputTokens, c.event.outputTokens], ['gpt-4o-mini', 'openai.chat', 42, 7]);
+    // ... also when it failed and reports no usage, or when it streamed.
+    assert.equal(classifySpan(span({ 'ai.operationId': 'ai.streamText.doStream', 'gen_ai.request.model': 'gpt-4o-mini' }, { status: { code: STATUS_ERROR, message: '' } }), opts).kind, 'model');
+    // ... while the outer span around it, which repeats the usage, is not a second request.
+    const outer = { 'ai.operationId': 'ai.generateText', 'ai.model.id': 'gpt-4o-mini', 'ai.usage.promptTokens': 42, 'ai.usage.completionTokens': 7 };
+    assert.deepEqual(classifySpan(span(outer), opts), { kind: 'other' });
+    assert.deepEqual(classifySpan(span({ ...outer, 'gen_ai.request.model': 'gpt-4o-mini', 'gen_ai.usage.input_tokens': 42 }), opts), { kind: 'other' });
+    // Any other span with a model and usage is a call; a model alone, or usage alone, is not enough.
+    assert.equal(classifySpan(span({ 'gen_ai.system': 'x', 'gen_ai.response.model': 'm', 'gen_ai.usage.prompt_tokens': 3 }), opts).kind, 'model');
+    assert.equal(classifySpan(span({ 'gen_ai.request.model': 'm' }), opts).kind, 'other');
+    assert.equal(classifySpan(span({ 'gen_ai.usage.input_tokens': 3 }), opts).kind, 'other');
+    // OpenLLMetry's llm.request.type "unknown" names no operation.
+    assert.equal(classifySpan(span({ 'llm.request.type': 'unknown', 'gen_ai.request.model': 'm', 'gen_ai.usage.input_tokens': 3 }), opts).kind, 'model');
+    // Known non-model kinds stay what they are, even with a model and usage.
+    assert.equal(classifySpan(span({ 'openinference.span.kind': 'CHAIN', 'llm.model_name': 'm', 'llm.token_count.prompt': 3 }), opts).kind, 'other');
+    assert.equal(classifySpan(span({ 'traceloop.span.kind': 'workflow', 'gen_ai.request.model': 'm', 'gen_ai.usage.input_tokens': 3 }), opts).kind, 'other');
+    assert.equal(classifySpan(span({ 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.request.model': 'm', 'gen_ai.usage.input_tokens': 3 }), opts).kind, 'genai');
+  });
 });

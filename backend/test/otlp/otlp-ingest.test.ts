@@ -63,4 +63,22 @@ describe('OTLP ingestor', () => {
     assert.equal(ing.traces.openCount, 0);
     assert.deepEqual(target.points, []);
   });
+
+  test('a Vercel AI SDK generateText with a tool round is two events: its doGenerate spans, not the outer span (QA: all were ignored)', () => {
+    const target = new Target();
+    const ing = ingestor(target);
+    const call = (input: number) => ({ 'ai.operationId': 'ai.generateText.doGenerate', 'gen_ai.system': 'openai.chat', 'gen_ai.request.model': 'gpt-4o-mini', 'gen_ai.usage.input_tokens': input, 'gen_ai.usage.output_tokens': 5 });
+    ing.ingestTraces({
+      spans: [
+        span('v1', 'outer', call(100), T + 300),
+        span('v1', 'outer', { 'ai.operationId': 'ai.toolCall', 'ai.toolCall.name': 'weather' }, T + 400),
+        span('v1', 'outer', call(180), T + 900),
+        // The outer span sums its calls' usage; counted, it would double the tokens.
+        span('v1', '', { 'ai.operationId': 'ai.generateText', 'ai.model.id': 'gpt-4o-mini', 'ai.usage.promptTokens': 280, 'ai.usage.completionTokens': 10 }, T + 1000),
+      ],
+    });
+    assert.deepEqual(target.events.map((e) => [e.model, e.inputTokens]), [['gpt-4o-mini', 100], ['gpt-4o-mini', 180]]);
+    // Two model calls make an agent run: its token total is the calls' (not doubled by the outer span).
+    assert.equal(target.points.find((p) => p.series === 'agent_trace_tokens')?.value, 290);
+  });
 });
