@@ -26,8 +26,16 @@ export const GENAI_ATTRIBUTES = {
   errorType: ['error.type'],
   /** Not in semconv; OpenLIT and others report cost in USD under this name. */
   costUsd: ['gen_ai.usage.cost'],
-  /** Seconds from request to first streamed chunk. */
-  ttftSeconds: ['gen_ai.response.time_to_first_chunk', 'gen_ai.response.time_to_first_token', 'gen_ai.server.time_to_first_token'],
+  /** Seconds from request to first streamed chunk (`gen_ai.server.ttft`: older OpenLIT). */
+  ttftSeconds: ['gen_ai.response.time_to_first_chunk', 'gen_ai.response.time_to_first_token', 'gen_ai.server.time_to_first_token', 'gen_ai.server.ttft'],
+  /** The same in milliseconds (Vercel AI SDK doStream spans). */
+  ttftMs: ['ai.response.msToFirstChunk'],
+  /**
+   * Without an attribute, span events of streamed chunks: the first one's time after the span start.
+   * OpenInference adds `First Token Stream Event` once; OpenLLMetry an `llm.content.completion.chunk` per
+   * chunk; Vercel `ai.stream.firstChunk`.
+   */
+  firstChunkEvents: ['First Token Stream Event', 'llm.content.completion.chunk', 'ai.stream.firstChunk'],
   /** Resource attribute naming the service. */
   service: ['service.name'],
 } as const;
@@ -151,7 +159,7 @@ export function spanToEvent(span: OtlpSpan, opts: GenAiMappingOptions): LlmEvent
   const user = attrString(a, opts.userAttributes) ?? attrString(r, opts.userAttributes);
   const apiKeyId = attrString(a, opts.apiKeyAttributes) ?? attrString(r, opts.apiKeyAttributes);
   const cost = attrNumber(a, GENAI_ATTRIBUTES.costUsd);
-  const ttft = attrNumber(a, GENAI_ATTRIBUTES.ttftSeconds);
+  const ttft = ttftMs(span);
   const event: LlmEvent = {
     timestamp: Math.round(span.endMs),
     service: clip(attrString(r, GENAI_ATTRIBUTES.service) ?? UNKNOWN_SERVICE, MAX_LABEL),
@@ -166,8 +174,22 @@ export function spanToEvent(span: OtlpSpan, opts: GenAiMappingOptions): LlmEvent
   if (user !== undefined) event.user = clip(user, MAX_LABEL);
   if (apiKeyId !== undefined) event.apiKeyId = clip(apiKeyId, MAX_LABEL);
   if (isError) event.errorType = clip(errorType ?? '_OTHER', MAX_ERROR_TYPE);
-  if (ttft !== undefined && ttft >= 0) event.ttftMs = ttft * 1000;
+  if (ttft !== undefined) event.ttftMs = ttft;
   return event;
+}
+
+/** Time to first token in ms: from an attribute, else from the first streamed-chunk event. */
+function ttftMs(span: OtlpSpan): number | undefined {
+  const seconds = attrNumber(span.attributes, GENAI_ATTRIBUTES.ttftSeconds);
+  if (seconds !== undefined && seconds >= 0) return seconds * 1000;
+  const ms = attrNumber(span.attributes, GENAI_ATTRIBUTES.ttftMs);
+  if (ms !== undefined && ms >= 0) return ms;
+  if (!(span.startMs > 0)) return undefined;
+  let first = Infinity;
+  for (const e of span.events) {
+    if (e.timeMs >= span.startMs && e.timeMs < first && (GENAI_ATTRIBUTES.firstChunkEvents as readonly string[]).includes(e.name)) first = e.timeMs;
+  }
+  return first === Infinity ? undefined : first - span.startMs;
 }
 
 /** Token counts are integers >= 0; anything else (negative, NaN) counts as not reported. */

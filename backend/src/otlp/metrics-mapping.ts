@@ -1,9 +1,10 @@
 /**
  * GenAI client metrics -> series points.
  *
- * `gen_ai.client.token.usage` and `gen_ai.client.operation.duration` are histograms (one measurement per
- * operation). Each export becomes, per series, one point whose value is the MEAN of the measurements made
- * since the previous export: delta sum / delta count. Cumulative streams (the SDK default) are turned into
+ * `gen_ai.client.token.usage`, `gen_ai.client.operation.duration` and, for streamed calls,
+ * `gen_ai.client.operation.time_to_first_chunk` are histograms (one measurement per operation). Each
+ * export becomes, per series, one point whose value is the MEAN of the measurements made since the
+ * previous export: delta sum / delta count. Cumulative streams (the SDK default) are turned into
  * deltas here, with bounded per-stream state; delta streams are used as they are. An export with no new
  * measurement for a series yields no point (a mean of nothing is not zero).
  *
@@ -18,7 +19,8 @@ import { TEMPORALITY_CUMULATIVE, TEMPORALITY_DELTA, attrString, type Attrs, type
 /** The metrics the receiver maps (semconv names). */
 export const TOKEN_USAGE_METRIC = 'gen_ai.client.token.usage';
 export const OPERATION_DURATION_METRIC = 'gen_ai.client.operation.duration';
-export const MAPPED_METRICS: ReadonlySet<string> = new Set([TOKEN_USAGE_METRIC, OPERATION_DURATION_METRIC]);
+export const TIME_TO_FIRST_CHUNK_METRIC = 'gen_ai.client.operation.time_to_first_chunk';
+export const MAPPED_METRICS: ReadonlySet<string> = new Set([TOKEN_USAGE_METRIC, OPERATION_DURATION_METRIC, TIME_TO_FIRST_CHUNK_METRIC]);
 
 const TOKEN_TYPES = new Set(['input', 'output']);
 

@@ -160,4 +160,21 @@ describe('GenAI span mapping', () => {
     assert.equal(classifySpan(span({ 'traceloop.span.kind': 'workflow', 'gen_ai.request.model': 'm', 'gen_ai.usage.input_tokens': 3 }), opts).kind, 'other');
     assert.equal(classifySpan(span({ 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.request.model': 'm', 'gen_ai.usage.input_tokens': 3 }), opts).kind, 'genai');
   });
+
+  test('time to first token of streamed calls: attributes, else the first streamed-chunk event (QA: lost)', () => {
+    const ttft = (a: Attrs, events: OtlpSpan['events'] = []) => spanToEvent(span({ 'gen_ai.operation.name': 'chat', ...a }, { events }), opts).ttftMs;
+    // Older OpenLIT: gen_ai.server.ttft, in seconds. Vercel AI SDK doStream: milliseconds.
+    assert.equal(ttft({ 'gen_ai.server.ttft': 0.3 }), 300);
+    assert.equal(ttft({ 'ai.response.msToFirstChunk': 412.5 }), 412.5);
+    // OpenInference adds one "First Token Stream Event" when the first chunk arrives.
+    assert.equal(ttft({}, [{ name: 'First Token Stream Event', timeMs: T + 220, attributes: {} }]), 220);
+    // OpenLLMetry adds an event per chunk: the first one counts, whatever the order of the list.
+    const chunks = [T + 700, T + 180, T + 450].map((timeMs) => ({ name: 'llm.content.completion.chunk', timeMs, attributes: {} }));
+    assert.equal(ttft({}, [{ name: 'gen_ai.content.prompt', timeMs: T + 1, attributes: {} }, ...chunks]), 180);
+    // An attribute wins over events; an event before the span start (clock trouble) or without a time is not used.
+    assert.equal(ttft({ 'gen_ai.response.time_to_first_chunk': 0.1 }, chunks), 100);
+    assert.equal(ttft({}, [{ name: 'First Token Stream Event', timeMs: T - 5, attributes: {} }]), undefined);
+    assert.equal(ttft({}, [{ name: 'First Token Stream Event', timeMs: 0, attributes: {} }]), undefined);
+    assert.equal(ttft({}), undefined);
+  });
 });

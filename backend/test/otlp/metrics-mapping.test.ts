@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GenAiMetricsMapper, OPERATION_DURATION_METRIC, TOKEN_USAGE_METRIC } from '../../src/otlp/metrics-mapping';
+import { GenAiMetricsMapper, OPERATION_DURATION_METRIC, TIME_TO_FIRST_CHUNK_METRIC, TOKEN_USAGE_METRIC } from '../../src/otlp/metrics-mapping';
 import { TEMPORALITY_CUMULATIVE, TEMPORALITY_DELTA, type OtlpHistogramPoint } from '../../src/otlp/model';
 
 const T = Date.UTC(2026, 0, 5, 10, 0, 0);
@@ -69,6 +69,12 @@ describe('GenAI metrics -> points', () => {
     ]);
     assert.deepEqual(r.points.map((p) => [p.point.series, p.point.labels, p.point.value]), [[OPERATION_DURATION_METRIC, { service: 'svc', model: 'm-2' }, 1.5]]);
     assert.deepEqual(r.invalid.map((x) => x.index), [2, 3]);
+  });
+
+  test('time to first chunk of streamed calls is mapped like the duration (QA: ignored)', () => {
+    const m = new GenAiMetricsMapper();
+    const r = m.map([point({ metric: TIME_TO_FIRST_CHUNK_METRIC, unit: 's', count: 4, sum: 1.2 })]);
+    assert.deepEqual(r.points.map((p) => [p.point.series, p.point.labels, p.point.value]), [[TIME_TO_FIRST_CHUNK_METRIC, { service: 'svc', model: 'gpt-4o' }, 0.3]]);
   });
 
   test('negative sums, and cumulative sums that go down while the count goes up, are refused with why', () => {
