@@ -11,6 +11,12 @@
  * Series: the metric name; labels `service` (resource service.name), `model` (gen_ai.request.model, else
  * gen_ai.response.model) and, for token usage, `token_type` (input | output | other). Streams that differ
  * only in other attributes (operation, server.address, error.type, response model) are merged.
+ *
+ * Replicas: a stream is identified by its whole resource (service.instance.id included) and attributes, so
+ * each replica of a service has its own cumulative state, and all of them feed the one series of the
+ * service, as their spans feed one event series. Replicas export at their own times and a collector may
+ * deliver them in any order: a point stamped at or before the series' last accepted point is moved to 1 ms
+ * after it (its value is the mean over its own export interval either way) instead of being refused.
  */
 import type { SeriesPoint } from '../domain/types';
 import { GENAI_ATTRIBUTES, UNKNOWN_MODEL, UNKNOWN_SERVICE } from './genai-mapping';
@@ -39,6 +45,7 @@ export interface MetricsMapping {
 
 interface StreamState {
   startMs: number;
+  timeMs: number;
   count: number;
   sum: number;
 }
@@ -46,10 +53,13 @@ interface StreamState {
 /**
  * Turns histogram points of the GenAI metrics into series points. Holds the last cumulative value of each
  * stream (bounded: the least recently seen streams are forgotten first, which at worst makes one export of
- * such a stream count from its start again).
+ * such a stream count from its start again) and the time of each series' last accepted point (bounded
+ * alike).
  */
 export class GenAiMetricsMapper {
   private readonly streams = new Map<string, StreamState>();
+  /** Per series, the time of its last point the pipeline accepted (see {@link accepted}). */
+  private readonly lastTs = new Map<string, number>();
 
   constructor(private readonly maxStreams = 10_000) {}
 
@@ -85,7 +95,7 @@ export class GenAiMetricsMapper {
       }
       const labels = labelsOf(h);
       const timestamp = Math.round(h.timeMs);
-      const key = `${h.metric}\u0000${labels.service}\u0000${labels.model}\u0000${labels.token_type ?? ''}\u0000${timestamp}`;
+      const key = `${seriesKey(h.metric, labels)}\u0000${timestamp}`;
       let g = groups.get(key);
       if (!g) {
         g = { point: { series: h.metric, labels, timestamp, value: 0 }, count: 0, sum: 0, sources: [] };
@@ -99,7 +109,29 @@ export class GenAiMetricsMapper {
     for (const g of groups.values()) points.push({ point: { ...g.point, value: g.sum / g.count }, sources: g.sources });
     // Per series, points must arrive in time order (the pipeline refuses older ones).
     points.sort((a, b) => a.point.timestamp - b.point.timestamp);
+    // Another replica's export may have been accepted already with a later time: move past it.
+    const last = new Map<string, number>();
+    for (const { point } of points) {
+      const key = seriesKey(point.series, point.labels);
+      const prev = last.get(key) ?? this.lastTs.get(key);
+      if (prev !== undefined && point.timestamp <= prev) point.timestamp = prev + 1;
+      last.set(key, point.timestamp);
+    }
     return { points, invalid };
+  }
+
+  /**
+   * Records points the pipeline accepted: later points of their series are moved past them. Only accepted
+   * ones: a point refused as too far in the future must not drag the series' next points after it.
+   */
+  accepted(points: readonly SeriesPoint[]): void {
+    for (const p of points) {
+      const key = seriesKey(p.series, p.labels);
+      const ts = Math.max(p.timestamp, this.lastTs.get(key) ?? -Infinity);
+      this.lastTs.delete(key);
+      this.lastTs.set(key, ts);
+      if (this.lastTs.size > this.maxStreams) this.lastTs.delete(this.lastTs.keys().next().value as string);
+    }
   }
 
   private delta(h: OtlpHistogramPoint): { count: number; sum: number } | 'invalid' {
@@ -108,8 +140,11 @@ export class GenAiMetricsMapper {
     if (h.temporality !== TEMPORALITY_CUMULATIVE) return 'invalid';
     const key = streamKey(h);
     const prev = this.streams.get(key);
+    // A point of the same run not after the last one is a repeat (a retried export) or arrived out of
+    // order: nothing new, and taken as a restart it would count the whole run again.
+    if (prev && prev.startMs === h.startMs && h.timeMs <= prev.timeMs) return { count: 0, sum: 0 };
     this.streams.delete(key);
-    this.streams.set(key, { startMs: h.startMs, count: h.count, sum });
+    this.streams.set(key, { startMs: h.startMs, timeMs: h.timeMs, count: h.count, sum });
     if (this.streams.size > this.maxStreams) this.streams.delete(this.streams.keys().next().value as string);
     // A new start time or a smaller count means the producer restarted: the cumulative value is all new.
     if (!prev || prev.startMs !== h.startMs || h.count < prev.count) return { count: h.count, sum };
@@ -129,7 +164,15 @@ function labelsOf(h: OtlpHistogramPoint): Record<string, string> {
   return labels;
 }
 
-/** Identity of a stream: metric, resource and point attributes (sorted, so order does not matter). */
+/** Identity of a series: metric and labels. */
+function seriesKey(metric: string, labels: Record<string, string>): string {
+  return `${metric}\u0000${labels.service}\u0000${labels.model}\u0000${labels.token_type ?? ''}`;
+}
+
+/**
+ * Identity of a stream: metric, resource (service.instance.id included) and point attributes (sorted, so
+ * order does not matter).
+ */
 function streamKey(h: OtlpHistogramPoint): string {
   return `${h.metric}\u0000${canonical(h.resource)}\u0000${canonical(h.attributes)}`;
 }

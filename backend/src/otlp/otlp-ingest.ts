@@ -118,6 +118,7 @@ export class OtlpIngestor {
     for (const bad of mapped.invalid) this.reject(out, bad.message);
     const result = this.opts.target.ingestPoints(mapped.points.map((p) => p.point));
     const refused = new Set(result.rejected.map((r) => r.index));
+    this.mapper.accepted(mapped.points.filter((_, i) => !refused.has(i)).map((p) => p.point));
     mapped.points.forEach((p, i) => {
       if (refused.has(i)) {
         out.rejected += p.sources.length;

@@ -90,6 +90,45 @@ describe('GenAI metrics -> points', () => {
     assert.deepEqual(r.points.map((p) => p.point.value), [200]);
   });
 
+  test('replicas of one service: one cumulative state each, one series, points moved past the last accepted one (QA)', () => {
+    const m = new GenAiMetricsMapper();
+    const pod = (id: string, timeMs: number, count: number, sum: number) =>
+      point({ metric: OPERATION_DURATION_METRIC, unit: 's', resource: { 'service.name': 'svc', 'service.instance.id': id }, attributes: { 'gen_ai.request.model': 'gpt-4o' }, timeMs, count, sum });
+    const take = (h: OtlpHistogramPoint) => {
+      const r = m.map([h]);
+      m.accepted(r.points.map((p) => p.point));
+      return r.points.map((p) => [p.point.labels, p.point.timestamp, p.point.value]);
+    };
+    const labels = { service: 'svc', model: 'gpt-4o' };
+    // Pod B exports 0.5 s before pod A each time, but its request arrives after A's.
+    assert.deepEqual(take(pod('a', T + 60_000, 10, 12)), [[labels, T + 60_000, 1.2]]);
+    assert.deepEqual(take(pod('b', T + 59_500, 8, 9)), [[labels, T + 60_001, 1.125]]);
+    assert.deepEqual(take(pod('a', T + 120_000, 20, 25)), [[labels, T + 120_000, 1.3]]);
+    assert.deepEqual(take(pod('b', T + 119_500, 16, 18)), [[labels, T + 120_001, 1.125]]);
+    // Within one request (a collector's batch), in time order and strictly increasing too.
+    const r = m.map([pod('a', T + 180_000, 30, 37), pod('b', T + 180_000, 24, 26), pod('c', T + 170_000, 1, 2)]);
+    assert.deepEqual(r.points.map((p) => [p.point.timestamp, p.point.value, p.sources]), [[T + 170_000, 2, [2]], [T + 180_000, 20 / 18, [0, 1]]]);
+  });
+
+  test('a point refused by the pipeline (too far in the future) does not move the next ones after it', () => {
+    const m = new GenAiMetricsMapper();
+    m.map([point({ count: 1, sum: 10, timeMs: T + 36_000_000 })]); // refused: not passed to accepted()
+    const r = m.map([point({ count: 2, sum: 30, timeMs: T + 3_700_000, resource: { 'service.name': 'svc', 'service.instance.id': 'b' } })]);
+    assert.deepEqual(r.points.map((p) => p.point.timestamp), [T + 3_700_000]);
+    m.accepted(r.points.map((p) => p.point));
+    const again = m.map([point({ count: 3, sum: 30, timeMs: T + 3_650_000, resource: { 'service.name': 'svc', 'service.instance.id': 'c' } })]);
+    assert.deepEqual(again.points.map((p) => p.point.timestamp), [T + 3_700_001]);
+  });
+
+  test('a retried or out-of-order export of a cumulative stream adds nothing (not a restart counted again)', () => {
+    const m = new GenAiMetricsMapper();
+    m.map([point({ count: 4, sum: 400 })]);
+    m.map([point({ count: 6, sum: 1400, timeMs: T + 120_000 })]);
+    // The export of T + 60 s again (its first attempt timed out after it was taken): nothing new.
+    assert.equal(m.map([point({ count: 4, sum: 400 })]).points.length, 0);
+    assert.deepEqual(m.map([point({ count: 7, sum: 1500, timeMs: T + 180_000 })]).points.map((p) => p.point.value), [100]);
+  });
+
   test('stream state is bounded', () => {
     const m = new GenAiMetricsMapper(3);
     for (let i = 0; i < 10; i++) m.map([point({ count: 1, sum: 1, attributes: { 'gen_ai.request.model': `m${i}` } })]);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { LlmEvent, SeriesPoint } from '../../src/domain/types';
 import { SentinelMetrics } from '../../src/metrics';
 import { OtlpIngestor, type IngestTarget } from '../../src/otlp/otlp-ingest';
-import type { Attrs, OtlpSpan } from '../../src/otlp/model';
+import { TEMPORALITY_CUMULATIVE, type Attrs, type OtlpHistogramPoint, type OtlpSpan } from '../../src/otlp/model';
 import type { IngestResult } from '../../src/pipeline/pipeline';
 
 const T = Date.UTC(2026, 0, 5, 10, 0, 0);
@@ -27,10 +27,21 @@ class Target implements IngestTarget {
     return { accepted: events.length - rejected.length, rejected };
   }
 
+  /** Like the pipeline, refuses a point not after the last accepted one of its series. */
   ingestPoints(points: readonly SeriesPoint[]): IngestResult {
-    this.points.push(...points);
-    return { accepted: points.length, rejected: [] };
+    const rejected: IngestResult['rejected'] = [];
+    points.forEach((p, index) => {
+      const key = `${p.series}${JSON.stringify(p.labels)}`;
+      if (p.timestamp <= (this.last.get(key) ?? -Infinity)) rejected.push({ index, field: 'timestamp', message: 'not after the previous point of this series' });
+      else {
+        this.last.set(key, p.timestamp);
+        this.points.push(p);
+      }
+    });
+    return { accepted: points.length - rejected.length, rejected };
   }
+
+  private readonly last = new Map<string, number>();
 }
 
 function ingestor(target: Target, metrics?: SentinelMetrics) {
@@ -80,5 +91,27 @@ describe('OTLP ingestor', () => {
     assert.deepEqual(target.events.map((e) => [e.model, e.inputTokens]), [['gpt-4o-mini', 100], ['gpt-4o-mini', 180]]);
     // Two model calls make an agent run: its token total is the calls' (not doubled by the outer span).
     assert.equal(target.points.find((p) => p.series === 'agent_trace_tokens')?.value, 290);
+  });
+
+  test('cumulative metrics of two replicas of a service: no export refused, each replica counted from its own state (QA)', () => {
+    const target = new Target();
+    const ing = ingestor(target);
+    const pod = (id: string, timeMs: number, count: number, sum: number): OtlpHistogramPoint => ({
+      metric: 'gen_ai.client.operation.duration',
+      unit: 's',
+      temporality: TEMPORALITY_CUMULATIVE,
+      resource: { 'service.name': 'chat-api', 'service.instance.id': id },
+      attributes: { 'gen_ai.request.model': 'gpt-4o', 'gen_ai.operation.name': 'chat' },
+      startMs: T,
+      timeMs,
+      count,
+      sum,
+    });
+    // Pod B's exports are stamped 0.5 s before pod A's and arrive after them.
+    const outcomes = [pod('a', T + 60_000, 10, 12), pod('b', T + 59_500, 8, 9), pod('a', T + 120_000, 20, 25), pod('b', T + 119_500, 16, 18)].map((h) =>
+      ing.ingestMetrics({ histograms: [h], totalDataPoints: 1 }),
+    );
+    assert.deepEqual(outcomes.map((o) => [o.accepted, o.rejected]), [[1, 0], [1, 0], [1, 0], [1, 0]]);
+    assert.deepEqual(target.points.map((p) => p.value), [1.2, 1.125, 1.3, 1.125]);
   });
 });
