@@ -10,9 +10,9 @@ import type { Logger } from '../logger';
 import type { SentinelMetrics } from '../metrics';
 import type { IngestResult } from '../pipeline/pipeline';
 import { AgentTraceTracker, type AgentTraceOptions, type Completed } from './agent-traces';
-import { classifySpan, type GenAiMappingOptions } from './genai-mapping';
+import { classifySpan, type GenAiMappingOptions, type SpanClass } from './genai-mapping';
 import { GenAiMetricsMapper } from './metrics-mapping';
-import type { MetricBatch, TraceBatch } from './model';
+import type { MetricBatch, OtlpSpan, TraceBatch } from './model';
 
 /** The part of the pipeline the receiver needs. */
 export interface IngestTarget {
@@ -68,6 +68,9 @@ export class OtlpIngestor {
   ingestTraces(batch: TraceBatch): ExportOutcome {
     const out: ExportOutcome = { received: batch.spans.length, accepted: 0, ignored: 0, rejected: 0, reasons: [] };
     const events: { event: LlmEvent; index: number; id: string }[] = [];
+    // Spans for the agent-trace features, in batch order (a root completes its trace only once open). They
+    // are observed once the pipeline has answered: a refused model call (invalid, late) feeds nothing.
+    const observed: { span: OtlpSpan; cls: SpanClass; index: number }[] = [];
     batch.spans.forEach((span, index) => {
       // Exporters retry a whole batch after a 429, a 5xx or a timeout that may have come after it was taken:
       // a span seen recently is a repeat, not a second request (QA: one span sent twice counted twice).
@@ -77,8 +80,8 @@ export class OtlpIngestor {
         return;
       }
       const cls = classifySpan(span, this.opts.mapping);
-      this.traces.observe(span, cls);
       if (cls.kind !== 'model') {
+        observed.push({ span, cls, index });
         // Tool / agent spans are used (per-trace features) but are not events; other spans are not ours.
         if (cls.kind === 'genai') {
           out.accepted++;
@@ -94,6 +97,7 @@ export class OtlpIngestor {
         return;
       }
       events.push({ event: r.data, index, id });
+      observed.push({ span, cls, index });
     });
     // Spans of one request come in end order per producer, but a collector merges producers: sorting by
     // event time keeps the windower from calling the earlier ones late.
@@ -106,6 +110,7 @@ export class OtlpIngestor {
     const refused = new Set(result.rejected.map((rj) => rj.index));
     for (const e of events) if (!refused.has(e.index) && batch.spans[e.index]?.spanId) this.remember(e.id);
     for (const rj of result.rejected) this.reject(out, `span ${batch.spans[rj.index]?.spanId || rj.index}: ${rj.field}: ${rj.message}`);
+    for (const o of observed) if (!refused.has(o.index)) this.traces.observe(o.span, o.cls);
     this.ingestCompleted(this.traces.collect());
     this.count('traces', out);
     return out;

@@ -114,4 +114,23 @@ describe('OTLP ingestor', () => {
     assert.deepEqual(outcomes.map((o) => [o.accepted, o.rejected]), [[1, 0], [1, 0], [1, 0], [1, 0]]);
     assert.deepEqual(target.points.map((p) => p.value), [1.2, 1.125, 1.3, 1.125]);
   });
+
+  test('a refused model call (late, invalid) feeds no agent-trace feature (QA: it still counted in the trace)', () => {
+    const target = new Target();
+    const ing = ingestor(target);
+    target.lateBefore = T + 500;
+    const out = ing.ingestTraces({
+      spans: [
+        span('r1', 'root', chat(100), T + 100), // late: its window has closed
+        span('r1', 'root', { ...chat(200), 'gen_ai.usage.output_tokens': 1e20 }, T + 550), // invalid token count
+        span('r1', 'root', chat(300), T + 600),
+        span('r1', '', { 'http.route': '/ask' }, T + 700),
+      ],
+    });
+    assert.equal(out.rejected, 2);
+    assert.deepEqual(target.events.map((e) => e.inputTokens), [300]);
+    // One model call taken: not an agent run (before: three calls, 600 input tokens in the trace).
+    assert.equal(ing.traces.openCount, 0);
+    assert.deepEqual(target.points, []);
+  });
 });
