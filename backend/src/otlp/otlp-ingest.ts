@@ -89,11 +89,15 @@ export class OtlpIngestor {
         } else out.ignored++;
         return;
       }
+      const missing = missingTime(span);
+      if (missing !== undefined) {
+        this.refuse(out, span, index, missing);
+        return;
+      }
       const r = eventSchema.safeParse(cls.event);
       if (!r.success) {
         const issue = r.error.issues[0];
-        this.reject(out, `span ${span.spanId || index}: ${issuePath(issue.path)}: ${issue.message}`);
-        this.opts.metrics?.eventsRejected.inc({ reason: 'invalid' });
+        this.refuse(out, span, index, `${issuePath(issue.path)}: ${issue.message}`);
         return;
       }
       events.push({ event: r.data, index, id });
@@ -159,6 +163,12 @@ export class OtlpIngestor {
     if (r.rejected.length) this.opts.log?.warn({ rejected: r.rejected.slice(0, 3), count: r.rejected.length }, 'agent trace points refused');
   }
 
+  /** A model-call span that cannot become an event (counted as an invalid event). */
+  private refuse(out: ExportOutcome, span: OtlpSpan, index: number, why: string): void {
+    this.reject(out, `span ${span.spanId || index}: ${why}`);
+    this.opts.metrics?.eventsRejected.inc({ reason: 'invalid' });
+  }
+
   private reject(out: ExportOutcome, reason: string): void {
     out.rejected++;
     if (out.reasons.length < MAX_REASONS) out.reasons.push(reason);
@@ -171,4 +181,14 @@ export class OtlpIngestor {
     if (out.ignored) m.otlpReceived.inc({ signal, outcome: 'ignored' }, out.ignored);
     if (out.rejected) m.otlpReceived.inc({ signal, outcome: 'rejected' }, out.rejected);
   }
+}
+
+/**
+ * Why a span cannot be placed in time, in OTLP terms: the event's timestamp is the span's end, and the
+ * event contract's own wording ("an ISO 8601 time or epoch milliseconds") means nothing to an exporter.
+ */
+function missingTime(span: OtlpSpan): string | undefined {
+  if (!(span.endMs > 0)) return 'no end time (endTimeUnixNano is 0): spans are exported once they have ended';
+  if (!(span.startMs > 0)) return 'no start time (startTimeUnixNano is 0)';
+  return undefined;
 }

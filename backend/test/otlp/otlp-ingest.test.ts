@@ -133,4 +133,17 @@ describe('OTLP ingestor', () => {
     assert.equal(ing.traces.openCount, 0);
     assert.deepEqual(target.points, []);
   });
+
+  test('a model-call span without an end (or start) time is refused in OTLP terms and counted as invalid (QA)', async () => {
+    const metrics = new SentinelMetrics(undefined, { defaultMetrics: false });
+    const ing = ingestor(new Target(), metrics);
+    const out = ing.ingestTraces({ spans: [span('e1', 'p', chat(1), 0, { spanId: 'aa01', startMs: T }), span('e1', 'p', chat(1), T + 100, { spanId: 'aa02', startMs: 0 })] });
+    assert.equal(out.rejected, 2);
+    assert.deepEqual(out.reasons, ['span aa01: no end time (endTimeUnixNano is 0): spans are exported once they have ended', 'span aa02: no start time (startTimeUnixNano is 0)']);
+    assert.equal(await rejectedCount(metrics, 'invalid'), 2);
+  });
 });
+
+async function rejectedCount(metrics: SentinelMetrics, reason: string): Promise<number> {
+  return (await metrics.eventsRejected.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+}
