@@ -124,7 +124,10 @@ export class OtlpIngestor {
   ingestMetrics(batch: MetricBatch): ExportOutcome {
     const out: ExportOutcome = { received: batch.totalDataPoints, accepted: 0, ignored: 0, rejected: 0, reasons: [] };
     const mapped = this.mapper.map(batch.histograms);
-    for (const bad of mapped.invalid) this.reject(out, bad.message);
+    for (const bad of mapped.invalid) {
+      this.reject(out, bad.message);
+      this.opts.metrics?.eventsRejected.inc({ reason: 'invalid' });
+    }
     const result = this.opts.target.ingestPoints(mapped.points.map((p) => p.point));
     const refused = new Set(result.rejected.map((r) => r.index));
     this.mapper.accepted(mapped.points.filter((_, i) => !refused.has(i)).map((p) => p.point));

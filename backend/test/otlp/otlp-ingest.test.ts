@@ -142,6 +142,15 @@ describe('OTLP ingestor', () => {
     assert.deepEqual(out.reasons, ['span aa01: no end time (endTimeUnixNano is 0): spans are exported once they have ended', 'span aa02: no start time (startTimeUnixNano is 0)']);
     assert.equal(await rejectedCount(metrics, 'invalid'), 2);
   });
+
+  test('invalid histogram points (no sum, a negative sum) count in sentinel_events_rejected_total{reason="invalid"} like invalid spans (QA)', async () => {
+    const metrics = new SentinelMetrics(undefined, { defaultMetrics: false });
+    const ing = ingestor(new Target(), metrics);
+    const h = (sum: number | undefined): OtlpHistogramPoint => ({ metric: 'gen_ai.client.token.usage', unit: '{token}', temporality: 1, resource: {}, attributes: {}, startMs: T, timeMs: T + 1, count: 2, sum });
+    const out = ing.ingestMetrics({ histograms: [h(undefined), h(-5), h(10)], totalDataPoints: 3 });
+    assert.deepEqual([out.accepted, out.rejected], [1, 2]);
+    assert.equal(await rejectedCount(metrics, 'invalid'), 2);
+  });
 });
 
 async function rejectedCount(metrics: SentinelMetrics, reason: string): Promise<number> {
