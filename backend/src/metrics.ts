@@ -2,6 +2,12 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { ANOMALY_TYPES, SEVERITIES } from './domain/types';
 
 /**
+ * Values of the `reason` label of sentinel_events_rejected_total. docs/METRICS.md lists them (a test keeps
+ * the two in step); each exists at 0 from the start.
+ */
+export const REJECTION_REASONS = ['invalid', 'late', 'future', 'series_limit', 'out_of_order'] as const;
+
+/**
  * The service's Prometheus metrics, registered on one Registry created at the composition root (never
  * the prom-client global). Names and labels are a contract (ARCHITECTURE.md); every label has a bounded
  * set of values: no user ids, keys or anomaly ids.
@@ -103,10 +109,11 @@ export class SentinelMetrics {
     this.eventsIngested = new Counter({ name: 'sentinel_events_ingested_total', help: 'LLM events accepted into windows', registers: r });
     this.eventsRejected = new Counter({
       name: 'sentinel_events_rejected_total',
-      help: 'Events and points refused (invalid, late, series_limit, out_of_order)',
+      help: `Events and points refused (${REJECTION_REASONS.join(', ')})`,
       labelNames: ['reason'],
       registers: r,
     });
+    for (const reason of REJECTION_REASONS) this.eventsRejected.inc({ reason }, 0);
     this.pointsIngested = new Counter({ name: 'sentinel_points_ingested_total', help: 'Metric series points accepted', registers: r });
     const band = (name: string, help: string, which: 0 | 1 | 2 | 3) =>
       new Gauge({

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { SentinelMetrics } from '../src/metrics';
+import { REJECTION_REASONS, SentinelMetrics } from '../src/metrics';
 
 /** docs/METRICS.md lists every metric of the registry, with its type and labels (and nothing that is gone). */
 test('docs/METRICS.md matches the metrics the service registers', () => {
@@ -14,4 +14,12 @@ test('docs/METRICS.md matches the metrics the service registers', () => {
     registered.set(x.name, `${x.constructor.name.toLowerCase()} ${x.labelNames.join(',')}`);
   }
   assert.deepEqual(documented, registered);
+});
+
+/** The reasons docs/METRICS.md gives for refused events are the label values the service uses (QA: `future` was missing). */
+test('docs/METRICS.md lists every reason of sentinel_events_rejected_total', () => {
+  const doc = readFileSync(new URL('../../docs/METRICS.md', import.meta.url), 'utf8');
+  const row = /^\| `sentinel_events_rejected_total` \|[^\n]*\(([^)]*)\) \|$/m.exec(doc);
+  assert.ok(row, 'no row for sentinel_events_rejected_total with its reasons in parentheses');
+  assert.deepEqual(row[1].split(/,\s*/).sort(), [...REJECTION_REASONS].sort());
 });
