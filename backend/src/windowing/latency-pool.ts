@@ -32,17 +32,13 @@ import { FEATURE_INDEX, LATENCY_SUPPORT, POOL_MIN, supportedQuantile, type Windo
  */
 export const POOL_LOOKBACK = 10;
 
-/** The latency samples of one window a later, smaller window may borrow (sorted, at most POOL_MIN each). */
-export interface PooledSamples {
+/**
+ * The samples of one window a later, smaller window may borrow (sorted, at most POOL_MIN each); tokens and
+ * request / failure counts are absent in state saved before they existed.
+ */
+export interface PooledSamples extends WindowSamples {
   /** windowsSeen of the series when the window was scored (1-based sequence number). */
   seq: number;
-  latency: Float64Array;
-  ttft: Float64Array;
-  /** Tokens per request and request / failure counts (absent in state saved before they existed). */
-  input?: Float64Array;
-  output?: Float64Array;
-  requests?: number;
-  errors?: number;
 }
 
 /**
