@@ -1,6 +1,7 @@
 import { driftDetector } from './drift';
 import { ewmaDetector } from './ewma';
 import { knnDetector } from './knn';
+import { levelDetector } from './level';
 import { llmRulesDetector } from './llm-rules';
 import { rangeDetector } from './range';
 import { robustZDetector } from './robust-z';
@@ -9,6 +10,6 @@ import { stuckDetector } from './stuck';
 import type { Detector } from './types';
 
 /** The detector registry: one line per detector. Order is the order of evaluation and of ties. */
-export const DEFAULT_DETECTORS: readonly Detector[] = [robustZDetector, ewmaDetector, seasonalDetector, knnDetector, llmRulesDetector, driftDetector, rangeDetector, stuckDetector];
+export const DEFAULT_DETECTORS: readonly Detector[] = [robustZDetector, ewmaDetector, seasonalDetector, knnDetector, llmRulesDetector, driftDetector, rangeDetector, stuckDetector, levelDetector];
 
 export type { Detector, DetectionInput, DetectorOutput, FeatureBaseline } from './types';

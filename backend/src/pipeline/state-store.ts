@@ -57,7 +57,7 @@ export interface DormantSummary {
  * Where series state survives a restart: `series-state.db` (SQLite) in the data directory, one row per series,
  * written in one transaction per flush. It is separate from the vector store, so it works the same with
  * Qdrant. Without it every series re-learns its baselines after a deploy (20 windows before it alerts, 500
- * points before the range and stuck rules have an opinion).
+ * points before the range, stuck and level rules have an opinion).
  *
  * A row is dormant when its series went quiet and its state left memory (Pipeline: a key or user that is
  * gone); dormant rows are not loaded at start, only when their series comes back ({@link revive}), and

@@ -7,7 +7,8 @@ import { loadConfig } from '../../src/config';
 /**
  * explore.ts replay rebuilds a plain series' alert score from the dumped detector scores with the production
  * ensemble, sustained score and hold-off; offline results in docs/BENCHMARKS.md start from it, so it must stay
- * exact. speed_7578 leaves its range above, then below, inside one hold-off (rule findings), and has held rows.
+ * exact. speed_7578 leaves its range above, then below, inside one hold-off (rule findings), its 12-point level
+ * below (the level rule), and has held rows.
  */
 test('replaying a dump reproduces the pipeline alert score of every row', async () => {
   const file = 'realTraffic/speed_7578.csv';
@@ -21,5 +22,5 @@ test('replaying a dump reproduces the pipeline alert score of every row', async 
   const score = col('score');
   assert.ok(col('alert').some((a) => a > 1));
   assert.ok(score.some((s, i) => s > 1 && col('alert')[i] === 0), 'points held back by the hold-off');
-  assert.deepEqual(new Set(dump.findings.filter((f) => f !== null)), new Set(['range:above', 'range:below']));
+  assert.deepEqual(new Set(dump.findings.filter((f) => f !== null)), new Set(['range:above', 'range:below', 'level:below']));
 });
