@@ -26,8 +26,10 @@ const SECRET_PATTERNS: RegExp[] = [
   /\bAIza[0-9A-Za-z_-]{35}/g, // Google API key
   /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, // JWT
   /https:\/\/hooks\.slack\.com\/[^\s"'<>]+/g, // a Slack webhook URL is itself the secret
-  // Long opaque tokens (letters and digits mixed, 40+ chars): hex digests and random keys.
-  /\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{40,}\b/g,
+  // Long opaque tokens (letters and digits mixed, 40+ chars): hex digests and random keys. Tried only at the
+  // start of a run of token characters: from every word boundary inside "a-a-a-..." the lookaheads scanned
+  // to the end of the run, quadratic in its length (QA: seconds of a blocked event loop on a long label).
+  /(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{40,}\b/g,
 ];
 /** `Bearer <token>` / `Basic <creds>`: keep the scheme word so the text still reads. */
 const AUTH_SCHEME = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/-]{8,}=*/g;
@@ -35,10 +37,12 @@ const AUTH_SCHEME = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/-]{8,}=*/g;
 const KEY_VALUE =
   /\b(api[_-]?key|apikey|access[_-]?key|secret(?:[_-]?key)?|client[_-]?secret|token|auth[_-]?token|password|passwd|pwd)(["']?\s*[:=]\s*["']?)([^\s"',;&}]+)/gi;
 /** URL userinfo (`amqp://user:pass@host`). */
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]+:[^\s/@]+@/gi;
+const URL_CREDENTIALS = /(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/\/)[^\s/@:]+:[^\s/@]+@/gi;
 // Local part: RFC 5322 atext except "=", "|", "{" and "}", which in our texts separate labels
-// ("user=alice@x.io" keeps its "user=").
-const EMAIL = /[A-Za-z0-9.!#$%&'*+/?^_`~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
+// ("user=alice@x.io" keeps its "user="), at most 64 characters (RFC 5321): unbounded, every position of a
+// long run of such characters without an "@" scanned to its end (quadratic; QA: a 64k-character label name
+// held the event loop for 20 s per alert).
+const EMAIL = /[A-Za-z0-9.!#$%&'*+/?^_`~-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
 // Candidates only: every match is confirmed by node:net, so clock times like 10:01:00 never go.
 const IPV6_CANDIDATE = /(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,8}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?(?:%[\w.]+)?(?![\w:]|\.\d)/g;
 const IPV4 = /(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)/g;

@@ -79,7 +79,9 @@ export const pointSchema = z
   .object({
     series: z.string().min(1).max(200),
     labels: z
-      .record(z.string().regex(labelName, 'label names are [a-zA-Z_][a-zA-Z0-9_]*'), z.string().max(256))
+      // Names are bounded like values: a 64k-character name was legal, and every alert's payload and
+      // explanation carry it (QA: its redaction held the event loop for seconds).
+      .record(z.string().max(128, 'label names have at most 128 characters').regex(labelName, 'label names are [a-zA-Z_][a-zA-Z0-9_]*'), z.string().max(256))
       .refine((l) => Object.keys(l).length <= 16, 'at most 16 labels')
       // The series name is the `series` label of the series' key and records: a label of that name would replace it.
       .refine((l) => !Object.hasOwn(l, 'series'), '"series" is the series name, not a label')

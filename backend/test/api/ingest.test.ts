@@ -151,10 +151,12 @@ describe('POST /api/v1/events and /series: input handling', () => {
       { series: 'queue_depth', labels: { host: 'a' }, timestamp: t, value: 3 },
       { series: 'queue_depth', labels: { host: 'a' }, timestamp: t + 1000, value: 'x' },
       { series: 'queue_depth', labels: { 'bad-name': 'a' }, timestamp: t, value: 1 },
+      { series: 'queue_depth', labels: { ['n'.repeat(129)]: 'a' }, timestamp: t, value: 1 },
     ]);
     let body = await r.json();
     assert.equal(body.accepted, 1);
-    assert.deepEqual(body.rejected.map((x: { field: string }) => x.field), ['value', 'labels.bad-name']);
+    assert.deepEqual(body.rejected.map((x: { field: string }) => x.field), ['value', 'labels.bad-name', `labels.${'n'.repeat(129)}`]);
+    assert.match(body.rejected[2].message, /at most 128 characters/);
     r = await post(`${s.url}/api/v1/series`, [{ series: 'queue_depth', labels: { host: 'a' }, timestamp: t - 1000, value: 4 }]);
     body = await r.json();
     assert.equal(r.status, 400);

@@ -62,6 +62,17 @@ describe('redactText', () => {
       { seed: 11, numRuns: 500 },
     );
   });
+
+  test('stays fast on long runs of characters the patterns accept (QA: quadratic, 5-20 s on 32k characters)', () => {
+    // A guard against quadratic patterns, not a speed target: ~50 ms here after the fix, 5-20 s before it.
+    for (const unit of ['b', 'a-', 'a.', '1.', 'a@']) {
+      const text = 'x' + unit.repeat(32_000 / unit.length);
+      const t = performance.now();
+      redactText(text);
+      const ms = performance.now() - t;
+      assert.ok(ms < 1_500, `${JSON.stringify(unit)} x ${32_000 / unit.length}: ${ms.toFixed(0)} ms`);
+    }
+  });
 });
 
 describe('redactDeep', () => {
