@@ -56,6 +56,16 @@ export function issuePath(path: ReadonlyArray<PropertyKey>): string {
   return path.length ? path.map(String).join('.') : '(record)';
 }
 
+/**
+ * The field and message a client is told for a zod issue: unknown fields by name; a bad record key (a label
+ * name) with the reason its own check gave, not zod's bare "Invalid key in record".
+ */
+export function issueText(issue: z.core.$ZodIssue): { field: string; message: string } {
+  if (issue.code === 'unrecognized_keys') return { field: (issue.keys ?? []).join(','), message: 'unknown field' };
+  const inner = issue.code === 'invalid_key' ? issue.issues[0]?.message : undefined;
+  return { field: issuePath(issue.path), message: inner ?? issue.message };
+}
+
 /** Validates every item against `schema`; bad ones are reported with index and field. */
 export function validateBatch<T>(schema: z.ZodType<T, unknown>, body: unknown, maxRecords: number): BatchResult<T> {
   const { items, rejected, lines } = splitBody(body);
@@ -81,11 +91,7 @@ export function validateBatch<T>(schema: z.ZodType<T, unknown>, body: unknown, m
       indexes.push(i);
       continue;
     }
-    const issue = r.error.issues[0];
-    const field =
-      issue.code === 'unrecognized_keys' ? (issue.keys ?? []).join(',') : issuePath(issue.path);
-    const message = issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
-    rejected.push({ index: i, field, message });
+    rejected.push({ index: i, ...issueText(r.error.issues[0]) });
   }
   rejected.sort((a, b) => a.index - b.index);
   return { records, indexes, rejected, ...(lines ? { lines } : {}) };

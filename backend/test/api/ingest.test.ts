@@ -156,6 +156,8 @@ describe('POST /api/v1/events and /series: input handling', () => {
     let body = await r.json();
     assert.equal(body.accepted, 1);
     assert.deepEqual(body.rejected.map((x: { field: string }) => x.field), ['value', 'labels.bad-name', `labels.${'n'.repeat(129)}`]);
+    // The reason of the key's own check, not zod's "Invalid key in record".
+    assert.match(body.rejected[1].message, /label names are \[a-zA-Z_\]/);
     assert.match(body.rejected[2].message, /at most 128 characters/);
     r = await post(`${s.url}/api/v1/series`, [{ series: 'queue_depth', labels: { host: 'a' }, timestamp: t - 1000, value: 4 }]);
     body = await r.json();
