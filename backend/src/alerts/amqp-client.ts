@@ -230,6 +230,21 @@ export class AmqpConnection {
   }
 
   private async onConnect(m: ChannelModel): Promise<void> {
+    // amqplib's recovery listens for this connection's errors only once this setup has finished: a connection
+    // lost while the channel is being opened emitted an 'error' nobody handled, which ended the process (QA).
+    // The failed setup rejects, and recovery reconnects.
+    let settingUp = true;
+    m.on('error', (err: Error) => {
+      if (settingUp) this.log.warn({ reason: err.message }, 'AMQP connection lost while setting up its channel; reconnecting');
+    });
+    try {
+      await this.setUp(m);
+    } finally {
+      settingUp = false;
+    }
+  }
+
+  private async setUp(m: ChannelModel): Promise<void> {
     const confirm = this.opts.confirm ?? false;
     const raw = confirm ? await m.createConfirmChannel() : await m.createChannel();
     const ch = new AmqpChannel(m, raw, confirm);

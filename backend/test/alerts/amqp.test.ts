@@ -138,6 +138,22 @@ describe('RabbitMQ on 127.0.0.1:5672 (real broker)', () => {
     }
   });
 
+  test('a connection lost while its channel is being set up is retried, not fatal (QA: an unhandled error event ended the process)', async () => {
+    const exchange = `${RUN}.alerts-setup`;
+    exchanges.push(exchange);
+    const proxy = await new TcpProxy().start();
+    proxy.cutAtChannelOpen = new Set([1, 2]);
+    const sink = new AmqpAlertSink({ url: proxy.url(), exchange, log, reconnect: FAST_RECONNECT });
+    try {
+      await sink.start();
+      await waitFor('the publisher to connect on its third connection', () => sink.connected);
+      assert.ok(proxy.connections >= 3);
+    } finally {
+      await sink.close();
+      await proxy.stop();
+    }
+  });
+
   test('the publisher reconnects after its connection is cut and the next alert is confirmed', async () => {
     const exchange = `${RUN}.alerts2`;
     exchanges.push(exchange);

@@ -12,6 +12,11 @@ export class TcpProxy {
   /** While true, new connections are dropped at once. */
   refusing = false;
   connections = 0;
+  /**
+   * Connections (1 = the first) cut as soon as the client sends channel.open (an AMQP method frame of class 20,
+   * method 10): the connection is up and the client is in the middle of setting up its channel.
+   */
+  cutAtChannelOpen = new Set<number>();
 
   constructor(
     private readonly targetPort = 5672,
@@ -24,7 +29,7 @@ export class TcpProxy {
         client.destroy();
         return;
       }
-      this.connections++;
+      const n = ++this.connections;
       const upstream = connect(this.targetPort, this.targetHost);
       const pair: [Socket, Socket] = [client, upstream];
       this.pairs.add(pair);
@@ -35,7 +40,15 @@ export class TcpProxy {
       };
       client.on('error', drop).on('close', drop);
       upstream.on('error', drop).on('close', drop);
-      client.pipe(upstream);
+      if (this.cutAtChannelOpen.has(n)) {
+        client.on('data', (d: Buffer) => {
+          // frame type 1 (method), channel, size, then class 20 (channel) and method 10 (open)
+          for (let i = 0; i + 11 <= d.length; i++) {
+            if (d[i] === 1 && d.readUInt16BE(i + 7) === 20 && d.readUInt16BE(i + 9) === 10) return drop();
+          }
+          upstream.write(d);
+        });
+      } else client.pipe(upstream);
       upstream.pipe(client);
     });
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
