@@ -78,6 +78,12 @@ export interface WindowExtras {
   securityByType: Record<string, number>;
   /** The principal (apiKeyId, else user) with the most tokens in this window. */
   topKey?: { id: string; kind: 'apiKeyId' | 'user'; tokens: number; requests: number };
+  /**
+   * Tokens and requests of every principal (apiKeyId, else user) that made a request in this window (up to
+   * 4096 of them): what each key's own usual use is learnt from (detectors/key-usage.ts). Absent in windows
+   * made before it existed.
+   */
+  keys?: KeyUse[];
   /** The principal with the most security events in this window (none without one). */
   topSecurityKey?: { id: string; kind: 'apiKeyId' | 'user'; events: number };
   requestCount: number;
@@ -94,6 +100,14 @@ export interface WindowExtras {
    * windowing/latency-pool.ts).
    */
   samples?: WindowSamples;
+}
+
+/** One principal's use of a window. */
+export interface KeyUse {
+  id: string;
+  kind: 'apiKeyId' | 'user';
+  tokens: number;
+  requests: number;
 }
 
 /** What later, smaller windows of a series may borrow from a window (windowing/latency-pool.ts). */
@@ -298,10 +312,13 @@ export class WindowAccumulator {
 
   extras(): WindowExtras {
     const top = this.topSecurityKey();
+    const keys: KeyUse[] = [];
+    for (const [id, v] of this.keyTokens) if (v.requests > 0) keys.push({ id, kind: v.kind, tokens: v.tokens, requests: v.requests });
     return {
       errorsByType: Object.fromEntries(this.errorsByType),
       securityByType: Object.fromEntries(this.securityByType),
       topKey: this.topKey(),
+      keys,
       ...(top ? { topSecurityKey: top } : {}),
       requestCount: this.count,
       errors: this.errors,
