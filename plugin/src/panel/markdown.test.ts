@@ -54,6 +54,26 @@ describe('parseInline', () => {
   });
 });
 
+describe('backslash escapes', () => {
+  it('unescape every ASCII punctuation character, as the backend escapes telemetry text', () => {
+    // What backend/src/explain/evidence.ts mdText makes of "keep p95 < 2 s! {a|b} #1 +x".
+    expect(parseInline('keep p95 \\< 2 s\\! \\{a\\|b\\} \\#1 \\+x')).toEqual([{ type: 'text', text: 'keep p95 < 2 s! {a|b} #1 +x' }]);
+    for (const ch of ASCII_PUNCTUATION) {
+      expect(parseInline(`a\\${ch}b`)).toEqual([{ type: 'text', text: `a${ch}b` }]);
+    }
+  });
+
+  it('keep a backslash before anything else', () => {
+    expect(parseInline('C:\\temp \\é \\1')).toEqual([{ type: 'text', text: 'C:\\temp \\é \\1' }]);
+  });
+
+  it('never make markup out of escaped characters', () => {
+    expect(parseMarkdown('\\<script\\>alert(1)\\</script\\>')).toEqual([{ type: 'paragraph', children: [{ type: 'text', text: '<script>alert(1)</script>' }] }]);
+    expect(parseInline('\\[x\\](javascript:alert(1))')).toEqual([{ type: 'text', text: '[x](javascript:alert(1))' }]);
+    expect(parseInline('\\*\\*a\\*\\*')).toEqual([{ type: 'text', text: '**a**' }]);
+  });
+});
+
 describe('safeHref', () => {
   it('allows http, https and mailto only', () => {
     expect(safeHref('https://grafana.example/d/x')).toBe('https://grafana.example/d/x');
@@ -109,7 +129,7 @@ describe('parseInline on large and hostile input', () => {
 
   it('parses exactly as the regex-per-position parser did, on short inputs', () => {
     fc.assert(
-      fc.property(fc.string({ unit: fc.constantFrom('*', '_', '`', '[', ']', '(', ')', '\\', ' ', 'a', 'b', '"', 'h', ':', '/'), maxLength: 30 }), (text) => {
+      fc.property(fc.string({ unit: fc.constantFrom('*', '_', '`', '[', ']', '(', ')', '\\', ' ', 'a', 'b', '"', 'h', ':', '/', '!', '<', '|'), maxLength: 30 }), (text) => {
         expect(parseInline(text)).toEqual(referenceParseInline(text));
       }),
       { numRuns: 3000, seed: 20261122 }
@@ -119,6 +139,9 @@ describe('parseInline on large and hostile input', () => {
     }
   });
 });
+
+/** What CommonMark lets a backslash escape. */
+const ASCII_PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
 
 /** The previous parser (regexes from every position), kept as the specification of the syntax. */
 function referenceParseInline(text: string): InlineNode[] {
@@ -134,7 +157,7 @@ function referenceParseInline(text: string): InlineNode[] {
   while (i < text.length) {
     const rest = text.slice(i);
     const ch = text[i];
-    if (ch === '\\' && i + 1 < text.length && /[\\`*_[\]()#>-]/.test(text[i + 1])) {
+    if (ch === '\\' && i + 1 < text.length && ASCII_PUNCTUATION.includes(text[i + 1])) {
       plain += text[i + 1];
       i += 2;
       continue;

@@ -187,6 +187,13 @@ function firstAtOrAfter(positions: number[], from: number): number {
   return lo < positions.length ? positions[lo] : -1;
 }
 
+/**
+ * What a backslash escapes: every ASCII punctuation character, as in CommonMark. The backend escapes
+ * `` \`*_{}[]()#+!|<> `` in text from telemetry or an LLM (mdText), so all of them must come back as
+ * the bare character. The result is plain text, never markup.
+ */
+const ESCAPABLE = /^[!-/:-@[-`{-~]$/;
+
 /** What may follow a link target: an optional "title", then `)`. */
 const LINK_END = /(?:\s+"[^"]*")?\s*\)/y;
 const URL_STOP = /[\s)]/g;
@@ -242,7 +249,7 @@ function parseInlineAt(text: string, depth: number): InlineNode[] {
   let i = 0;
   while (i < text.length) {
     const ch = text[i];
-    if (ch === '\\' && i + 1 < text.length && /[\\`*_[\]()#>-]/.test(text[i + 1])) {
+    if (ch === '\\' && i + 1 < text.length && ESCAPABLE.test(text[i + 1])) {
       plain += text[i + 1];
       i += 2;
       continue;
