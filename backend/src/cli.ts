@@ -17,8 +17,21 @@ commands:
                                       them (see alerts dead-letters --help)
 `;
 
+/**
+ * A stdout its reader closed (`sentinel alerts dead-letters | head -3`) ends the output quietly: the write
+ * fails with EPIPE, which unhandled killed the CLI with a stack trace (QA). Later writes are dropped and the
+ * command ends with its own exit code (0 for a listing).
+ */
+function quietOnClosedStdout(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  // Not for serve: its output is the service's log, left as it is.
+  if (cmd !== 'serve') quietOnClosedStdout();
   switch (cmd) {
     case 'serve':
       // Configured by SENTINEL_* variables (or SENTINEL_CONFIG) only: an option would be silently ignored.
@@ -51,11 +64,14 @@ async function main(argv: string[]): Promise<number> {
       return help ? 0 : 2;
     }
     case undefined:
+      // No command is a usage error: the usage goes to stderr (as with an unknown command), exit 2.
+      process.stderr.write(USAGE);
+      return 2;
     case '-h':
     case '--help':
     case 'help':
       process.stdout.write(USAGE);
-      return cmd ? 0 : 2;
+      return 0;
     default:
       process.stderr.write(`unknown command: ${cmd}\n${USAGE}`);
       return 2;

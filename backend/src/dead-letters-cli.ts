@@ -95,6 +95,11 @@ export async function deadLettersCommand(argv: string[], io: CliIo): Promise<num
     if (ids.length && Object.keys(filter).length) throw new UsageError('--id cannot be combined with --sink, --alert-id or --event');
     if (values.force && !values.resend) throw new UsageError('--force is for --resend');
     if (values.limit !== undefined && values.resend) throw new UsageError('--limit is for listing; a resend takes up to 1000 matching entries per run');
+    // Checked here too (the service checks them as well): a typo is a usage error, not "the service refused".
+    if (values.limit !== undefined && !(/^\d+$/.test(values.limit) && Number(values.limit) >= 1 && Number(values.limit) <= 1000)) {
+      throw new UsageError(`--limit must be an integer from 1 to 1000, not "${values.limit}"`);
+    }
+    if (values.event !== undefined && !EVENTS.includes(values.event)) throw new UsageError(`--event must be opened, escalated or resolved, not "${values.event}"`);
     opts = { resend: !!values.resend, force: !!values.force, ids, filter, limit: values.limit, json: !!values.json, url: serviceUrl(values.url, io.env), key: apiKey(values['api-key-env'], io.env) };
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
@@ -128,7 +133,8 @@ export async function deadLettersCommand(argv: string[], io: CliIo): Promise<num
   const text = await res.text();
   let answer: Record<string, unknown>;
   try {
-    answer = JSON.parse(text) as Record<string, unknown>;
+    const parsed: unknown = JSON.parse(text);
+    answer = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
   } catch {
     io.err.write(`sentinel: ${opts.url.origin} answered ${res.status} with a body that is not JSON (is --url the service?)\n`);
     return 1;
@@ -137,6 +143,10 @@ export async function deadLettersCommand(argv: string[], io: CliIo): Promise<num
     const e = (answer.error ?? {}) as { code?: string; message?: string };
     const hint = res.status === 401 ? ' (set the API key in the variable --api-key-env names, default SENTINEL_API_KEY)' : res.status === 403 ? ' (a resend needs a key that is not read-only)' : '';
     io.err.write(`sentinel: the service answered ${res.status} ${e.code ?? ''}: ${e.message ?? text}${hint}\n`);
+    return 1;
+  }
+  if (!(opts.resend ? isResendAnswer(answer) : isListAnswer(answer))) {
+    io.err.write(`sentinel: ${opts.url.origin} answered ${res.status} with JSON that is not a dead-letter ${opts.resend ? 'resend report' : 'listing'} (is --url the service?)\n`);
     return 1;
   }
   if (opts.json) {
@@ -149,6 +159,20 @@ export async function deadLettersCommand(argv: string[], io: CliIo): Promise<num
   if (!opts.resend) return 0;
   const r = answer as unknown as { items: ResendItem[]; remaining: number };
   return r.items.every((x) => x.removed) && !r.remaining ? 0 : 1;
+}
+
+const EVENTS = ['opened', 'escalated', 'resolved'];
+
+const isObject = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
+
+/** The answer has what printList reads (`GET /api/v1/alerts/dead-letters`). */
+function isListAnswer(a: Record<string, unknown>): boolean {
+  return Array.isArray(a.items) && a.items.every(isObject) && typeof a.total === 'number' && (a.unreadable === undefined || typeof a.unreadable === 'number');
+}
+
+/** The answer has what printResend and the exit code read (`POST /api/v1/alerts/dead-letters/resend`). */
+function isResendAnswer(a: Record<string, unknown>): boolean {
+  return Array.isArray(a.items) && a.items.every(isObject) && ['resent', 'kept', 'remaining'].every((k) => typeof a[k] === 'number');
 }
 
 /** --url, else the service's own SENTINEL_HOST / SENTINEL_PORT (a wildcard host read as loopback). */
@@ -209,4 +233,7 @@ function printResend(out: CliIo['out'], a: { items: ResendItem[]; resent: number
   if (a.remaining) out.write(`${a.remaining} more match: run it again\n`);
 }
 
-const oneLine = (s: string) => (s.length > 120 ? `${s.slice(0, 117)}...` : s).replace(/\s+/g, ' ');
+const oneLine = (error: unknown) => {
+  const s = String(error ?? '');
+  return (s.length > 120 ? `${s.slice(0, 117)}...` : s).replace(/\s+/g, ' ');
+};

@@ -87,8 +87,8 @@ export async function runMigrate(argv: string[], env: Record<string, string | un
     if (from.kind === to.kind && from.where === to.where) throw new UsageError(`--from and --to are the same store (${from.kind}, ${from.where})`);
   } catch (err) {
     if (!(err instanceof UsageError) && !(err instanceof SentinelError) && !(err instanceof TypeError)) throw err;
-    // parseArgs reports unknown or malformed options as TypeErrors with a readable message.
-    log.error({ err: err.message }, 'migrate: invalid arguments or configuration');
+    // parseArgs reports unknown or malformed options as TypeErrors with a readable message. Said once, in
+    // plain text (a JSON log line repeating it too was noise, QA).
     process.stderr.write(`sentinel migrate: ${err.message}\n\n${MIGRATE_USAGE}\n`);
     return 2;
   }

@@ -1,4 +1,5 @@
-import { createReadStream, writeFileSync } from 'node:fs';
+import { accessSync, constants, createReadStream, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from './config';
@@ -162,12 +163,68 @@ export async function replay(
   return { anomalies, events: count, invalid: opts.onInvalid?.() ?? 0, late, windows, unscored, elapsedMs: performance.now() - t0 };
 }
 
+/** Usage of `sentinel replay`: on stdout for --help, on stderr with a usage error. */
+export const REPLAY_USAGE = `usage: sentinel replay --input FILE(.ndjson|.csv) [--out FILE]
+  prints one anomaly per line as JSON (and writes them to --out FILE when given)
+  exit status: 0 done; 1 no valid event in the input, or --out could not be written; 2 usage (options, an
+  unreadable --input, an --out that cannot be written, a CSV header naming a column that is no event field)`;
+
+/** Why `path` cannot be read as an input file, or undefined. */
+function inputProblem(path: string): string | undefined {
+  try {
+    if (statSync(path).isDirectory()) return 'is a directory';
+    accessSync(path, constants.R_OK);
+    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+  }
+}
+
+/** Why `path` cannot be written as the output file (an existing file is replaced), or undefined. */
+function outputProblem(path: string): string | undefined {
+  try {
+    if (statSync(path).isDirectory()) return 'is a directory';
+    accessSync(path, constants.W_OK);
+    return undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return (err as Error).message;
+  }
+  const dir = dirname(resolve(path));
+  try {
+    if (!statSync(dir).isDirectory()) return `${dir} is not a directory`;
+    accessSync(dir, constants.W_OK);
+    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? `no directory ${dir}` : (err as Error).message;
+  }
+}
+
 /** `sentinel replay --input FILE [--out FILE]`. */
 export async function replayCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { input: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help || !values.input) {
-    process.stderr.write('usage: sentinel replay --input FILE(.ndjson|.csv) [--out FILE]\n');
-    return values.help ? 0 : 2;
+  let values: { input?: string; out?: string; help?: boolean };
+  try {
+    values = parseArgs({ args: argv, options: { input: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
+  } catch (err) {
+    // parseArgs reports unknown options, a missing value and positionals as ERR_PARSE_ARGS_* TypeErrors.
+    if (!(err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw err;
+    process.stderr.write(`sentinel replay: ${(err as Error).message}\n${REPLAY_USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(`${REPLAY_USAGE}\n`);
+    return 0;
+  }
+  if (!values.input) {
+    process.stderr.write(`sentinel replay: --input is required\n${REPLAY_USAGE}\n`);
+    return 2;
+  }
+  // Checked before the replay: a bad --out used to fail after the anomalies were printed, with a stack (QA).
+  for (const [flag, path, problemOf] of [['--input', values.input, inputProblem] as const, ['--out', values.out, outputProblem] as const]) {
+    const problem = path === undefined ? undefined : problemOf(path);
+    if (problem) {
+      process.stderr.write(`sentinel replay: ${flag} ${path}: ${problem}\n`);
+      return 2;
+    }
   }
   const log = createLogger(process.env.SENTINEL_LOG_LEVEL ?? 'warn', undefined);
   const config = loadConfig(process.env, (m) => log.warn(m));
@@ -192,8 +249,16 @@ export async function replayCommand(argv: string[]): Promise<number> {
     const { vector: _v, ...rest } = a;
     return JSON.stringify(rest);
   });
+  if (values.out) {
+    // Before stdout, so a failure here (the disk filled up since the check) prints no anomalies as if done.
+    try {
+      writeFileSync(values.out, lines.join('\n') + (lines.length ? '\n' : ''));
+    } catch (err) {
+      process.stderr.write(`sentinel replay: cannot write --out ${values.out}: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
   for (const l of lines) process.stdout.write(l + '\n');
-  if (values.out) writeFileSync(values.out, lines.join('\n') + (lines.length ? '\n' : ''));
   const secs = result.elapsedMs / 1000;
   process.stderr.write(
     `replayed ${result.events} events (${result.invalid} invalid, ${result.late} late) into ${result.windows} windows in ${secs.toFixed(2)} s ` +

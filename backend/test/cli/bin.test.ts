@@ -76,3 +76,14 @@ test('serve: options are refused (configuration is SENTINEL_*); a port in use na
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('`sentinel` without a command is a usage error: the usage on stderr, exit 2; --help prints it on stdout, exit 0 (QA)', async () => {
+  const bin = resolve(root, 'backend/bin/sentinel.js');
+  const bare = await run(process.execPath, [bin], { cwd: root }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+  assert.equal((bare as { code: number }).code, 2);
+  assert.equal((bare as { stdout: string }).stdout, '');
+  assert.match((bare as { stderr: string }).stderr, /^usage: sentinel <command>/);
+  const help = await run(process.execPath, [bin, '--help'], { cwd: root });
+  assert.match(help.stdout, /^usage: sentinel <command>/);
+  assert.equal(help.stderr, '');
+});

@@ -110,3 +110,86 @@ describe('sentinel alerts dead-letters against a running service', () => {
     assert.match(help.stdout, /alerts dead-letters \[--resend\]/);
   });
 });
+
+describe('sentinel alerts dead-letters: local checks (QA)', () => {
+  /** Runs the command against a fetch that answers `status` with `body`; counts the requests. */
+  async function against(args: string[], status: number, body: string): Promise<{ code: number; out: string; err: string; requests: number }> {
+    let out = '';
+    let err = '';
+    let requests = 0;
+    const fetchStub = (async () => {
+      requests++;
+      return new Response(body, { status, headers: { 'content-type': 'application/json' } });
+    }) as typeof fetch;
+    const code = await deadLettersCommand(args, { env: {}, out: { write: (s: string) => (out += s) }, err: { write: (s: string) => (err += s) }, fetch: fetchStub });
+    return { code, out, err, requests };
+  }
+
+  test('an answer without the listing / resend shape says so and exits 1 (no TypeError)', async () => {
+    for (const [args, body] of [
+      [[], '{}'],
+      [[], '{"items": {}, "total": 1}'],
+      [[], '{"items": [1], "total": 1, "unreadable": 0}'],
+      [[], 'null'],
+      [['--json'], '{}'],
+      [['--resend'], '{}'],
+      [['--resend'], '{"items": [], "resent": 0}'],
+      [['--resend'], '[]'],
+    ] as const) {
+      const r = await against([...args], 200, body);
+      assert.equal(r.code, 1, `${args.join(' ')} ${body}`);
+      assert.match(r.err, /^sentinel: http:\/\/127\.0\.0\.1:8080 answered 200 with JSON that is not a dead-letter (listing|resend report) \(is --url the service\?\)\n$/);
+      assert.equal(r.out, '');
+    }
+    // An error status whose body is JSON but not an object (null) is reported, not a TypeError either.
+    const refused = await against([], 500, 'null');
+    assert.equal(refused.code, 1);
+    assert.match(refused.err, /answered 500 : null/);
+    // An entry without an error text still lists.
+    const listed = await against([], 200, '{"items": [{"id": "dl_1", "sink": "webhook x", "sinkConfigured": true}], "total": 1, "unreadable": 0}');
+    assert.equal(listed.code, 0, listed.err);
+    assert.match(listed.out, /^dl_1\t/m);
+  });
+
+  test('--limit and --event are checked before asking the service: usage error, exit 2', async () => {
+    for (const [args, message] of [
+      [['--limit', '0'], /--limit must be an integer from 1 to 1000, not "0"/],
+      [['--limit', 'abc'], /--limit must be an integer from 1 to 1000, not "abc"/],
+      [['--limit', '1001'], /not "1001"/],
+      [['--limit', '2.5'], /not "2.5"/],
+      [['--limit=-3'], /not "-3"/],
+      [['--event', 'bogus'], /--event must be opened, escalated or resolved, not "bogus"/],
+      [['--resend', '--event', 'open'], /--event must be/],
+    ] as const) {
+      const r = await against([...args], 200, '{"items": [], "total": 0, "unreadable": 0}');
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.err, message);
+      assert.equal(r.requests, 0, 'the service is not asked');
+    }
+    for (const args of [['--limit', '1'], ['--limit', '1000'], ['--event', 'resolved']]) {
+      assert.equal((await against(args, 200, '{"items": [], "total": 0, "unreadable": 0}')).code, 0, args.join(' '));
+    }
+  });
+
+  test('a stdout closed by its reader (| head -3) ends the command quietly, exit 0', async () => {
+    const { createServer } = await import('node:http');
+    const { spawn } = await import('node:child_process');
+    const items = Array.from({ length: 5000 }, (_, i) => ({ id: `dl_${i}`, at: '2026-11-22T10:00:00.000Z', sink: 'webhook x', sinkConfigured: true, alertId: `an_${i}`, event: 'opened', attempts: 10, error: 'answered 503' }));
+    const body = JSON.stringify({ items, total: items.length, unreadable: 0 });
+    const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const child = spawn(process.execPath, [resolve(root, 'backend/bin/sentinel.js'), 'alerts', 'dead-letters', '--url', url], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      // Like head: read the first chunk, then close the pipe while ~400 kB are still to be written.
+      child.stdout.once('data', () => child.stdout.destroy());
+      const [code, signal] = (await new Promise((r) => child.once('close', (...a) => r(a)))) as [number | null, string | null];
+      assert.equal(err, '');
+      assert.deepEqual([code, signal], [0, null]);
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -73,3 +73,33 @@ test('CSV cells: blank is not reported, numbers are decimal, booleans in their u
   assert.deepEqual(csvRecord(header, '1795000000000,chat,m,1.5e3,12,No'), { timestamp: 1795000000000, service: 'chat', model: 'm', latencyMs: 1500, inputTokens: 12, cacheHit: false });
   assert.equal(csvRecord(header, '1795000000000,chat,m,,,maybe').cacheHit, 'maybe', 'left for validation to refuse, naming the field');
 });
+
+test('sentinel replay: usage errors and unusable paths exit 2 with one line and the usage, no stack, nothing on stdout; --help is on stdout (QA)', async () => {
+  const bin = resolve(root, 'backend/bin/sentinel.js');
+  const dir = mkdtempSync(join(tmpdir(), 'sentinel-replay-'));
+  const input = join(dir, 'events.ndjson');
+  writeFileSync(input, steadyTraffic(Date.UTC(2026, 0, 5, 10, 0), 3).map((e) => JSON.stringify(e)).join('\n') + '\n');
+  const env = { ...process.env, SENTINEL_LOG_LEVEL: 'silent' };
+  const failing = (args: string[]) =>
+    run(process.execPath, [bin, 'replay', ...args], { cwd: root, env }).then(
+      () => assert.fail(`exit code 0 for ${args.join(' ')}`),
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+  for (const [args, message] of [
+    [['--bogus'], /^sentinel replay: Unknown option '--bogus'/],
+    [['--input'], /^sentinel replay: Option '--input <value>' argument missing/],
+    [[], /^sentinel replay: --input is required/],
+    [['--input', join(dir, 'missing.ndjson')], /^sentinel replay: --input \S+missing\.ndjson: no such file$/m],
+    [['--input', input, '--out', join(dir, 'no-such-dir', 'x.ndjson')], /^sentinel replay: --out \S+x\.ndjson: no directory \S+no-such-dir$/m],
+    [['--input', input, '--out', dir], /^sentinel replay: --out \S+: is a directory$/m],
+  ] as const) {
+    const r = await failing([...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stderr, /\n\s+at |TypeError/, 'no stack');
+    assert.equal(r.stdout, '', 'nothing printed as if the replay ran');
+  }
+  const help = await run(process.execPath, [bin, 'replay', '--help'], { cwd: root, env });
+  assert.match(help.stdout, /^usage: sentinel replay --input/);
+  assert.equal(help.stderr, '');
+});

@@ -120,7 +120,7 @@ describe('sentinel migrate', () => {
   test('usage and configuration errors exit with 2 before touching any store', async () => {
     const a = dir();
     await seed(a);
-    const { log } = capture();
+    const { log, lines } = capture();
     assert.equal(await runMigrate(['--to', 'sqlite'], {}, log), 2);
     assert.equal(await runMigrate(['--from', 'mysql', '--to', 'sqlite'], {}, log), 2);
     assert.equal(await runMigrate(['--from', 'sqlite', '--to', 'sqlite', '--from-data-dir', a, '--to-data-dir', a], {}, log), 2);
@@ -129,5 +129,6 @@ describe('sentinel migrate', () => {
     assert.equal(await runMigrate(['--from', 'sqlite', '--to', 'sqlite', '--from-data-dir', dir(), '--to-data-dir', a], {}, log), 2, 'empty source');
     assert.equal(await runMigrate(['--from', 'sqlite', '--to', 'sqlite', '--bogus'], {}, log), 2);
     assert.equal(await runMigrate(['--from', 'sqlite', '--to', 'sqlite', '--batch-size', '0'], {}, log), 2);
+    assert.deepEqual(lines(), [], 'each error is said once, in plain text on stderr, not also as a log line (QA)');
   });
 });
