@@ -1,6 +1,7 @@
 import type { Severity } from '../domain/types';
 import { checkAnswer, postJson } from './http-post';
 import type { AlertMessage, AlertSink } from './sink';
+import { cutCodePoints } from './truncate';
 import type { UrlGuard } from './url-guard';
 
 const PD_SEVERITY: Record<Severity, 'critical' | 'error' | 'warning' | 'info'> = { critical: 'critical', high: 'error', medium: 'warning', low: 'info' };
@@ -19,7 +20,7 @@ export function pagerDutyEvent(routingKey: string, m: AlertMessage): Record<stri
     dedup_key: p.alert_id,
     client: 'LLM-Sentinel',
     payload: {
-      summary: `[${p.severity}] ${p.summary}`.slice(0, 1024),
+      summary: cutCodePoints(`[${p.severity}] ${p.summary}`, 1024),
       source: service,
       severity: PD_SEVERITY[p.severity],
       timestamp: p.timestamp,

@@ -1,11 +1,29 @@
 import { checkAnswer, postJson } from './http-post';
 import type { AlertMessage, AlertSink } from './sink';
+import { cutCodePoints } from './truncate';
 import type { UrlGuard } from './url-guard';
 
 const ICON = { critical: ':red_circle:', high: ':large_orange_circle:', medium: ':large_yellow_circle:', low: ':white_circle:' } as const;
 
 /** Slack wants only &, < and > escaped in text; everything else is literal. */
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+const ENTITY: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
+
+/**
+ * `esc(s)` cut to at most `max` characters (Slack's limit counts the escaped text) without breaking an
+ * entity or a surrogate pair: cutting the escaped text could end in `&a` (QA), cutting before escaping
+ * could exceed the limit.
+ */
+function escCut(s: string, max: number): string {
+  let out = '';
+  for (const ch of s) {
+    const e = ENTITY[ch] ?? ch;
+    if (out.length + e.length > max) break;
+    out += e;
+  }
+  return out;
+}
 
 /** The Slack incoming-webhook body (Block Kit, with `text` as the notification fallback). Pure. */
 export function slackMessage(m: AlertMessage): { text: string; blocks: unknown[] } {
@@ -26,16 +44,16 @@ export function slackMessage(m: AlertMessage): { text: string; blocks: unknown[]
     `*Window*\n${esc(p.context.time_window)}`,
   ].map((text) => ({ type: 'mrkdwn', text }));
   const blocks: unknown[] = [
-    { type: 'header', text: { type: 'plain_text', text: head.slice(0, 150), emoji: true } },
-    { type: 'section', text: { type: 'mrkdwn', text: esc(p.summary).slice(0, 2900) } },
+    { type: 'header', text: { type: 'plain_text', text: cutCodePoints(head, 150), emoji: true } },
+    { type: 'section', text: { type: 'mrkdwn', text: escCut(p.summary, 2900) } },
     { type: 'section', text: { type: 'mrkdwn', text: metric }, fields },
   ];
   if (m.event !== 'resolved' && p.recommendations.length) {
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: p.recommendations.map((r) => `• ${esc(r)}`).join('\n').slice(0, 2900) } });
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: escCut(p.recommendations.map((r) => `• ${r}`).join('\n'), 2900) } });
   }
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `LLM-Sentinel alert \`${p.alert_id}\` · ${m.event} · ${p.timestamp}` }] });
   // The notification text is mrkdwn too: escaped like the blocks, or a service named "<!channel>" pings it.
-  return { text: esc(`${head}: ${p.summary}`).slice(0, 3000), blocks };
+  return { text: escCut(`${head}: ${p.summary}`, 3000), blocks };
 }
 
 /** Slack incoming webhook (the URL is the secret: it is never logged, only its host). */

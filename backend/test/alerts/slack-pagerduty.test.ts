@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeadLetterStore } from '../../src/alerts/dead-letter';
 import { AlertDispatcher } from '../../src/alerts/dispatcher';
-import { PagerDutySink } from '../../src/alerts/pagerduty-sink';
+import { PagerDutySink, pagerDutyEvent } from '../../src/alerts/pagerduty-sink';
 import { buildAlertPayload } from '../../src/alerts/payload';
 import { SlackSink, slackMessage } from '../../src/alerts/slack-sink';
 import { UrlGuard } from '../../src/alerts/url-guard';
@@ -14,6 +14,7 @@ import { anomaly } from '../store/contract';
 import { Receiver } from './receiver';
 
 const log = createLogger('silent');
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 describe('Slack and PagerDuty sinks against loopback receivers', () => {
   const slack = new Receiver();
@@ -80,5 +81,45 @@ describe('Slack and PagerDuty sinks against loopback receivers', () => {
     const text = slackMessage({ event: 'opened', payload: buildAlertPayload(base, 'opened', Date.UTC(2026, 10, 22, 10, 1)), record: base }).text;
     assert.ok(!text.includes('<!channel>') && !text.includes('<https://'), text);
     assert.ok(text.includes('&lt;!channel&gt;'), text);
+  });
+
+  test('long texts are cut without breaking an entity or a surrogate pair, within Slack and PagerDuty limits (QA)', () => {
+    const at = Date.UTC(2026, 10, 22, 10, 1);
+    const base = anomaly('an_cut', Date.UTC(2026, 10, 22, 10), { labels: { service: 'chat' } });
+    const withSummary = (summary: string, recommendations: string[] = []) => {
+      const payload = buildAlertPayload(base, 'opened', at);
+      return { ...payload, summary, recommendations };
+    };
+    /** Every `&` of `text` starts a whole entity; no lone surrogate. */
+    const wellFormed = (text: string) => {
+      assert.doesNotMatch(text, /&(?!amp;|lt;|gt;)/, `broken entity at the end of ...${text.slice(-12)}`);
+      assert.ok(!LONE_SURROGATE.test(text), `lone surrogate at the end of ...${JSON.stringify(text.slice(-4))}`);
+    };
+    for (const offset of [0, 1, 2, 3, 4]) {
+      // Escaped, 5 characters per "&": some cut falls inside "&amp;" for each offset.
+      const summary = 'x'.repeat(offset) + '&'.repeat(1000);
+      const m = slackMessage({ event: 'opened', payload: withSummary(summary, ['a & b'.repeat(1000)]), record: base });
+      const section = (m.blocks[1] as { text: { text: string } }).text.text;
+      const recs = (m.blocks[3] as { text: { text: string } }).text.text;
+      for (const [text, max] of [[m.text, 3000], [section, 2900], [recs, 2900]] as const) {
+        assert.ok(text.length <= max && text.length > max - 5, `${text.length} of ${max}`);
+        wellFormed(text);
+      }
+    }
+    for (const offset of [0, 1]) {
+      const summary = 'x'.repeat(offset) + '😀'.repeat(2000);
+      const m = slackMessage({ event: 'opened', payload: withSummary(summary), record: base });
+      wellFormed(m.text);
+      wellFormed((m.blocks[1] as { text: { text: string } }).text.text);
+      const header = slackMessage({ event: 'opened', payload: { ...withSummary('s'), affected_services: ['x'.repeat(offset) + '😀'.repeat(100)] }, record: base });
+      const headText = (header.blocks[0] as { text: { text: string } }).text.text;
+      assert.ok(headText.length <= 150 && !LONE_SURROGATE.test(headText), JSON.stringify(headText.slice(-4)));
+
+      const pd = pagerDutyEvent('R0UTINGKEY0123456789', { event: 'opened', payload: withSummary(summary), record: base }) as { payload: { summary: string } };
+      assert.ok(pd.payload.summary.length <= 1024 && pd.payload.summary.length >= 1023);
+      assert.ok(!LONE_SURROGATE.test(pd.payload.summary), JSON.stringify(pd.payload.summary.slice(-4)));
+    }
+    // Short texts are unchanged.
+    assert.equal(slackMessage({ event: 'opened', payload: withSummary('a < b & c'), record: base }).text.endsWith(': a &lt; b &amp; c'), true);
   });
 });
