@@ -25,13 +25,25 @@ function escCut(s: string, max: number): string {
   return out;
 }
 
+/** Header of a resolve, by its resolution: only `recovered` (or none recorded) reads as a recovery. */
+const RESOLVED_HEAD: Record<string, string> = {
+  stale: ':grey_question: Resolved (stopped reporting)',
+  // The service restarted without this incident's saved state: it stopped following it, nothing showed it ended.
+  state_lost: ':warning: Closed after a restart (may still be going on)',
+};
+
+/** Said under the header of a state_lost resolve, which the header alone cannot explain in 150 characters. */
+const STATE_LOST_NOTE =
+  "The service restarted without this incident's saved state, so it closed the incident instead of following it. " +
+  'The problem may still be going on: if it is, a new incident opens and alerts once the series has enough history again.';
+
 /** The Slack incoming-webhook body (Block Kit, with `text` as the notification fallback). Pure. */
 export function slackMessage(m: AlertMessage): { text: string; blocks: unknown[] } {
   const p = m.payload;
   const where = p.affected_services.join(', ') || p.context.series_key;
   const head =
     m.event === 'resolved'
-      ? `${p.resolution === 'stale' ? ':grey_question: Resolved (stopped reporting)' : ':white_check_mark: Resolved'}: ${p.anomaly_type} on ${where}`
+      ? `${(p.resolution && RESOLVED_HEAD[p.resolution]) || ':white_check_mark: Resolved'}: ${p.anomaly_type} on ${where}`
       : `${ICON[p.severity]} ${m.event === 'escalated' ? 'Escalated to ' : ''}${p.severity} ${p.anomaly_type} on ${where}`;
   const metric =
     p.metrics.feature && p.metrics.current !== null
@@ -45,6 +57,7 @@ export function slackMessage(m: AlertMessage): { text: string; blocks: unknown[]
   ].map((text) => ({ type: 'mrkdwn', text }));
   const blocks: unknown[] = [
     { type: 'header', text: { type: 'plain_text', text: cutCodePoints(head, 150), emoji: true } },
+    ...(m.event === 'resolved' && p.resolution === 'state_lost' ? [{ type: 'section', text: { type: 'mrkdwn', text: STATE_LOST_NOTE } }] : []),
     { type: 'section', text: { type: 'mrkdwn', text: escCut(p.summary, 2900) } },
     { type: 'section', text: { type: 'mrkdwn', text: metric }, fields },
   ];

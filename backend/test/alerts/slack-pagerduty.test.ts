@@ -65,12 +65,24 @@ describe('Slack and PagerDuty sinks against loopback receivers', () => {
     assert.deepEqual(await new DeadLetterStore(dir).readAll(), []);
   });
 
-  test('a resolve says why: a series that stopped reporting is not called recovered', () => {
+  test('a resolve says why: a series that stopped reporting, or an incident a restart lost, is not called recovered', () => {
     const base = anomaly('an_st1', Date.UTC(2026, 10, 22, 10), { labels: { service: 'chat' } });
     const at = Date.UTC(2026, 10, 22, 11);
     const stale = buildAlertPayload({ ...base, status: 'resolved', resolution: 'stale' }, 'resolved', at);
     assert.equal(stale.resolution, 'stale');
     assert.match(slackMessage({ event: 'resolved', payload: stale, record: base }).text, /^:grey_question: Resolved \(stopped reporting\): latency_spike on chat/);
+    // A restart without the incident's saved state closed it: not a recovery, the problem may still be going on (QA).
+    const lost = buildAlertPayload({ ...base, status: 'resolved', resolution: 'state_lost' }, 'resolved', at);
+    const lostMsg = slackMessage({ event: 'resolved', payload: lost, record: base });
+    assert.match(lostMsg.text, /^:warning: Closed after a restart \(may still be going on\): latency_spike on chat/);
+    assert.doesNotMatch(JSON.stringify(lostMsg), /white_check_mark|Resolved/);
+    const blocks = lostMsg.blocks as { type: string; text?: { text: string } }[];
+    assert.match(blocks[1].text!.text, /restarted without this incident's saved state.*may still be going on/);
+    const recovered = slackMessage({ event: 'resolved', payload: buildAlertPayload({ ...base, status: 'resolved', resolution: 'recovered' }, 'resolved', at), record: base });
+    assert.match(recovered.text, /^:white_check_mark: Resolved: latency_spike on chat/);
+    assert.doesNotMatch(JSON.stringify(recovered), /restarted/);
+    // PagerDuty's resolve has no text to say it in: the same resolve as a recovery.
+    assert.deepEqual(pagerDutyEvent('K', { event: 'resolved', payload: lost, record: base }), { routing_key: 'K', event_action: 'resolve', dedup_key: 'an_st1' });
     // A record resolved before resolutions were recorded reads as recovered; an open one has none.
     assert.equal(buildAlertPayload({ ...base, status: 'resolved' }, 'resolved', at).resolution, 'recovered');
     assert.equal(buildAlertPayload(base, 'opened', at).resolution, null);
