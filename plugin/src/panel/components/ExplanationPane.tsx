@@ -42,7 +42,16 @@ const getStyles = (theme: GrafanaTheme2) => ({
     padding: theme.spacing(0.5, 1),
     fontSize: theme.typography.bodySmall.fontSize,
   }),
-  header: css({ display: 'flex', gap: theme.spacing(1), alignItems: 'center', flexWrap: 'wrap', marginBottom: theme.spacing(0.5) }),
+  // Labels come from telemetry and may be long and unbroken (a model path, a series key): they wrap
+  // anywhere, as SafeMarkdown's text does, instead of being clipped at the pane's edge (QA).
+  header: css({
+    display: 'flex',
+    gap: theme.spacing(1),
+    alignItems: 'center',
+    flexWrap: 'wrap',
+    marginBottom: theme.spacing(0.5),
+    overflowWrap: 'anywhere',
+  }),
   pill: css({
     borderRadius: theme.shape.radius.pill,
     padding: theme.spacing(0, 1),
@@ -50,9 +59,10 @@ const getStyles = (theme: GrafanaTheme2) => ({
     textTransform: 'uppercase',
     fontSize: 11,
   }),
-  title: css({ fontWeight: theme.typography.fontWeightMedium, fontSize: theme.typography.body.fontSize }),
-  meta: css({ color: theme.colors.text.secondary, marginBottom: theme.spacing(1) }),
-  summary: css({ margin: theme.spacing(0, 0, 1), fontSize: theme.typography.body.fontSize }),
+  // minWidth 0: a flex item is otherwise as wide as its longest word, which wrapping cannot shrink.
+  title: css({ fontWeight: theme.typography.fontWeightMedium, fontSize: theme.typography.body.fontSize, minWidth: 0 }),
+  meta: css({ color: theme.colors.text.secondary, marginBottom: theme.spacing(1), overflowWrap: 'anywhere' }),
+  summary: css({ margin: theme.spacing(0, 0, 1), fontSize: theme.typography.body.fontSize, overflowWrap: 'anywhere' }),
   section: css({
     margin: theme.spacing(1.5, 0, 0.5),
     fontSize: theme.typography.bodySmall.fontSize,

@@ -279,6 +279,55 @@ describe('SentinelPanel', () => {
     expect(screen.getByText('Sentinel API 502: Bad Gateway')).toBeInTheDocument();
   });
 
+  it('says the backend has no series yet when both queries are set up, and to add them otherwise (QA)', async () => {
+    const sentinel = { uid: 'sentinel', type: 'llmsentinel-sentinel-datasource' };
+    const withTargets = (targets: Array<Record<string, unknown>>) => panelData([], { request: { targets } as unknown as PanelData['request'] });
+    const hint = async (data: PanelData) => {
+      const view = await renderPanel(data);
+      const text = screen.getByTestId('sentinel-panel-empty').textContent ?? '';
+      view.unmount();
+      return text;
+    };
+    const ADD = /Add a "Score & band" query and an "Anomalies" query/;
+    const NO_SERIES = /queries are set up, but LLM-Sentinel has no series matching them yet/;
+    // A query saved before query types existed is a scores query.
+    for (const targets of [
+      [{ refId: 'A', datasource: sentinel, queryType: 'scores' }, { refId: 'B', datasource: sentinel, queryType: 'anomalies' }],
+      [{ refId: 'A', datasource: sentinel }, { refId: 'B', datasource: sentinel, queryType: 'anomalies' }],
+      [{ refId: 'A', datasource: sentinel, queryType: 'features' }, { refId: 'B', queryType: 'anomalies' }],
+    ]) {
+      const text = await hint(withTargets(targets));
+      expect(text).toMatch(NO_SERIES);
+      expect(text).not.toMatch(ADD);
+    }
+    for (const targets of [
+      [{ refId: 'A', datasource: sentinel }],
+      [{ refId: 'B', datasource: sentinel, queryType: 'anomalies' }],
+      [{ refId: 'A', datasource: sentinel, queryType: 'scores' }, { refId: 'B', datasource: sentinel, queryType: 'anomalies', hide: true }],
+      [{ refId: 'A', datasource: { uid: 'prom', type: 'prometheus' } }, { refId: 'B', datasource: sentinel, queryType: 'anomalies' }],
+      [{ refId: 'A', datasource: sentinel, queryType: 'explanation' }, { refId: 'B', datasource: sentinel, queryType: 'anomalies' }],
+    ]) {
+      const text = await hint(withTargets(targets));
+      expect(text).toMatch(ADD);
+      expect(text).not.toMatch(NO_SERIES);
+    }
+  });
+
+  it('wraps long unbroken labels in the explanation pane instead of clipping them (QA)', async () => {
+    const long = `model-${'x'.repeat(300)}`;
+    const record = { ...latencyAnomaly, labels: { ...latencyAnomaly.labels, model: long }, type: `type_${'y'.repeat(200)}` };
+    await renderPanel(panelData([...scoresToFrames(scoresResponse, 'A'), anomaliesToFrame([record], 'B')]));
+    const pane = await screen.findByTestId('explanation-pane');
+    const header = pane.firstElementChild as HTMLElement;
+    const meta = header.nextElementSibling as HTMLElement;
+    const summary = pane.querySelector('p') as HTMLElement;
+    expect(meta).toHaveTextContent(long);
+    for (const el of [header, meta, summary]) {
+      expect(getComputedStyle(el).getPropertyValue('overflow-wrap')).toBe('anywhere');
+    }
+    expect(getComputedStyle(header.children[1]).getPropertyValue('min-width')).toBe('0');
+  });
+
   it('keeps drawing data when one query failed and names the failure', async () => {
     await renderPanel(
       panelData(scoresToFrames(scoresResponse, 'A'), {

@@ -1,11 +1,11 @@
 import { css } from '@emotion/css';
-import { LoadingState, type GrafanaTheme2, type PanelProps } from '@grafana/data';
+import { LoadingState, type GrafanaTheme2, type PanelData, type PanelProps } from '@grafana/data';
 import { Alert, LoadingPlaceholder, Select, Spinner, useStyles2 } from '@grafana/ui';
 import React, { useContext, useEffect, useMemo, useState } from 'react';
 
 import type { SentinelApi } from '../../shared/sentinel-api';
 import { anomaliesFor, defaultAnomaly, extractPanelModel, hasPointsIn, seriesLabels } from '../panel-data';
-import { DatasourceLookupContext, resolveSentinelApi } from '../sentinel-api-resolver';
+import { DatasourceLookupContext, resolveSentinelApi, SENTINEL_DATASOURCE_TYPE } from '../sentinel-api-resolver';
 import { DEFAULT_PANEL_OPTIONS, type SentinelPanelOptions } from '../types';
 import { canSendFeedback, OrgRoleContext } from '../user-role';
 import { ExplanationPane } from './ExplanationPane';
@@ -37,6 +37,18 @@ const getStyles = (theme: GrafanaTheme2) => ({
   loadingBadge: css({ position: 'absolute', top: 0, right: 0 }),
   hint: css({ color: theme.colors.text.secondary, fontSize: theme.typography.bodySmall.fontSize }),
 });
+
+/**
+ * Whether the panel has both of its queries: an LLM-Sentinel "Score & band" (or "Feature") query and an
+ * "Anomalies" one, not hidden. A query without a datasource type counts only when its query type says it is
+ * Sentinel's (other datasources' queries have no such field).
+ */
+export function hasBothQueries(data: PanelData): boolean {
+  const types = (data.request?.targets ?? [])
+    .filter((t) => !t.hide && (t.datasource?.type === SENTINEL_DATASOURCE_TYPE || (!t.datasource?.type && 'queryType' in t)))
+    .map((t) => (t as { queryType?: string }).queryType ?? 'scores');
+  return types.some((t) => t === 'scores' || t === 'features') && types.includes('anomalies');
+}
 
 /**
  * The LLM-Sentinel panel: timeline of a series' feature with its expected band and anomaly score,
@@ -91,7 +103,9 @@ export function SentinelPanel({ data, width, height, options, timeRange, timeZon
           <>
             <div>No data</div>
             <div className={styles.hint}>
-              Add a &quot;Score &amp; band&quot; query and an &quot;Anomalies&quot; query from the LLM-Sentinel datasource.
+              {hasBothQueries(data)
+                ? 'The queries are set up, but LLM-Sentinel has no series matching them yet: a series appears once its first window has closed. Check the queries\' filters, and that telemetry reaches the service.'
+                : 'Add a "Score & band" query and an "Anomalies" query from the LLM-Sentinel datasource.'}
             </div>
           </>
         )}
