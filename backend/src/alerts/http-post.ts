@@ -78,13 +78,23 @@ export function postJson(url: URL, body: string, headers: Record<string, string>
 
 /**
  * Turns an answer into success or a DeliveryError: 2xx is delivered; 408, 425, 429 and 5xx are retryable
- * (honouring Retry-After); anything else (4xx, 3xx) is permanent.
+ * (honouring Retry-After); anything else (4xx, 3xx) is permanent. The error quotes the start of the answer,
+ * with the sink's own `secrets` (its routing key, signing secret, the token in its URL) taken out first: a
+ * receiver that echoes the request put them in the log and the dead letters (QA: a 32-character PagerDuty
+ * routing key, which no token pattern of the redaction recognises).
  */
-export function checkAnswer(what: string, a: HttpAnswer): void {
+export function checkAnswer(what: string, a: HttpAnswer, secrets: readonly (string | undefined)[] = []): void {
   if (a.status >= 200 && a.status < 300) return;
   const retryable = a.status === 408 || a.status === 425 || a.status === 429 || a.status >= 500;
   const ra = retryAfterMs(a.headers['retry-after']);
-  throw new DeliveryError(`${what} answered ${a.status}${a.text ? `: ${a.text.slice(0, 200)}` : ''}`, { retryable, upstreamStatus: a.status, retryAfterMs: ra });
+  let text = a.text;
+  for (const s of secrets) if (s && s.length >= 8) text = text.split(s).join('[secret]');
+  throw new DeliveryError(`${what} answered ${a.status}${text ? `: ${text.slice(0, 200)}` : ''}`, { retryable, upstreamStatus: a.status, retryAfterMs: ra });
+}
+
+/** The parts of a receiver's URL that may carry a token (path and query), for {@link checkAnswer}. */
+export function urlSecrets(url: URL): string[] {
+  return [url.pathname.length > 1 ? url.pathname : '', url.search.slice(1), url.password].filter((s) => s.length >= 8);
 }
 
 function retryAfterMs(h: string | string[] | undefined): number | undefined {

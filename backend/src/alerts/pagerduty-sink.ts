@@ -1,5 +1,5 @@
 import type { Severity } from '../domain/types';
-import { checkAnswer, postJson } from './http-post';
+import { checkAnswer, postJson, urlSecrets } from './http-post';
 import type { AlertMessage, AlertSink } from './sink';
 import { cutCodePoints } from './truncate';
 import type { UrlGuard } from './url-guard';
@@ -47,6 +47,6 @@ export class PagerDutySink implements AlertSink {
   async send(m: AlertMessage, signal: AbortSignal): Promise<void> {
     const body = JSON.stringify(pagerDutyEvent(this.opts.routingKey, m));
     const answer = await postJson(this.url, body, {}, { guard: this.opts.guard, timeoutMs: this.opts.timeoutMs, signal });
-    checkAnswer(this.name, answer);
+    checkAnswer(this.name, answer, [this.opts.routingKey, ...urlSecrets(this.url)]);
   }
 }

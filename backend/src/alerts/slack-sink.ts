@@ -1,4 +1,4 @@
-import { checkAnswer, postJson } from './http-post';
+import { checkAnswer, postJson, urlSecrets } from './http-post';
 import type { AlertMessage, AlertSink } from './sink';
 import { cutCodePoints } from './truncate';
 import type { UrlGuard } from './url-guard';
@@ -83,6 +83,6 @@ export class SlackSink implements AlertSink {
 
   async send(m: AlertMessage, signal: AbortSignal): Promise<void> {
     const answer = await postJson(this.url, JSON.stringify(slackMessage(m)), {}, { guard: this.opts.guard, timeoutMs: this.opts.timeoutMs, signal });
-    checkAnswer(this.name, answer);
+    checkAnswer(this.name, answer, urlSecrets(this.url));
   }
 }

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { checkAnswer, postJson } from './http-post';
+import { checkAnswer, postJson, urlSecrets } from './http-post';
 import type { AlertMessage, AlertSink } from './sink';
 import type { UrlGuard } from './url-guard';
 
@@ -71,7 +71,7 @@ export class WebhookSink implements AlertSink {
       headers[SIGNATURE_HEADER] = signBody(this.opts.secret, ts, body);
     }
     const answer = await postJson(this.url, body, headers, { guard: this.opts.guard, timeoutMs: this.opts.timeoutMs, signal });
-    checkAnswer(this.name, answer);
+    checkAnswer(this.name, answer, [this.opts.secret, ...urlSecrets(this.url)]);
   }
 }
 

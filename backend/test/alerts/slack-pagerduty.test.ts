@@ -65,6 +65,37 @@ describe('Slack and PagerDuty sinks against loopback receivers', () => {
     assert.deepEqual(await new DeadLetterStore(dir).readAll(), []);
   });
 
+  test("a receiver that echoes the request does not put the sink's own secrets in the dead letter (QA: the PagerDuty routing key)", async () => {
+    const routingKey = 'R0UTINGKEYR0UTINGKEYR0UTINGKEY32';
+    const secretDir = mkdtempSync(join(tmpdir(), 'sentinel-sinks-echo-'));
+    // What such receivers answer: the request quoted back (the receiver's answer is computed before it records
+    // the request, so the quote is written out here).
+    pd.answer = () => ({ status: 400, body: `invalid event: {"routing_key":"${routingKey}","event_action":"trigger"}` });
+    slack.answer = () => ({ status: 400, body: 'no such hook /services/T0SECRET/B0SECRET/XXXXSECRETTOKEN' });
+    const guard = new UrlGuard(['127.0.0.1']);
+    const d = new AlertDispatcher({
+      sinks: [new SlackSink({ url: slack.url('/services/T0SECRET/B0SECRET/XXXXSECRETTOKEN'), guard }), new PagerDutySink({ routingKey, url: pd.url('/v2/enqueue'), guard })],
+      deadLetters: new DeadLetterStore(secretDir),
+      log,
+      retry: { maxAttempts: 1, baseDelayMs: 5, maxDelayMs: 20 },
+    });
+    try {
+      d.listener('opened', anomaly('an_echo', Date.UTC(2026, 10, 22, 10), { severity: 'high' }), null);
+      await d.idle();
+      const letters = await new DeadLetterStore(secretDir).readAll();
+      assert.equal(letters.length, 2);
+      for (const l of letters) {
+        assert.match(l.error, /answered 400: .*\[secret\]/, l.error);
+        assert.ok(!l.error.includes(routingKey) && !l.error.includes('XXXXSECRETTOKEN'), l.error);
+      }
+    } finally {
+      await d.close();
+      pd.answer = () => ({ status: 200 });
+      slack.answer = () => ({ status: 200 });
+      rmSync(secretDir, { recursive: true, force: true });
+    }
+  });
+
   test('a resolve says why: a series that stopped reporting, or an incident a restart lost, is not called recovered', () => {
     const base = anomaly('an_st1', Date.UTC(2026, 10, 22, 10), { labels: { service: 'chat' } });
     const at = Date.UTC(2026, 10, 22, 11);
