@@ -1,7 +1,6 @@
+import { RECORD_MIN_POINTS } from './range';
 import type { Detector, DetectionInput, DetectorOutput } from './types';
 
-/** Points a plain series must have reported before its range of levels means anything (as the range rule). */
-const MIN_POINTS = 500;
 /** Points in a level: the median of the last WINDOW values, the current one included. */
 const WINDOW = 12;
 /** How far beyond every earlier level the current one must lie, as a share of the range of those levels. */
@@ -53,7 +52,7 @@ export const levelDetector: Detector = {
   appliesTo: (kind) => kind === 'points',
   detect({ state, features }: DetectionInput): DetectorOutput | null {
     const r = state.state<Levels | null>('level', () => null);
-    if (!r || r.n < MIN_POINTS) return null;
+    if (!r || r.n < RECORD_MIN_POINTS) return null;
     const x = features[0];
     if (!Number.isFinite(x) || !(r.hi > r.lo)) return { raw: 0, calibrated: true };
     const level = levelWith(r, x);

@@ -1,7 +1,10 @@
 import type { Detector, DetectionInput, DetectorOutput } from './types';
 
-/** Points a plain series must have reported before its range means anything. */
-const MIN_POINTS = 500;
+/**
+ * Points a plain series must have reported before a record of it (its range here, its longest unchanged run,
+ * its range of levels) means anything: the range, stuck and level rules say nothing before.
+ */
+export const RECORD_MIN_POINTS = 500;
 /** How far beyond the range seen so far a value must land, as a share of that range. */
 const TOLERANCE = 0.05;
 /** The rule's score when it fires (calibrated units: > 1 anomalous; 2 is a clear, medium-severity call). */
@@ -38,7 +41,7 @@ export const rangeDetector: Detector = {
   appliesTo: (kind) => kind === 'points',
   detect({ state, features }: DetectionInput): DetectorOutput | null {
     const r = state.state<Range | null>('range', () => null);
-    if (!r || r.n < MIN_POINTS) return null;
+    if (!r || r.n < RECORD_MIN_POINTS) return null;
     if (!(r.max > r.min)) return { raw: 0, calibrated: true };
     const x = features[0];
     const margin = TOLERANCE * (r.max - r.min);

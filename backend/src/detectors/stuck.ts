@@ -1,7 +1,6 @@
+import { RECORD_MIN_POINTS } from './range';
 import type { Detector, DetectionInput, DetectorOutput } from './types';
 
-/** Points a plain series must have reported before its longest run means anything. */
-const MIN_POINTS = 500;
 /** Shortest run that can fire: a gauge that sits still for a few scrapes is normal. */
 const MIN_RUN = 30;
 /** How much longer than the longest earlier run the current one must get. */
@@ -37,7 +36,7 @@ export const stuckDetector: Detector = {
   appliesTo: (kind) => kind === 'points',
   detect({ state, features }: DetectionInput): DetectorOutput | null {
     const r = state.state<Runs | null>('stuck', () => null);
-    if (!r || r.n < MIN_POINTS) return null;
+    if (!r || r.n < RECORD_MIN_POINTS) return null;
     const x = features[0];
     if (x !== r.last) return { raw: 0, calibrated: true };
     const run = r.run + 1;
