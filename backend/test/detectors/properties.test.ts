@@ -35,6 +35,24 @@ test('calibration: without enough samples there is no threshold (the detector ab
   assert.ok(calibratedThreshold(r, undefined, 1, 0.5)! >= 7);
 });
 
+test('calibration: the threshold refreshes on the series clock (reads), not on how many samples were taken', () => {
+  // 512 ordinary scores, each read then learnt, as the scorer does for normal points.
+  const r = new ScoreReservoir(512);
+  for (let i = 0; i < 512; i++) {
+    r.threshold(0, 1);
+    r.add(1 + (i % 10) / 10);
+  }
+  const before = r.threshold(0, 1);
+  // 20 high scores are learnt, then the series goes on with every point held (read, not learnt): the
+  // refresh must not wait for 32 more samples that held points never give.
+  for (let i = 0; i < 20; i++) {
+    r.threshold(0, 1);
+    r.add(50);
+  }
+  for (let i = 0; i < 32; i++) r.threshold(0, 1);
+  assert.ok(r.threshold(0, 1) > before * 2, 'the 20 learnt high scores reach the threshold within 32 reads');
+});
+
 test('ensemble: monotone in every detector score, and <= the largest one', () => {
   const mk = (name: string, score: number, calibrated = false) => ({ name, output: { raw: score, ...(calibrated ? { calibrated: true } : {}) }, score, threshold: 1 });
   fc.assert(
