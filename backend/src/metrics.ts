@@ -56,10 +56,14 @@ export class SentinelMetrics {
   scoreSource: () => Iterable<{ service: string; model: string; signal: string; score: number }> = () => [];
   /**
    * Fills one band gauge at scrape time (0 value, 1 expected, 2 lower, 3 upper) with what changed since
-   * its last scrape; set by the pipeline. Setting 64 labelled gauges per scored window cost more than
-   * scoring it.
+   * its last scrape, after removing (`remove`) the label sets of series that left memory since; set by the
+   * pipeline. Setting 64 labelled gauges per scored window cost more than scoring it.
    */
-  bandSource: (band: 0 | 1 | 2 | 3, set: (labels: { service: string; model: string; feature: string }, value: number) => void) => void | Promise<void> = () => {};
+  bandSource: (
+    band: 0 | 1 | 2 | 3,
+    set: (labels: { service: string; model: string; feature: string }, value: number) => void,
+    remove: (labels: { service: string; model: string; feature: string }) => void,
+  ) => void | Promise<void> = () => {};
 
   constructor(registry = new Registry(), opts: { defaultMetrics?: boolean } = {}) {
     this.registry = registry;
@@ -122,7 +126,11 @@ export class SentinelMetrics {
         labelNames: ['service', 'model', 'feature'] as const,
         registers: r,
         collect() {
-          return self.bandSource(which, (labels, value) => this.set(labels, value));
+          return self.bandSource(
+            which,
+            (labels, value) => this.set(labels, value),
+            (labels) => this.remove(labels),
+          );
         },
       });
     this.expectedValue = band('sentinel_expected_value', 'Expected value of a window feature (robust baseline centre)', 1);

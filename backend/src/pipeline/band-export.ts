@@ -10,6 +10,8 @@ export class BandExport {
   private readonly latest = new Map<string, { labels: { service: string; model: string; feature: string }[]; values: Float64Array }>();
   /** Keys changed since the last scrape, per gauge (0 value, 1 expected, 2 lower, 3 upper). */
   private readonly dirty = [new Set<string>(), new Set<string>(), new Set<string>(), new Set<string>()];
+  /** Label sets dropped since the last scrape, per gauge: the scrape removes them from the gauge. */
+  private readonly dropped: { service: string; model: string; feature: string }[][] = [[], [], [], []];
 
   /** Records the latest bands of a service/model: `values` is value, expected, lower, upper per feature. */
   record(service: string, model: string, featureNames: readonly string[], fill: (values: Float64Array) => void): void {
@@ -23,8 +25,34 @@ export class BandExport {
     for (const d of this.dirty) d.add(key);
   }
 
-  /** Sets gauge `which` for every service/model changed since its last scrape, yielding to I/O now and then. */
-  async fill(which: 0 | 1 | 2 | 3, set: (labels: { service: string; model: string; feature: string }, value: number) => void): Promise<void> {
+  /**
+   * Drops the bands of a service/model whose series left memory (dormant), as its sentinel_anomaly_score
+   * does: the next scrape of each gauge removes its label sets (recorded again if it comes back first, they
+   * are removed, then set anew).
+   */
+  drop(service: string, model: string): void {
+    const key = `${service}\u0000${model}`;
+    const entry = this.latest.get(key);
+    if (!entry) return;
+    this.latest.delete(key);
+    for (let which = 0; which < 4; which++) {
+      this.dirty[which].delete(key);
+      for (const labels of entry.labels) this.dropped[which].push(labels);
+    }
+  }
+
+  /**
+   * Sets gauge `which` for every service/model changed since its last scrape, after removing the label sets
+   * dropped since then, yielding to I/O now and then.
+   */
+  async fill(
+    which: 0 | 1 | 2 | 3,
+    set: (labels: { service: string; model: string; feature: string }, value: number) => void,
+    remove: (labels: { service: string; model: string; feature: string }) => void = () => {},
+  ): Promise<void> {
+    const gone = this.dropped[which];
+    this.dropped[which] = [];
+    for (const labels of gone) remove(labels);
     const keys = [...this.dirty[which]];
     this.dirty[which].clear();
     for (let i = 0; i < keys.length; i++) {

@@ -219,7 +219,7 @@ export class Pipeline {
     this.writer = new PatternWriter(store, { maxPerSeries: config.maxPatternsPerSeries });
     if (metrics) {
       metrics.scoreSource = () => this.scoreGaugeValues();
-      metrics.bandSource = (which, set) => this.bands.fill(which, set);
+      metrics.bandSource = (which, set, remove) => this.bands.fill(which, set, remove);
     }
   }
 
@@ -517,6 +517,8 @@ export class Pipeline {
       return false;
     }
     this.scorer.states.delete(state.key);
+    // Out of memory, it leaves sentinel_anomaly_score (computed from the states in memory): its bands go too.
+    if (state.kind === 'events') this.bands.drop(state.labels.service ?? '', state.labels.model ?? '');
     this.savedSeen.delete(state.key);
     this.unverified.delete(state.key);
     this.opts.store.releaseSeries?.(state.key);

@@ -248,4 +248,43 @@ describe('quiet series leave memory for series-state.db and come back from it', 
       await srv.close();
     }
   });
+
+  test('a series that goes dormant leaves the band gauges as it leaves sentinel_anomaly_score (QA: the bands stayed forever)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sentinel-dormant-'));
+    try {
+      const clock = { t: T0 };
+      const p = await open(dir, clock, { SENTINEL_SERIES_KEY: 'service,model' });
+      const minute = async (m: number, models: string[]) => {
+        clock.t = T0 + m * MINUTE + 30_000;
+        p.pipeline.ingestEvents(models.flatMap((model) => Array.from({ length: 10 }, (_, i) => event(T0 + m * MINUTE + i * 5_000, { model, latencyMs: 900 + ((m * 7 + i * 13) % 50) }))));
+        await p.pipeline.idle();
+        p.pipeline.tick();
+        await p.pipeline.idle();
+      };
+      const gauges = ['sentinel_anomaly_score', 'sentinel_feature_value', 'sentinel_expected_value', 'sentinel_expected_value_lower', 'sentinel_expected_value_upper'];
+      const shown = async (model: string) => {
+        const out: string[] = [];
+        for (const g of gauges) if ((await p.counter(g)).includes(`model="${model}"`)) out.push(g);
+        return out;
+      };
+      for (let m = 0; m < 30; m++) await minute(m, ['steady', 'gone']);
+      assert.deepEqual(await shown('gone'), gauges, 'a warm series has its score and its bands');
+      for (let m = 30; m < 30 + MAX_GAP_WINDOWS + 3; m++) await minute(m, ['steady']);
+      // Keyed by service and model, a stop is an outage held open for a day: a day later it sleeps.
+      const later = 30 + MAX_GAP_WINDOWS + 25 * 60;
+      for (let m = later; m < later + 3; m++) await minute(m, ['steady']);
+      assert.deepEqual([...p.pipeline.scorer.states.keys()], ['service=chat|model=steady']);
+      assert.deepEqual(await shown('gone'), [], 'dormant: neither its score nor its bands are exported');
+      assert.deepEqual(await shown('steady'), gauges);
+
+      // Back: its bands are exported again from its next window.
+      await minute(later + 3, ['steady', 'gone']);
+      await minute(later + 4, ['steady', 'gone']);
+      assert.ok(p.pipeline.scorer.states.has('service=chat|model=gone'));
+      assert.deepEqual(await shown('gone'), gauges);
+      await p.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
