@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config';
-import { SentinelError } from './errors';
+import { lockDataDir, type DataDirLock } from './data-dir';
+import { DataDirInUseError, SentinelError } from './errors';
 import type { Logger } from './logger';
 import { QdrantStore } from './store/qdrant-store';
 import { SqliteStore } from './store/sqlite-store';
@@ -20,7 +21,13 @@ Options:
   --to-data-dir DIR     SQLite target directory (default SENTINEL_DATA_DIR, ./data)
   --from-prefix NAME    Qdrant source collection prefix (default sentinel)
   --to-prefix NAME      Qdrant target collection prefix (default sentinel)
-Qdrant is reached at SENTINEL_QDRANT_URL (with SENTINEL_QDRANT_API_KEY when set).`;
+Qdrant is reached at SENTINEL_QDRANT_URL (with SENTINEL_QDRANT_API_KEY when set).
+
+A SQLite data directory (source or target) is taken as \`sentinel serve\` takes it: one held by a running
+service is refused (stop the service first), and a service started meanwhile is refused.
+
+Exit codes: 0 done, 1 failed (run it again), 2 usage or configuration error, 69 a data directory is in
+use by a running sentinel (the message names its pid; nothing was copied).`;
 
 type Kind = 'sqlite' | 'qdrant';
 
@@ -30,6 +37,10 @@ interface Side {
   kind: Kind;
   /** Where, for messages: a directory or a collection prefix (never a URL, which may hold credentials). */
   where: string;
+  /** The SQLite data directory, taken (see lockDataDir) before the store is opened. */
+  dataDir?: string;
+  /** The option naming it, for messages. */
+  option?: string;
   open(): VectorStore;
 }
 
@@ -41,7 +52,8 @@ function kindOf(value: string | undefined, flag: string): Kind {
 /**
  * `sentinel migrate --from sqlite --to qdrant` (or back): copies patterns and anomaly records between
  * stores in batches with progress lines, idempotently. `argv` are the arguments after `migrate` (a
- * leading "migrate" is tolerated). Returns the exit code: 0 done, 1 failed, 2 usage or configuration.
+ * leading "migrate" is tolerated). Returns the exit code: 0 done, 1 failed, 2 usage or configuration, 69 a
+ * SQLite data directory is held by a running sentinel.
  */
 export async function runMigrate(argv: string[], env: Record<string, string | undefined>, log: Logger): Promise<number> {
   let from: Side;
@@ -75,7 +87,7 @@ export async function runMigrate(argv: string[], env: Record<string, string | un
       if (kind === 'sqlite') {
         const dataDir = resolve(dir ?? config.dataDir);
         if (role === 'from' && !existsSync(join(dataDir, 'sentinel.db'))) throw new UsageError(`no SQLite store at ${join(dataDir, 'sentinel.db')} (--from-data-dir / SENTINEL_DATA_DIR)`);
-        return { kind, where: dataDir, open: () => SqliteStore.inDataDir(dataDir) };
+        return { kind, where: dataDir, dataDir, option: `--${role}-data-dir`, open: () => SqliteStore.inDataDir(dataDir) };
       }
       const url = config.qdrantUrl;
       if (!url) throw new UsageError('SENTINEL_QDRANT_URL must be set to migrate from or to Qdrant');
@@ -91,6 +103,31 @@ export async function runMigrate(argv: string[], env: Record<string, string | un
     // plain text (a JSON log line repeating it too was noise, QA).
     process.stderr.write(`sentinel migrate: ${err.message}\n\n${MIGRATE_USAGE}\n`);
     return 2;
+  }
+
+  // Both SQLite sides are written (the source too: opening a store creates or upgrades its schema), and a
+  // running service on the directory is a second writer on sentinel.db: take it as serve does, or refuse.
+  const locks: DataDirLock[] = [];
+  const release = () => {
+    for (const l of locks.splice(0)) l.release();
+  };
+  for (const side of [from, to]) {
+    if (side.dataDir === undefined) continue;
+    try {
+      locks.push(lockDataDir(side.dataDir, log));
+    } catch (err) {
+      release();
+      if (err instanceof DataDirInUseError) {
+        const who = err.holder ? `pid ${err.holder.pid}${err.holder.host ? ` on ${err.holder.host}` : ''}` : 'a process that has not written its pid yet';
+        log.fatal(
+          { option: side.option, variable: 'SENTINEL_DATA_DIR', dataDir: err.dataDir, pid: err.holder?.pid },
+          `migrate: data directory ${err.dataDir} is in use by another sentinel (${who}): stop it first, two writers on sentinel.db would overwrite each other; nothing was copied`,
+        );
+        return 69; // EX_UNAVAILABLE, as serve
+      }
+      log.error({ err: (err as Error).message, dataDir: side.dataDir }, 'migrate: failed; the data directory could not be taken');
+      return 1;
+    }
   }
 
   let source: VectorStore | undefined;
@@ -139,5 +176,6 @@ export async function runMigrate(argv: string[], env: Record<string, string | un
   } finally {
     await source?.close().catch(() => undefined);
     await target?.close().catch(() => undefined);
+    release();
   }
 }

@@ -1,8 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { lockDataDir } from '../../src/data-dir';
 import type { AnomalyRecord, Pattern } from '../../src/domain/types';
 import { createLogger, type Logger } from '../../src/logger';
 import { runMigrate } from '../../src/migrate';
@@ -75,6 +76,45 @@ describe('sentinel migrate', () => {
 
     assert.equal(await runMigrate(args, {}, log), 0);
     assert.deepEqual(await dumpDir(b), original, 'idempotent: upserts by id');
+  });
+
+  test('a data directory held by a running sentinel is refused (exit 69, naming the pid), source or target, and nothing is written (QA)', async () => {
+    const a = dir();
+    const b = dir();
+    await seed(a);
+    const args = ['migrate', '--from', 'sqlite', '--to', 'sqlite', '--from-data-dir', a, '--to-data-dir', b];
+
+    const service = lockDataDir(b, createLogger('silent'));
+    try {
+      const { log, lines } = capture();
+      assert.equal(await runMigrate(args, {}, log), 69);
+      const fatal = lines().find((l) => l.level === 60);
+      assert.ok(fatal, JSON.stringify(lines()));
+      assert.match(fatal.msg, new RegExp(`^migrate: data directory ${b} is in use by another sentinel \\(pid ${process.pid}\\b`));
+      assert.equal(fatal.pid, process.pid);
+      assert.equal(fatal.option, '--to-data-dir');
+      assert.equal(existsSync(join(b, 'sentinel.db')), false, 'nothing written into the held directory');
+      assert.equal(lines().some((l) => l.msg === 'migrate: starting'), false);
+    } finally {
+      service.release();
+    }
+
+    const source = lockDataDir(a, createLogger('silent'));
+    try {
+      const { log, lines } = capture();
+      assert.equal(await runMigrate(args, {}, log), 69);
+      assert.equal(lines().find((l) => l.level === 60)?.option, '--from-data-dir');
+      // Only the lock file the service that held it left (it stays by design): no store, no pid file.
+      assert.deepEqual(readdirSync(b), ['sentinel.lock'], 'the target was not touched');
+    } finally {
+      source.release();
+    }
+
+    // Free, it copies, and lets go of both directories when done.
+    assert.equal(await runMigrate(args, {}, capture().log), 0);
+    assert.equal((await dumpDir(b)).patterns.length, 9);
+    lockDataDir(a, createLogger('silent')).release();
+    lockDataDir(b, createLogger('silent')).release();
   });
 
   test('sqlite -> qdrant -> sqlite round trip through the loopback Qdrant', async () => {
