@@ -78,7 +78,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       throw new ValidationError(`body is not valid JSON: ${(err as Error).message}`, { field: '(body)' });
     }
   });
-  app.addContentTypeParser(['application/x-ndjson', 'application/jsonl', 'text/plain'], { parseAs: 'buffer' }, async (req: FastifyRequest, body: Buffer) => text(req, body));
+  // NDJSON only under its own names: text/plain (what a fetch of a bare string sends) was read as NDJSON,
+  // though the API and the 415 name only application/json and application/x-ndjson (QA).
+  app.addContentTypeParser(['application/x-ndjson', 'application/jsonl'], { parseAs: 'buffer' }, async (req: FastifyRequest, body: Buffer) => text(req, body));
 
   let closing = false;
   app.addHook('preClose', async () => {

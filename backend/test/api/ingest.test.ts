@@ -146,6 +146,20 @@ describe('POST /api/v1/events and /series: input handling', () => {
     assert.equal((await r.json()).error.field, 'content-type');
   });
 
+  test('text/plain is a 415 like any type but JSON and NDJSON, on both ingest routes (QA: it was read as NDJSON)', async () => {
+    const nd = JSON.stringify(event(t + 40)) + '\n';
+    for (const [path, body] of [['/api/v1/events', nd], ['/api/v1/series', JSON.stringify({ series: 'plain_text', timestamp: t, value: 1 }) + '\n']]) {
+      for (const type of ['text/plain', 'text/plain; charset=utf-8']) {
+        const r = await post(`${s.url}${path}`, body, { 'content-type': type });
+        assert.equal(r.status, 415, `${path} ${type}`);
+        assert.deepEqual((await r.json()).error, { code: 'unsupported_media_type', message: 'use application/json or application/x-ndjson', field: 'content-type' });
+      }
+    }
+    // The same body as NDJSON is accepted.
+    const r = await post(`${s.url}/api/v1/events`, nd, { 'content-type': 'application/x-ndjson; charset=utf-8' });
+    assert.equal(r.status, 202);
+  });
+
   test('series points: validated the same way, out-of-order points refused', async () => {
     let r = await post(`${s.url}/api/v1/series`, [
       { series: 'queue_depth', labels: { host: 'a' }, timestamp: t, value: 3 },
