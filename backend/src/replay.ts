@@ -166,8 +166,10 @@ export async function replay(
 /** Usage of `sentinel replay`: on stdout for --help, on stderr with a usage error. */
 export const REPLAY_USAGE = `usage: sentinel replay --input FILE(.ndjson|.csv) [--out FILE]
   prints one anomaly per line as JSON (and writes them to --out FILE when given)
-  exit status: 0 done; 1 no valid event in the input, or --out could not be written; 2 usage (options, an
-  unreadable --input, an --out that cannot be written, a CSV header naming a column that is no event field)`;
+  exit status: 0 done; 1 no valid event in the input, or writing --out failed after the replay (e.g. the
+  disk filled up); 2 usage (options; an unreadable --input; an --out that cannot be written, checked
+  before the replay: in a missing directory, a directory, not writable; a CSV header naming a column that
+  is no event field)`;
 
 /** Why `path` cannot be read as an input file, or undefined. */
 function inputProblem(path: string): string | undefined {

@@ -102,4 +102,10 @@ test('sentinel replay: usage errors and unusable paths exit 2 with one line and 
   const help = await run(process.execPath, [bin, 'replay', '--help'], { cwd: root, env });
   assert.match(help.stdout, /^usage: sentinel replay --input/);
   assert.equal(help.stderr, '');
+  // The help puts an --out that cannot be written (a missing directory: exit 2 above) under exit 2 only (QA:
+  // it was listed under 1 as well).
+  const [, one, two] = /exit status: 0 [^;]*; 1 ([^]*?); 2 ([^]*)$/.exec(help.stdout) ?? [];
+  assert.ok(one && two, help.stdout);
+  assert.doesNotMatch(one, /cannot be written|could not be written/);
+  assert.match(two, /--out that cannot\s+be\s+written,\s+checked\s+before\s+the\s+replay:\s+in\s+a\s+missing\s+directory/);
 });
