@@ -10,8 +10,11 @@ export class BandExport {
   private readonly latest = new Map<string, { labels: { service: string; model: string; feature: string }[]; values: Float64Array }>();
   /** Keys changed since the last scrape, per gauge (0 value, 1 expected, 2 lower, 3 upper). */
   private readonly dirty = [new Set<string>(), new Set<string>(), new Set<string>(), new Set<string>()];
-  /** Label sets dropped since the last scrape, per gauge: the scrape removes them from the gauge. */
-  private readonly dropped: { service: string; model: string; feature: string }[][] = [[], [], [], []];
+  /**
+   * Label sets dropped since the last scrape, per gauge and service/model: the scrape removes them from the
+   * gauge. Keyed, so a service that is never scraped keeps one entry per service/model, not one per dormancy.
+   */
+  private readonly dropped = [0, 1, 2, 3].map(() => new Map<string, { service: string; model: string; feature: string }[]>());
 
   /** Records the latest bands of a service/model: `values` is value, expected, lower, upper per feature. */
   record(service: string, model: string, featureNames: readonly string[], fill: (values: Float64Array) => void): void {
@@ -37,7 +40,7 @@ export class BandExport {
     this.latest.delete(key);
     for (let which = 0; which < 4; which++) {
       this.dirty[which].delete(key);
-      for (const labels of entry.labels) this.dropped[which].push(labels);
+      this.dropped[which].set(key, entry.labels);
     }
   }
 
@@ -50,9 +53,9 @@ export class BandExport {
     set: (labels: { service: string; model: string; feature: string }, value: number) => void,
     remove: (labels: { service: string; model: string; feature: string }) => void = () => {},
   ): Promise<void> {
-    const gone = this.dropped[which];
-    this.dropped[which] = [];
-    for (const labels of gone) remove(labels);
+    const gone = [...this.dropped[which].values()];
+    this.dropped[which].clear();
+    for (const labels of gone) for (const l of labels) remove(l);
     const keys = [...this.dirty[which]];
     this.dirty[which].clear();
     for (let i = 0; i < keys.length; i++) {
