@@ -84,6 +84,8 @@ export class ConfigError extends SentinelError {
 export class DataDirInUseError extends SentinelError {
   readonly dataDir: string;
   readonly holder: { pid: number; host: string } | null;
+  /** Who holds it, for messages: "pid N on HOST", or that it has not written its pid yet. */
+  readonly who: string;
   constructor(dataDir: string, holder: { pid: number; host: string } | null, cause?: unknown) {
     const who = holder ? `pid ${holder.pid}${holder.host ? ` on ${holder.host}` : ''}` : 'a process that has not written its pid yet';
     super(
@@ -92,6 +94,7 @@ export class DataDirInUseError extends SentinelError {
     );
     this.dataDir = dataDir;
     this.holder = holder;
+    this.who = who;
   }
 }
 

@@ -118,10 +118,9 @@ export async function runMigrate(argv: string[], env: Record<string, string | un
     } catch (err) {
       release();
       if (err instanceof DataDirInUseError) {
-        const who = err.holder ? `pid ${err.holder.pid}${err.holder.host ? ` on ${err.holder.host}` : ''}` : 'a process that has not written its pid yet';
         log.fatal(
           { option: side.option, variable: 'SENTINEL_DATA_DIR', dataDir: err.dataDir, pid: err.holder?.pid },
-          `migrate: data directory ${err.dataDir} is in use by another sentinel (${who}): stop it first, two writers on sentinel.db would overwrite each other; nothing was copied`,
+          `migrate: data directory ${err.dataDir} is in use by another sentinel (${err.who}): stop it first, two writers on sentinel.db would overwrite each other; nothing was copied`,
         );
         return 69; // EX_UNAVAILABLE, as serve
       }
