@@ -86,6 +86,8 @@ export interface Detection {
   scores: DetectorScore[];
   /** Per-feature |z| thresholds of the robust z detector on this series (for expected bands). */
   zThresholds: Float64Array;
+  /** Held although not anomalous: far out while nothing could judge it (see {@link unjudgedOutlier}). */
+  outlier?: true;
 }
 
 /** Options of the {@link Scorer}. */
@@ -133,6 +135,13 @@ const TINY = 1e-9;
 const SILENCE_LEARNT = 5;
 /** The calibration samples a plain series' quarantined point keeps (none; see commit). */
 const NO_SAMPLES = new Float64Array(0);
+/**
+ * |z| of a feature past which a window that no calibrated threshold can judge (the series is warming up, or
+ * the feature has no threshold yet) is held like an anomalous one and teaches calibration nothing; see
+ * {@link unjudgedOutlier}. Normal traffic in warm-up stays far below it: the 340 warm-up windows and points
+ * of the pinned replays (backend/test/perf/detection-regression.test.ts) peak at 9.5.
+ */
+export const UNJUDGED_OUTLIER_Z = 20;
 
 /**
  * Scores observations: per-series state, robust baselines, embeddings, the detector runner and the
@@ -315,6 +324,7 @@ export class Scorer {
     const score = dismissed || idle || routine ? Math.min(unDismissed, BELOW_BOUNDARY) : unDismissed;
     const warm = isWarm(state, this.opts.warmupWindows);
     const anomalous = warm && score > 1;
+    const outlier = !anomalous && !dismissed && !idle && !routine && unjudgedOutlier(scores, warm);
     const detectors: Record<string, number> = {};
     for (const s of scores) if (!Number.isNaN(s.threshold)) detectors[s.name] = Math.round(s.score * 1000) / 1000;
     return {
@@ -323,7 +333,7 @@ export class Scorer {
       score,
       combinedScore: combined.level,
       anomalous,
-      held: anomalous || (state.kind === 'events' && state.incident != null && score > HOLD_LEVEL),
+      held: anomalous || outlier || (state.kind === 'events' && state.incident != null && score > HOLD_LEVEL),
       warm,
       type,
       severity: severityFor(score, type),
@@ -338,6 +348,7 @@ export class Scorer {
       culprit: winner?.output.culprit ?? scores.find((s) => s.score > 1 && s.output.culprit)?.output.culprit,
       ...(dismissed ? { dismissedBy: dismissed } : {}),
       ...(routine ? { usualAtThisHour: true } : {}),
+      ...(outlier ? { outlier: true } : {}),
       vector,
       input,
       scores,
@@ -349,7 +360,7 @@ export class Scorer {
   commit(d: Detection): void {
     const { state, observation: obs } = d;
     // Held windows of an event series do not move its EWMA either (see below).
-    this.runner.update(d.input, state.kind === 'events' ? d.held : d.anomalous);
+    this.runner.update(d.input, state.kind === 'events' ? d.held : d.anomalous || d.outlier === true);
     // A window that is not held teaches calibration at once. An anomalous window's samples wait in
     // quarantine with its embedding (see Pipeline), so an attack cannot raise the thresholds that would
     // catch it again, yet a recurring regime is calibrated in eventually. So do the samples of an event
@@ -362,10 +373,12 @@ export class Scorer {
     // A plain series' anomalous points keep no samples at all: its baseline is the median / MAD of its last
     // 512 points and moves with a new regime by itself, so the anomaly's own scores would only widen every
     // band of the series for the next 512 points (NAB: 69.26 -> 70.16).
+    // An unjudged outlier (see unjudgedOutlier) keeps none either: it is not anomalous, so nothing would ever
+    // confirm it, and its samples released would set the thresholds it escaped.
     const { keys, values } = calibrationSamples(d);
     if (!d.held) this.addSamples(state, keys, values);
     else {
-      const learn = state.kind === 'events';
+      const learn = state.kind === 'events' && !d.outlier;
       state.quarantine.push({ seq: state.windowsSeen + 1, start: obs.start, vector: d.vector, anomalyId: null, sampleKeys: learn ? keys : [], sampleValues: learn ? values : NO_SAMPLES });
     }
     // What the detectors saw (unobserved features read as expected). Of a silence, only its first
@@ -442,6 +455,26 @@ export class Scorer {
     }
     return r;
   }
+}
+
+/**
+ * Whether a window is far out (some feature's |z| past UNJUDGED_OUTLIER_Z) where no calibrated threshold can
+ * judge it: the series is in warm-up, or that feature has no threshold yet. Such a window cannot alert, but
+ * learnt, its |z| became the maximum of a reservoir of a handful of samples, and with few samples the
+ * threshold is max + margin * (max - median) (calibration.ts): one 40x latency spike in a new series' first
+ * windows hid the identical spikes after its warm-up for about two hours (QA). Held instead, it stays out of
+ * the baseline and the EWMA, and the reservoirs never see it.
+ */
+export function unjudgedOutlier(scores: readonly DetectorScore[], warm: boolean): boolean {
+  for (const s of scores) {
+    const z = s.output.featureZ;
+    if (!z || s.output.calibrated) continue;
+    for (let j = 0; j < z.length; j++) {
+      if (!(Math.abs(z[j]) > UNJUDGED_OUTLIER_Z)) continue;
+      if (!warm || !s.featureThresholds || Number.isNaN(s.featureThresholds[j])) return true;
+    }
+  }
+  return false;
 }
 
 /**
