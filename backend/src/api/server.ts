@@ -130,7 +130,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       return reply.code(413).send({ error: { code: 'body_too_large', message: `request body exceeds ${config.bodyLimitBytes} bytes (SENTINEL_BODY_LIMIT)`, field: '(body)' } });
     }
     if (status === 415) {
-      return reply.code(415).send({ error: { code: 'unsupported_media_type', message: 'use application/json or application/x-ndjson', field: 'content-type' } });
+      return reply.code(415).send({ error: { code: 'unsupported_media_type', message: 'use application/json or application/x-ndjson (application/jsonl)', field: 'content-type' } });
     }
     if (status < 500) return reply.code(status).send({ error: { code: fe.code ?? 'bad_request', message: fe.message } });
     req.log.error({ err }, 'unexpected error');

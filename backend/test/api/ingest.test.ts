@@ -152,12 +152,15 @@ describe('POST /api/v1/events and /series: input handling', () => {
       for (const type of ['text/plain', 'text/plain; charset=utf-8']) {
         const r = await post(`${s.url}${path}`, body, { 'content-type': type });
         assert.equal(r.status, 415, `${path} ${type}`);
-        assert.deepEqual((await r.json()).error, { code: 'unsupported_media_type', message: 'use application/json or application/x-ndjson', field: 'content-type' });
+        assert.deepEqual((await r.json()).error, { code: 'unsupported_media_type', message: 'use application/json or application/x-ndjson (application/jsonl)', field: 'content-type' });
       }
     }
-    // The same body as NDJSON is accepted.
-    const r = await post(`${s.url}/api/v1/events`, nd, { 'content-type': 'application/x-ndjson; charset=utf-8' });
+    // The same body as NDJSON is accepted, under either of its names.
+    let r = await post(`${s.url}/api/v1/events`, nd, { 'content-type': 'application/x-ndjson; charset=utf-8' });
     assert.equal(r.status, 202);
+    r = await post(`${s.url}/api/v1/events`, JSON.stringify(event(t + 41)) + '\n', { 'content-type': 'application/jsonl' });
+    assert.equal(r.status, 202);
+    assert.equal((await r.json()).accepted, 1);
   });
 
   test('series points: validated the same way, out-of-order points refused', async () => {
