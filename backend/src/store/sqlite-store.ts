@@ -65,6 +65,19 @@ export class SqliteStore implements VectorStore {
   }
 
   async init(): Promise<void> {
+    try {
+      this.createSchema();
+    } catch (err) {
+      // A truncated or overwritten file fails here, on the first read: name the file (a bare SqliteError
+      // stack did not say which one), and say what to do, since anomaly records live only in it.
+      const code = (err as { code?: unknown }).code;
+      const damaged = code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB';
+      const hint = damaged ? ' (the file is damaged: restore it from a backup, or move it aside to start without its patterns and anomaly records)' : '';
+      throw new StoreError(`cannot open SQLite store at ${this.path}: ${(err as Error).message}${hint}`, { cause: err });
+    }
+  }
+
+  private createSchema(): void {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(`
