@@ -26,12 +26,24 @@ export function parseTimestamp(v: string): number {
   return off[0] === '+' ? ms - minutes * 60_000 : ms + minutes * 60_000;
 }
 
+/** Earliest time the API takes (1973-03-03): a smaller number is most likely epoch seconds. */
+export const MIN_TIME_MS = 1e11;
+/** Latest time the API takes (5138-11-16). */
+export const MAX_TIME_MS = 1e14;
+
 /** Accepts ISO 8601 strings and epoch milliseconds; yields epoch ms. */
 export const timestampSchema = z.union([z.number(), z.string()], { error: 'required: an ISO 8601 time or epoch milliseconds' }).transform((v, ctx) => {
   const ms = typeof v === 'number' ? v : parseTimestamp(v);
-  // Epoch seconds would silently land in 1970: ask for milliseconds instead.
-  if (!Number.isFinite(ms) || ms < 1e11 || ms > 1e14) {
+  if (!Number.isFinite(ms)) {
     ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 time or epoch milliseconds' });
+    return z.NEVER;
+  }
+  // Epoch seconds would silently land in 1970: ask for milliseconds instead. A time out of the range read as
+  // "must be ... epoch milliseconds" for `from=0`, which is epoch milliseconds: say what the range is.
+  if (ms < MIN_TIME_MS || ms > MAX_TIME_MS) {
+    const numeric = typeof v === 'number' || /^\d+$/.test(v);
+    const seconds = numeric && ms >= MIN_TIME_MS / 1000 && ms < MIN_TIME_MS ? '; this looks like epoch seconds' : '';
+    ctx.addIssue({ code: 'custom', message: `must be between 1973-03-03 and 5138 (epoch milliseconds ${MIN_TIME_MS} to ${MAX_TIME_MS})${seconds}` });
     return z.NEVER;
   }
   return ms;
