@@ -27,6 +27,9 @@ const OPEN_PATHS = new Set(['/api/v1/health', '/metrics']);
 const SHUTDOWN_RETRY_AFTER_MS = 5_000;
 
 /** Options of {@link buildServer}. */
+/** Request line and headers, in bytes: room for the longest series key in a query (see buildServer). */
+const MAX_HEADER_BYTES = 64 * 1024;
+
 export interface ServerOptions {
   config: Readonly<Config>;
   log: Logger;
@@ -54,6 +57,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     // `/api/v1/health/` is the same resource: probes written either way must work. Path parameters (ids)
     // up to 1,000 characters reach the route (an unknown id is a 404, not the router's 414).
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
+    // A series key is a query parameter (`?series=`), and the largest one ingest accepts (16 labels of
+    // 128-character names and 256-character values) is ~10 K characters, up to ~45 KB URL-encoded: past
+    // Node's 16 KB header limit such a series was accepted but could not be read back (431).
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
     // Errors the router raises before any route (a URL that does not decode, a longer parameter) get the
     // same error shape as every other error.
     frameworkErrors: (err, _req, reply) => {
