@@ -204,6 +204,8 @@ function persistState(
     if (store.unreadableRows) log.warn({ rows: store.unreadableRows }, 'saved series states that did not decode were skipped; those series start afresh');
     const open = store.takeOpenWindows();
     if (open.windows.length) log.info(pipeline.restoreUnfinished(open.windows, open.eventTime), 'windows open at the last shutdown restored');
+    const queued = store.takeQueuedPoints();
+    if (queued.length) log.info(pipeline.restoreQueuedPoints(queued), 'points not scored at the last shutdown restored');
   } else log.warn('series state was saved with another SENTINEL_WINDOW or SENTINEL_SERIES_KEY; starting afresh');
   let closed = false;
   /** Writes the alert dispatcher's memory (alerted incidents, cooldowns, outbox) next to the series rows. */
@@ -288,8 +290,10 @@ function persistState(
         const open = pipeline.takeUnfinished();
         store.saveOpenWindows(open.windows, open.eventTime);
         if (open.windows.length) log.info({ windows: open.windows.length }, 'open windows saved for the next start');
+        store.saveQueuedPoints(open.points);
+        if (open.points.length) log.info({ points: open.points.length }, 'points not scored saved for the next start');
       } catch (err) {
-        log.warn({ err }, 'saving the open windows failed; their events are not scored');
+        log.warn({ err }, 'saving the open windows or queued points failed; they are not scored');
       }
     },
     async finish() {

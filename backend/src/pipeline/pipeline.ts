@@ -141,7 +141,7 @@ export class Pipeline {
   private queue: QueueItem[] = [];
   /**
    * When shutdown's time for scoring runs out (performance.now() scale): the worker stops there, and what it
-   * had not scored waits in `leftover` (event windows are saved for the next start, see takeUnfinished).
+   * had not scored waits in `leftover` (event windows and points are saved for the next start, see takeUnfinished).
    */
   private stopScoringAt = Infinity;
   private leftover: QueueItem[] = [];
@@ -610,19 +610,34 @@ export class Pipeline {
   /**
    * Takes the windows still open (after `endOfInput({ keepUnfinished: true })`) to save them, with the event
    * time; with them the closed windows a shutdown ran out of time to score (whole windows: the next start
-   * scores them first).
+   * scores them first), and the plain-series points it did not score (for {@link restoreQueuedPoints}).
    */
-  takeUnfinished(): { windows: OpenWindow[]; eventTime: number } {
+  takeUnfinished(): { windows: OpenWindow[]; eventTime: number; points: SeriesPoint[] } {
     const windows = this.windower.takeOpen();
+    const points: SeriesPoint[] = [];
     for (const item of this.leftover) {
       const o = item.window && reopen(item.window);
       if (o) windows.push(o);
+      else if (item.obs?.kind === 'points') points.push(pointOf(item.obs));
     }
     this.leftover = [];
     windows.sort(byStartThenKey);
     // Not the raw largest event time: one client stamping minutes ahead made every live event of every
     // series late for those minutes after a restart (QA).
-    return { windows, eventTime: this.windower.clockedTime };
+    return { windows, eventTime: this.windower.clockedTime, points };
+  }
+
+  /**
+   * Puts back the points a previous run accepted but had no time left to score at shutdown (see
+   * {@link takeUnfinished}; call after restoreState, before anything is ingested): they are admitted again in
+   * their order and scored first. A client that was answered 202 does not send them again.
+   */
+  restoreQueuedPoints(points: readonly SeriesPoint[]): { restored: number; refused: number } {
+    const now = this.now();
+    let restored = 0;
+    for (const p of points) if (!this.admitPoint(p, now)) restored++;
+    this.kick();
+    return { restored, refused: points.length - restored };
   }
 
   /**
@@ -1098,7 +1113,7 @@ export class Pipeline {
     this.opts.log.warn(
       { windows, points, budgetMs: opts.scoringBudgetMs },
       opts.keepUnfinished
-        ? 'shutdown: time for scoring ran out; the windows not scored are saved for the next start (points are not)'
+        ? 'shutdown: time for scoring ran out; the windows and points not scored are saved for the next start'
         : 'shutdown: time for scoring ran out; the windows and points not scored are lost (state saving is off)',
     );
     if (!opts.keepUnfinished) this.leftover = [];
@@ -1117,6 +1132,12 @@ function timeOrder(events: readonly { timestamp: number }[]): number[] | null {
     }
   }
   return null;
+}
+
+/** The point a queued point observation was made from (see Pipeline.pointObservation). */
+function pointOf(obs: Observation): SeriesPoint {
+  const { series, ...labels } = obs.labels;
+  return { series, labels, timestamp: obs.start, value: obs.features[0] };
 }
 
 /**

@@ -4,6 +4,7 @@ import { deserialize, serialize } from 'node:v8';
 import Database from 'better-sqlite3';
 import { ScoreReservoir } from '../detectors/calibration';
 import { WindowAccumulator } from '../windowing/features';
+import type { SeriesPoint } from '../domain/types';
 import type { OpenWindow } from '../windowing/windower';
 import { RingMatrix } from './ring';
 import { SeriesState, learntWindows } from './series-state';
@@ -19,6 +20,7 @@ export const STATE_FORMAT = 1;
 const POOLED_KEY = '\u0000pooled';
 /** saveValue name of the event time the open windows were saved at. */
 const OPEN_WINDOWS_EVENT_TIME = 'open_windows_event_time';
+const QUEUED_POINTS = 'queued_points';
 
 /**
  * A series' in-memory state (baselines, calibration, detector state, hold-off, quarantine, score timeline)
@@ -279,6 +281,21 @@ export class SeriesStateStore {
     })();
     // Stays in meta until the next save replaces it; it means nothing without windows.
     return { windows, eventTime: (this.loadValue(OPEN_WINDOWS_EVENT_TIME) as number | null | undefined) ?? -Infinity };
+  }
+
+  /**
+   * Saves the points accepted but not scored at shutdown (replacing any saved before), for the next start to
+   * score first ({@link takeQueuedPoints}).
+   */
+  saveQueuedPoints(points: readonly SeriesPoint[]): void {
+    this.saveValue(QUEUED_POINTS, points);
+  }
+
+  /** Reads and forgets the points saved by {@link saveQueuedPoints} (each is scored once). */
+  takeQueuedPoints(): SeriesPoint[] {
+    const points = (this.loadValue(QUEUED_POINTS) as SeriesPoint[] | undefined) ?? [];
+    if (points.length) this.saveValue(QUEUED_POINTS, []);
+    return points;
   }
 
   /** Saves a small JSON value under `name` (e.g. the alert dispatcher's memory), next to the series rows. */
