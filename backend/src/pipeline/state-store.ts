@@ -141,6 +141,7 @@ export class SeriesStateStore {
       this.db.prepare('INSERT OR IGNORE INTO superseded (key) SELECT key FROM series_state WHERE key != ?').run(POOLED_KEY);
       this.db.exec('DELETE FROM series_state');
       this.db.exec('DELETE FROM open_windows');
+      this.saveValue(QUEUED_POINTS, []);
       this.putMeta.run('fingerprint', fingerprint);
     })();
     return row === undefined;

@@ -58,3 +58,18 @@ test('points accepted but not scored when a shutdown runs out of time are saved,
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('saved points go with the rest of the saved state when SENTINEL_WINDOW or SENTINEL_SERIES_KEY changed', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sentinel-points-'));
+  try {
+    const states = SeriesStateStore.inDataDir(dir);
+    assert.equal(states.adopt('a'), true);
+    states.saveQueuedPoints([{ series: 'cpu', labels: {}, timestamp: T0, value: 1 }]);
+    assert.equal(states.adopt('a'), true);
+    assert.equal(states.adopt('b'), false);
+    assert.deepEqual(states.takeQueuedPoints(), []);
+    states.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
