@@ -86,18 +86,31 @@ export const eventSchema = z
 
 const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
+/**
+ * A `__proto__` key (JSON.parse keeps it as an own key) is skipped by zod's record, which builds a plain
+ * object: the label vanished from an accepted point, merging the series with every other value of it (QA).
+ */
+function refuseProtoKey(labels: unknown, ctx: { addIssue(issue: { code: 'custom'; message: string; path: string[]; input: unknown }): void }): unknown {
+  if (typeof labels === 'object' && labels !== null && Object.hasOwn(labels, '__proto__')) {
+    ctx.addIssue({ code: 'custom', message: '__proto__ is not a label name', path: ['__proto__'], input: labels });
+  }
+  return labels;
+}
+
+/** Labels of a point: at most 16, with bounded names and values. */
+const pointLabels = z
+  // Names are bounded like values: a 64k-character name was legal, and every alert's payload and
+  // explanation carry it (QA: its redaction held the event loop for seconds).
+  .record(z.string().max(128, 'label names have at most 128 characters').regex(labelName, 'label names are [a-zA-Z_][a-zA-Z0-9_]*'), z.string().max(256))
+  .refine((l) => Object.keys(l).length <= 16, 'at most 16 labels')
+  // The series name is the `series` label of the series' key and records: a label of that name would replace it.
+  .refine((l) => !Object.hasOwn(l, 'series'), '"series" is the series name, not a label');
+
 /** A point of a plain metric series. */
 export const pointSchema = z
   .object({
     series: z.string().min(1).max(200),
-    labels: z
-      // Names are bounded like values: a 64k-character name was legal, and every alert's payload and
-      // explanation carry it (QA: its redaction held the event loop for seconds).
-      .record(z.string().max(128, 'label names have at most 128 characters').regex(labelName, 'label names are [a-zA-Z_][a-zA-Z0-9_]*'), z.string().max(256))
-      .refine((l) => Object.keys(l).length <= 16, 'at most 16 labels')
-      // The series name is the `series` label of the series' key and records: a label of that name would replace it.
-      .refine((l) => !Object.hasOwn(l, 'series'), '"series" is the series name, not a label')
-      .default({}),
+    labels: z.preprocess(refuseProtoKey, pointLabels).default({}),
     timestamp: timestampSchema,
     value: z.number().finite(),
   })

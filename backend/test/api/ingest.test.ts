@@ -182,6 +182,19 @@ describe('POST /api/v1/events and /series: input handling', () => {
     assert.match(body.rejected[0].message, /not after the previous point/);
   });
 
+  test('a label named __proto__ is refused by name, not dropped from the series (QA)', async () => {
+    // JSON.parse keeps "__proto__" as a key, but copying it into a plain object set the prototype: the point
+    // was accepted (202) as series=pp without the label, merged with every other value of it.
+    const r = await fetch(`${s.url}/api/v1/series`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `{"series":"proto_check","labels":{"__proto__":"x","host":"a"},"timestamp":${t},"value":1}`,
+    });
+    assert.equal(r.status, 400);
+    const body = await r.json();
+    assert.equal(body.rejected[0].field, 'labels.__proto__');
+  });
+
   test('an unknown anomaly id is a 404, an invalid cursor and a bad filter are 400s naming the field', async () => {
     let r = await fetch(`${s.url}/api/v1/anomalies/an_doesnotexist`);
     assert.equal(r.status, 404);
