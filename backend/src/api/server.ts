@@ -26,10 +26,10 @@ const OPEN_PATHS = new Set(['/api/v1/health', '/metrics']);
 /** Retry-After of a request refused because the service is shutting down (a restart takes seconds). */
 const SHUTDOWN_RETRY_AFTER_MS = 5_000;
 
-/** Options of {@link buildServer}. */
 /** Request line and headers, in bytes: room for the longest series key in a query (see buildServer). */
 const MAX_HEADER_BYTES = 64 * 1024;
 
+/** Options of {@link buildServer}. */
 export interface ServerOptions {
   config: Readonly<Config>;
   log: Logger;
