@@ -272,22 +272,31 @@ describe('RabbitMQ on 127.0.0.1:5672 (real broker)', () => {
         const now = Date.now();
         ch.sendToQueue(queue, Buffer.from('{not json'), { messageId: 'bad-json' });
         ch.sendToQueue(queue, Buffer.from(JSON.stringify({ type: 1, service: 'chat', timestamp: now })), { messageId: 'bad-schema' });
+        ch.sendToQueue(queue, Buffer.from(JSON.stringify([{ type: 'jailbreak', service: 'chat', timestamp: now }, { type: 'jailbreak', timestamp: now }])), {
+          messageId: 'bad-schema-array',
+        });
         ch.sendToQueue(queue, Buffer.from(JSON.stringify({ type: 'jailbreak', service: 'chat', timestamp: now + 86_400_000 })), { messageId: 'future' });
         ch.sendToQueue(queue, Buffer.from(JSON.stringify({ id: 'good-1', type: 'jailbreak', service: 'chat', timestamp: now })), { messageId: 'good' });
         await waitFor('the good verdict behind the poison', () => p.accepted.length === 1);
         assert.equal(p.accepted[0].id, 'good-1');
-        await waitFor('three dead letters', async () => (await ch.checkQueue(`${queue}.dead`)).messageCount === 3);
+        await waitFor('four dead letters', async () => (await ch.checkQueue(`${queue}.dead`)).messageCount === 4);
         const dead: [string, unknown][] = [];
-        for (let i = 0; i < 3; i++) {
+        const details = new Map<string, string>();
+        for (let i = 0; i < 4; i++) {
           const m = await ch.get(`${queue}.dead`, { noAck: true });
           assert.ok(m);
           dead.push([m.properties.messageId, m.properties.headers?.['x-sentinel-reason']]);
+          details.set(m.properties.messageId, String(m.properties.headers?.['x-sentinel-detail']));
         }
         assert.deepEqual(dead, [
           ['bad-json', 'invalid_json'],
           ['bad-schema', 'invalid_schema'],
+          ['bad-schema-array', 'invalid_schema'],
           ['future', 'rejected_by_pipeline'],
         ]);
+        // A schema violation names its field (the detail said "(root): Invalid input" for every one, QA).
+        assert.match(details.get('bad-schema')!, /^type: /);
+        assert.match(details.get('bad-schema-array')!, /^1\.service: /);
         assert.equal((await ch.checkQueue(queue)).messageCount, 0, 'nothing left behind');
       } finally {
         await consumer.close();
