@@ -25,14 +25,17 @@ export class KeyChecker {
     return this.keys.length > 0;
   }
 
-  /** Throws UnauthorizedError / ForbiddenError; returns the principal (key index, never the key). */
-  check(presented: string | undefined, write: boolean): Principal {
-    if (!presented) throw new UnauthorizedError();
+  /**
+   * Throws UnauthorizedError / ForbiddenError, each saying what is missing; returns the principal (key index,
+   * never the key). `write` names the write being made (`POST /api/v1/events`), false for a read.
+   */
+  check(presented: string | undefined, write: string | false): Principal {
+    if (!presented) throw new UnauthorizedError('missing API key: send it as "Authorization: Bearer <key>" or "X-API-Key: <key>"');
     const d = digest(presented);
     let match: (typeof this.keys)[number] | undefined;
     for (const k of this.keys) if (timingSafeEqual(k.digest, d) && !match) match = k;
-    if (!match) throw new UnauthorizedError();
-    if (write && match.readOnly) throw new ForbiddenError();
+    if (!match) throw new UnauthorizedError('invalid API key: it is not one of SENTINEL_API_KEYS');
+    if (write && match.readOnly) throw new ForbiddenError(`this API key is read-only (":ro"): ${write} needs a key that may write`);
     return { id: match.id, readOnly: match.readOnly };
   }
 }

@@ -102,7 +102,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.addHook('onRequest', async (req) => {
     const path = req.url.split('?')[0].replace(/(.)\/+$/, '$1');
     if (OPEN_PATHS.has(path)) return;
-    const write = req.method !== 'GET' && req.method !== 'HEAD';
+    const write = req.method !== 'GET' && req.method !== 'HEAD' && `${req.method} ${path}`;
     let principal: { id: string };
     try {
       principal = keys.enabled ? keys.check(presentedKey(req.headers), write) : { id: `ip:${req.ip}` };

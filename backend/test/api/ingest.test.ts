@@ -240,10 +240,23 @@ describe('API keys and rate limits', () => {
 
   test('writes need a full key; read-only keys read; health and metrics stay open', async () => {
     const e = event(minutesAgo(3));
-    assert.equal((await post(`${s.url}/api/v1/events`, e)).status, 401);
-    assert.equal((await post(`${s.url}/api/v1/events`, e, { authorization: 'Bearer wrong-key-123' })).status, 401);
+    // Each refusal says what is missing: a key and how to send it, a key that works, a key that may write
+    // (all three said "missing or invalid API key" / "this API key is read-only", QA).
+    const none = await post(`${s.url}/api/v1/events`, e);
+    assert.equal(none.status, 401);
+    assert.deepEqual((await none.json()).error, {
+      code: 'unauthorized',
+      message: 'missing API key: send it as "Authorization: Bearer <key>" or "X-API-Key: <key>"',
+    });
+    const wrong = await post(`${s.url}/api/v1/events`, e, { authorization: 'Bearer wrong-key-123' });
+    assert.equal(wrong.status, 401);
+    assert.deepEqual((await wrong.json()).error, { code: 'unauthorized', message: 'invalid API key: it is not one of SENTINEL_API_KEYS' });
     const roWrite = await post(`${s.url}/api/v1/events`, e, { authorization: `Bearer ${ro}` });
     assert.equal(roWrite.status, 403);
+    assert.deepEqual((await roWrite.json()).error, {
+      code: 'forbidden',
+      message: 'this API key is read-only (":ro"): POST /api/v1/events needs a key that may write',
+    });
     assert.equal((await post(`${s.url}/api/v1/events`, e, { 'x-api-key': full })).status, 202);
     assert.equal((await fetch(`${s.url}/api/v1/anomalies`, { headers: { authorization: `Bearer ${ro}` } })).status, 200);
     assert.equal((await fetch(`${s.url}/api/v1/anomalies`)).status, 401);
