@@ -206,19 +206,21 @@ export function ExplanationPane({ anomaly, api, apiProblem, canSendFeedback = fa
       )}
 
       {explanation?.markdown && <SafeMarkdown source={explanation.markdown} />}
-      {explanation?.rootCause && (
+      {/* The backend's markdown of an LLM explanation already has these sections (they showed twice, QA); the
+          fields are shown on their own only for an explanation without markdown. */}
+      {!explanation?.markdown && explanation?.rootCause && (
         <>
           <h4 className={styles.section}>Root cause</h4>
           <SafeMarkdown source={explanation.rootCause} />
         </>
       )}
-      {explanation?.immediateFix && (
+      {!explanation?.markdown && explanation?.immediateFix && (
         <>
           <h4 className={styles.section}>Immediate fix</h4>
           <SafeMarkdown source={explanation.immediateFix} />
         </>
       )}
-      {explanation?.longTermFix && (
+      {!explanation?.markdown && explanation?.longTermFix && (
         <>
           <h4 className={styles.section}>Long-term fix</h4>
           <SafeMarkdown source={explanation.longTermFix} />

@@ -251,6 +251,51 @@ describe('SentinelPanel', () => {
     expect(screen.getByTestId('explanation-pane')).toHaveTextContent('<img src=x onerror="window.__p=1"><script>');
   });
 
+  it('shows an LLM explanation once: its sections are in the markdown the backend composed (QA)', async () => {
+    // As the backend stores it (explain-queue.ts compose): the LLM's sections above the evidence markdown,
+    // and the same texts in their own fields. The pane showed root cause and fixes twice.
+    api = new MemoryApi({
+      [latencyAnomaly.id]: {
+        ...latencyAnomaly,
+        explanation: {
+          ...latencyAnomaly.explanation,
+          summary: 'Latency rose 4x',
+          source: 'llm',
+          markdown:
+            '**Latency rose 4x**\n\n_Advisory explanation by gpt-test (confidence 70%), from the evidence below._\n\n' +
+            '### Likely root cause\nProvider slowdown\n\n### Immediate fix\nFail over to the backup region\n\n' +
+            '### Long-term fix\nRoute by latency SLO\n\nEvidence cited: F1\n\n---\n\n#### Evidence\n\n' +
+            (latencyAnomaly.explanation?.markdown ?? ''),
+          rootCause: 'Provider slowdown',
+          immediateFix: 'Fail over to the backup region',
+          longTermFix: 'Route by latency SLO',
+          confidence: 0.7,
+        },
+      },
+    });
+    await renderPanel(fullData());
+    const pane = await screen.findByTestId('explanation-pane');
+    await waitFor(() => expect(within(pane).getByTestId('evidence-table')).toBeInTheDocument());
+    expect(within(pane).getByText(/Advisory explanation by gpt-test/)).toBeInTheDocument();
+    for (const text of ['Provider slowdown', 'Fail over to the backup region', 'Route by latency SLO']) {
+      expect(within(pane).getAllByText(text)).toHaveLength(1);
+    }
+  });
+
+  it('shows the LLM sections from their fields when an explanation has no markdown', async () => {
+    api = new MemoryApi({
+      [latencyAnomaly.id]: {
+        ...latencyAnomaly,
+        explanation: { summary: 's', source: 'llm', markdown: '', rootCause: 'Provider slowdown', immediateFix: 'Fail over', longTermFix: 'Route by SLO' },
+      },
+    });
+    await renderPanel(fullData());
+    const pane = await screen.findByTestId('explanation-pane');
+    await waitFor(() => expect(within(pane).getByTestId('evidence-table')).toBeInTheDocument());
+    expect(within(pane).getByRole('heading', { name: 'Root cause' })).toBeInTheDocument();
+    expect(within(pane).getByText('Provider slowdown')).toBeInTheDocument();
+  });
+
   it('works in the light theme too', async () => {
     const light = createTheme({ colors: { mode: 'light' } });
     await renderPanel(fullData(), {}, light);
