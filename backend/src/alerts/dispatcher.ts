@@ -354,13 +354,21 @@ export class AlertDispatcher {
     this.bound(this.incidents);
     this.bound(this.cooldowns);
     // Alerts the last run decided and did not deliver (a crash, a shutdown during retries): sent now.
+    let resent = 0;
+    let removed = 0;
     for (const e of Array.isArray(m?.outbox) ? m.outbox : []) {
       if (typeof e?.sink !== 'string' || typeof e.event !== 'string' || typeof e.payload?.alert_id !== 'string' || typeof e.record?.id !== 'string') continue;
       const message: AlertMessage = { event: e.event, payload: e.payload, record: e.record };
       const sink = this.opts.sinks.find((x) => x.name === e.sink);
-      if (sink) this.enqueue(sink, message);
-      else void this.deadLetter({ kind: 'removed', name: e.sink, send: async () => {} }, message, 0, 'its sink is no longer configured');
+      if (sink) {
+        this.enqueue(sink, message);
+        resent++;
+      } else {
+        void this.deadLetter({ kind: 'removed', name: e.sink, send: async () => {} }, message, 0, 'its sink is no longer configured');
+        removed++;
+      }
     }
+    if (resent || removed) this.opts.log.info({ alerts: resent, deadLettered: removed }, 'alerts not delivered by the last run: sending them now');
     return n;
   }
 
@@ -390,6 +398,10 @@ export class AlertDispatcher {
     clearTimeout(timer);
     this.abort.abort();
     await this.idle();
+    if (this.persistent && this.outbox.size) {
+      const sinks = [...new Set([...this.outbox.values()].map((e) => e.sink))];
+      this.opts.log.warn({ alerts: this.outbox.size, sinks }, 'alerts not delivered before the shutdown; kept for the next start, which sends them');
+    }
     for (const s of this.opts.sinks) {
       try {
         await s.close?.();
