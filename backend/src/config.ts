@@ -202,7 +202,13 @@ const SCHEMA = {
   SENTINEL_LLM_API_KEY: z.string().min(1).optional(),
   SENTINEL_LLM_MODEL: z.string().min(1).optional(),
   SENTINEL_WEBHOOK_URLS: list.pipe(z.array(url)).default([]),
-  SENTINEL_AMQP_URL: z.string().regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL').optional(),
+  // Parsed too: amqplib refuses what the URL parser does (a port of 99999, '5672x', no host), and the sink and
+  // the consumer then retried it forever while every alert was dead-lettered.
+  SENTINEL_AMQP_URL: z
+    .string()
+    .regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL')
+    .refine((u) => URL.canParse(u), 'is not a valid URL (check the host and port, and percent-encode special characters in the password)')
+    .optional(),
   SENTINEL_LLM_TIMEOUT: duration(100).default(20_000),
   SENTINEL_LLM_CONCURRENCY: int(1, 64).default(2),
   SENTINEL_LLM_RESPONSE_FORMAT: z.enum(['json_schema', 'json_object', 'none']).default('json_schema'),

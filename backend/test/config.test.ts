@@ -51,6 +51,11 @@ test('a bad value stops the start with the variable named', () => {
     ['SENTINEL_API_KEYS', 'writer-key-01,writer-key-01:ro', /key #1 is listed twice/],
     ['SENTINEL_SERIES_KEY', 'service,service', /listed twice/],
     ['SENTINEL_QDRANT_URL', 'localhost:6333', /http:\/\/ or https:\/\//],
+    // An AMQP URL that only began right started, and its sink and consumer retried an unparsable URL
+    // forever ('broker: (invalid AMQP URL)'), dead-lettering every alert (QA). Never echoed: it has a password.
+    ['SENTINEL_AMQP_URL', 'amqp://guest:writer-key-01@rabbit:5672x', /not a valid URL/],
+    ['SENTINEL_AMQP_URL', 'amqp://guest:writer-key-01@rabbit:99999', /not a valid URL/],
+    ['SENTINEL_AMQP_URL', 'amqps://guest:writer-key-01@', /not a valid URL/],
   ];
   for (const [name, value, why] of mistakes) {
     assert.throws(
@@ -60,6 +65,7 @@ test('a bad value stops the start with the variable named', () => {
     );
   }
   assert.deepEqual(loadConfig({ SENTINEL_API_KEYS: '' }).apiKeys, [], 'empty: no keys, as documented');
+  assert.equal(loadConfig({ SENTINEL_AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672/%2F?heartbeat=10' }).amqpUrl, 'amqp://guest:guest@127.0.0.1:5672/%2F?heartbeat=10');
 });
 
 test('a malformed tuning-only value warns and falls back', () => {
