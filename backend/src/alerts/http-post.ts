@@ -69,7 +69,9 @@ export function postJson(url: URL, body: string, headers: Record<string, string>
       if (err instanceof TargetNotAllowedError) return fail(err);
       const cause = (err as { cause?: unknown }).cause;
       if (cause instanceof TargetNotAllowedError) return fail(cause);
-      if (err.name === 'AbortError') return fail(new DeliveryError(`sending to ${url.host} was cancelled`, { retryable: false, cause: err }));
+      // Cancelled by the shutdown, not refused by the receiver: retryable, so the dispatcher keeps the alert for
+      // the next start (it was dead-lettered when the abort caught a request in flight, QA).
+      if (err.name === 'AbortError') return fail(new DeliveryError(`sending to ${url.host} was cancelled`, { retryable: true, cause: err }));
       fail(new DeliveryError(`cannot reach ${url.host}: ${err.code ?? err.message}`, { retryable: true, cause: err }));
     });
     req.end(body);

@@ -1,6 +1,8 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeadLetterStore } from '../../src/alerts/dead-letter';
@@ -426,6 +428,33 @@ describe('alerts not delivered yet survive a restart or a crash (the outbox)', (
     assert.deepEqual(next.memory().outbox, []);
     await next.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a delivery still waiting for a slow receiver when the flush time runs out is kept too, not dead-lettered (QA)', async () => {
+    // The receiver takes the request and never answers: the shutdown's abort cancels the request itself,
+    // which the sink reported as a permanent failure ('sending to ... was cancelled'), dead-lettering an
+    // alert the next start should have sent.
+    const hanging = createServer(() => {});
+    await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/h`;
+    const guard = new UrlGuard(['127.0.0.1']);
+    for (const persistent of [true, false]) {
+      const dir = mkdtempSync(join(tmpdir(), 'sentinel-outbox-'));
+      const d = new AlertDispatcher({ sinks: [new WebhookSink({ url, guard })], deadLetters: new DeadLetterStore(dir), log, flushTimeoutMs: 50 });
+      d.persistent = persistent;
+      d.listener('opened', anomaly('an_ob3', 0, { severity: 'critical' }), null);
+      await d.close();
+      const letters = await new DeadLetterStore(dir).readAll();
+      if (persistent) {
+        assert.deepEqual(d.memory().outbox?.map((e) => [e.payload.alert_id, e.event]), [['an_ob3', 'opened']]);
+        assert.deepEqual(letters, []);
+      } else {
+        assert.deepEqual(letters.map((l) => [l.alertId, l.error.split(':')[0]]), [['an_ob3', 'shutdown']]);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+    hanging.closeAllConnections();
+    await new Promise((r) => hanging.close(r));
   });
 
   test('a crash during retries: the memory written since holds the alert, and the next start sends it', async () => {
