@@ -849,8 +849,8 @@ export class Pipeline {
 
   /**
    * Tags the window just quarantined by the scorer with its anomaly id, and releases the windows that have
-   * waited QUARANTINE_WINDOWS observations: unless confirmed, their embeddings become normal patterns (and
-   * the scorer has already added their calibration samples).
+   * waited QUARANTINE_WINDOWS observations: unless confirmed, their embeddings become normal patterns (held
+   * windows never teach calibration; see Scorer.commit).
    */
   private quarantine(d: Detection, anomalyId: string | null): void {
     const q = d.state.quarantine;

@@ -133,8 +133,6 @@ const RANGE_TRIM = 0.01;
 const TINY = 1e-9;
 /** Windows of a silence (no request at all) an event series' baseline learns; see commit. */
 const SILENCE_LEARNT = 5;
-/** The calibration samples a plain series' quarantined point keeps (none; see commit). */
-const NO_SAMPLES = new Float64Array(0);
 /**
  * |z| of a feature past which a window that no calibrated threshold can judge (the series is warming up, or
  * the feature has no threshold yet) is held like an anomalous one and teaches calibration nothing; see
@@ -361,26 +359,26 @@ export class Scorer {
     const { state, observation: obs } = d;
     // Held windows of an event series do not move its EWMA either (see below).
     this.runner.update(d.input, state.kind === 'events' ? d.held : d.anomalous || d.outlier === true);
-    // A window that is not held teaches calibration at once. An anomalous window's samples wait in
-    // quarantine with its embedding (see Pipeline), so an attack cannot raise the thresholds that would
-    // catch it again, yet a recurring regime is calibrated in eventually. So do the samples of an event
-    // series' windows that still score above HOLD_LEVEL while it has an incident open, and its baseline
-    // leaves them out (heldRows): a long incident has windows that dip just below 1, and learnt at once,
-    // three of them moved the 98th percentile of a 128-sample reservoir; the bands widened (QA: TTFT upper
-    // band 418 -> 2,702 ms within 12 windows of a 4x incident), the incident resolved as recovered while it
-    // went on, and the same incident 35 minutes later scored 0.65. The incident still ends: its windows are
-    // judged against the series from before it, and a level that lasts QUARANTINE_WINDOWS is learnt then.
-    // A plain series' anomalous points keep no samples at all: its baseline is the median / MAD of its last
-    // 512 points and moves with a new regime by itself, so the anomaly's own scores would only widen every
-    // band of the series for the next 512 points (NAB: 69.26 -> 70.16).
-    // An unjudged outlier (see unjudgedOutlier) keeps none either: it is not anomalous, so nothing would ever
-    // confirm it, and its samples released would set the thresholds it escaped.
-    const { keys, values } = calibrationSamples(d);
-    if (!d.held) this.addSamples(state, keys, values);
-    else {
-      const learn = state.kind === 'events' && !d.outlier;
-      state.quarantine.push({ seq: state.windowsSeen + 1, start: obs.start, vector: d.vector, anomalyId: null, sampleKeys: learn ? keys : [], sampleValues: learn ? values : NO_SAMPLES });
-    }
+    // A window that is not held teaches calibration at once; a held one never does. Held are anomalous
+    // windows, an event series' windows that still score above HOLD_LEVEL while it has an incident open, and
+    // unjudged outliers (see unjudgedOutlier). Their embeddings wait in quarantine (see Pipeline) and become
+    // normal patterns after QUARANTINE_WINDOWS; the baselines learn them at once, and an event series'
+    // baseline leaves them out while they are held (heldRows). Their calibration samples are dropped:
+    // - Learnt at once, three windows of a long incident that dipped just below 1 moved the 98th percentile
+    //   of a 128-sample reservoir; the bands widened (QA: TTFT upper band 418 -> 2,702 ms within 12 windows
+    //   of a 4x incident), the incident resolved as recovered while it went on.
+    // - Learnt on release (as they were until the twelfth session), 15 windows of a 15-minute 4x latency
+    //   incident were 12 % of the reservoir: its 98th percentile became an incident value, the p95 upper band
+    //   went from 2,424 to 14,271 ms, and the same incident two hours later scored 0.33-0.5 (QA).
+    // A level that lasts is still learnt: the median / MAD baselines move to it once it makes most of their
+    // rows (heldRows counts a window again once it is released), and its windows then score and calibrate as
+    // normal. What recurs without lasting keeps alerting, unless it is what the series does at this hour
+    // every day (usualAtThisHour) or an operator marked it a false positive (dismissedBy). A plain series
+    // never kept samples of its anomalous points (NAB: 69.26 -> 70.16, docs/BENCHMARKS.md step 15).
+    if (!d.held) {
+      const { keys, values } = calibrationSamples(d);
+      this.addSamples(state, keys, values);
+    } else state.quarantine.push({ seq: state.windowsSeen + 1, start: obs.start, vector: d.vector, anomalyId: null });
     // What the detectors saw (unobserved features read as expected). Of a silence, only its first
     // SILENCE_LEARNT windows: a sparse series' short gaps are part of its normal, but an hour without
     // traffic learnt in full made the baseline ~0, and the series' return read as a critical burst.
@@ -431,8 +429,8 @@ export class Scorer {
 
   /**
    * Releases quarantined windows at least `after` observations old: unless `confirmed` says the anomaly was
-   * a true positive, their calibration samples (an event window's; see commit) join the reservoirs and they
-   * are returned so the caller can store their embeddings as normal patterns.
+   * a true positive, they are returned so the caller can store their embeddings as normal patterns (their
+   * calibration samples were dropped; see commit).
    */
   releaseQuarantine(state: SeriesState, after: number, confirmed: (anomalyId: string) => boolean, max: number): QuarantinedWindow[] {
     const q = state.quarantine;
@@ -441,7 +439,6 @@ export class Scorer {
     while (q.length && state.windowsSeen - q[0].seq >= after) {
       const w = q.shift()!;
       if (w.anomalyId && confirmed(w.anomalyId)) continue;
-      this.addSamples(state, w.sampleKeys, w.sampleValues);
       out.push(w);
     }
     return out;

@@ -24,16 +24,17 @@ export interface OpenIncident {
   quietWindows: number;
 }
 
-/** An anomalous window held back from the normal patterns (see Pipeline: quarantine). */
+/**
+ * A held window (anomalous, of an open incident, or an unjudged outlier) kept from the normal patterns for a
+ * while (see Pipeline: quarantine). State saved before the twelfth session also holds the window's calibration
+ * samples (sampleKeys, sampleValues): ignored, as held windows no longer teach calibration (Scorer.commit).
+ */
 export interface QuarantinedWindow {
   /** windowsSeen of the series when the window was scored. */
   seq: number;
   start: number;
   vector: Float32Array;
   anomalyId: string | null;
-  /** Calibration samples the window would have contributed: reservoir keys and raw values. */
-  sampleKeys: string[];
-  sampleValues: Float64Array;
 }
 
 /**
