@@ -26,10 +26,17 @@ const anomaliesQuery = z
   .object({
     from: optionalTime,
     to: optionalTime,
+    // A comma-separated list, checked here so that an error names the parameter (`severity`), not the
+    // position in the list (`severity.1`).
     severity: z
       .string()
-      .transform((s) => s.split(',').map((x) => x.trim()))
-      .pipe(z.array(z.enum(SEVERITIES)))
+      .transform((s, ctx) => {
+        const list = s.split(',').map((x) => x.trim());
+        const bad = list.find((x) => !(SEVERITIES as readonly string[]).includes(x));
+        if (bad === undefined) return list as Severity[];
+        ctx.addIssue({ code: 'custom', message: `${JSON.stringify(bad)} is not a severity (${SEVERITIES.join(', ')})` });
+        return z.NEVER;
+      })
       .optional(),
     service: z.string().min(1).optional(),
     type: z.enum(ANOMALY_TYPES).optional(),
@@ -52,6 +59,9 @@ const scoresQuery = z
   })
   .strict()
   .superRefine(rangeInOrder);
+
+/** GET /api/v1/series takes no parameters. */
+const seriesQuery = z.object({}).strict();
 
 const feedbackBody = z
   .object({
@@ -145,7 +155,7 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
     const page = await pipeline.store.listAnomalies({
       from: q.from,
       to: q.to,
-      severity: q.severity as Severity[] | undefined,
+      severity: q.severity,
       service: q.service,
       type: q.type as AnomalyType | undefined,
       seriesKey: q.series,
@@ -204,7 +214,9 @@ export function registerRoutes(app: FastifyInstance, pipeline: Pipeline, metrics
     return { items };
   });
 
-  app.get('/api/v1/series', async () => {
+  app.get('/api/v1/series', async (req) => {
+    // No parameters: one the client thinks filters the list (service=...) is a mistake, as on the other reads.
+    parseOr400(seriesQuery, req.query, 'query');
     const item = (s: DormantSummary, alertScore: number, dormant: boolean) => ({
       seriesKey: s.key,
       labels: s.labels,
