@@ -94,7 +94,8 @@ const FIELDS = new Set([
 ]);
 const OPTIONAL_LABELS = ['provider', 'user', 'apiKeyId', 'route'] as const;
 
-const isLabel = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= 256;
+// A label that starts with white space (or a control character) goes to the schema, which refuses a blank one.
+const isLabel = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= 256 && v.charCodeAt(0) > 32;
 
 /** A count field: its value, 0 when absent, -1 when the fast path does not apply. */
 function count(o: Record<string, unknown>, k: string): number {

@@ -49,7 +49,13 @@ export const timestampSchema = z.union([z.number(), z.string()], { error: 'requi
   return ms;
 });
 
-const label = z.string().min(1).max(256);
+/**
+ * A name that is only white space is a client's bug (an unset variable padded by a template), not a service,
+ * model or series: it made a series whose key and records show nothing (QA).
+ */
+const notBlank = (s: string) => s.trim() !== '';
+const BLANK = 'must not be blank (only white space)';
+const label = z.string().min(1).max(256).refine(notBlank, BLANK);
 const count = z.number().int().nonnegative();
 const nonNegative = z.number().nonnegative().finite();
 /**
@@ -109,7 +115,7 @@ const pointLabels = z
 /** A point of a plain metric series. */
 export const pointSchema = z
   .object({
-    series: z.string().min(1).max(200),
+    series: z.string().min(1).max(200).refine(notBlank, BLANK),
     labels: z.preprocess(refuseProtoKey, pointLabels).default({}),
     timestamp: timestampSchema,
     value: z.number().finite(),

@@ -163,6 +163,21 @@ describe('POST /api/v1/events and /series: input handling', () => {
     assert.equal((await r.json()).accepted, 1);
   });
 
+  test('a blank name (only white space) is refused by field, the rest of the batch kept (QA)', async () => {
+    let r = await post(`${s.url}/api/v1/series`, [
+      { series: '   ', timestamp: t, value: 1 },
+      { series: 'blank_check', timestamp: t, value: 1 },
+    ]);
+    let body = await r.json();
+    assert.equal(body.accepted, 1);
+    assert.deepEqual(body.rejected.map((x: { field: string }) => x.field), ['series']);
+    assert.match(body.rejected[0].message, /must not be blank/);
+    r = await post(`${s.url}/api/v1/events`, [event(t + 50, { service: ' \t' }), event(t + 51, { model: '  ' }), event(t + 52)]);
+    body = await r.json();
+    assert.equal(body.accepted, 1);
+    assert.deepEqual(body.rejected.map((x: { field: string }) => x.field), ['service', 'model']);
+  });
+
   test('series points: validated the same way, out-of-order points refused', async () => {
     let r = await post(`${s.url}/api/v1/series`, [
       { series: 'queue_depth', labels: { host: 'a' }, timestamp: t, value: 3 },
