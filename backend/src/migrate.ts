@@ -132,11 +132,14 @@ export async function runMigrate(argv: string[], env: Record<string, string | un
   let source: VectorStore | undefined;
   let target: VectorStore | undefined;
   const t0 = Date.now();
+  // Whether copying began: a store that cannot be opened (a damaged file, a wrong URL) is not fixed by a rerun.
+  let copying = false;
   try {
     source = from.open();
     target = to.open();
     await source.init();
     await target.init();
+    copying = true;
     log.info({ from: `${from.kind} (${from.where})`, to: `${to.kind} (${to.where})`, batchSize }, 'migrate: starting');
 
     const totalPatterns = await source.countPatterns();
@@ -170,7 +173,8 @@ export async function runMigrate(argv: string[], env: Record<string, string | un
     log.info({ patterns, anomalies, feedback, targetPatterns, seconds: (Date.now() - t0) / 1000 }, 'migrate: done');
     return 0;
   } catch (err) {
-    log.error({ err: (err as Error).message, code: (err as SentinelError).code }, 'migrate: failed; run it again to resume (writes are upserts)');
+    const what = copying ? 'migrate: failed; run it again to resume (writes are upserts)' : 'migrate: failed before copying anything: a store could not be opened (see err)';
+    log.error({ err: (err as Error).message, code: (err as SentinelError).code }, what);
     return 1;
   } finally {
     await source?.close().catch(() => undefined);

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lockDataDir } from '../../src/data-dir';
@@ -155,6 +155,19 @@ describe('sentinel migrate', () => {
     } finally {
       await server.close();
     }
+  });
+
+  test('a source that cannot be opened returns 1 without the resume hint, which would not help (QA)', async () => {
+    const a = dir();
+    await seed(a);
+    // A truncated sentinel.db (a full disk, a partial restore): opening it fails, nothing is copied.
+    truncateSync(join(a, 'sentinel.db'), 8192);
+    const { log, lines } = capture();
+    assert.equal(await runMigrate(['--from', 'sqlite', '--to', 'sqlite', '--from-data-dir', a, '--to-data-dir', dir()], {}, log), 1);
+    const last = lines().at(-1)!;
+    assert.match(last.msg, /^migrate: failed before copying anything/);
+    assert.doesNotMatch(last.msg, /resume/);
+    assert.match(String(last.err), /sentinel\.db.*malformed/);
   });
 
   test('usage and configuration errors exit with 2 before touching any store', async () => {
