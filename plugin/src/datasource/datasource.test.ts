@@ -130,7 +130,7 @@ describe('SentinelDataSource variables, health and panel API', () => {
     const { ds, backend } = setup();
     expect(await ds.testDatasource()).toEqual({
       status: 'success',
-      message: 'Connected to LLM-Sentinel 0.1.0: sqlite store ok (0.4 ms), 4 series tracked.',
+      message: 'Connected to LLM-Sentinel 0.1.0: sqlite store ok (0.4 ms), 4 active series.',
     });
     backend.on('GET /api/v1/health', () => {
       throw new FakeHttpError(401, { error: { code: 'unauthorized', message: 'missing or bad API key' } });

@@ -10,21 +10,21 @@ describe('healthToTestResult', () => {
   it('reports success with version, store and series count', () => {
     expect(healthToTestResult(healthOk)).toEqual({
       status: 'success',
-      message: 'Connected to LLM-Sentinel 0.1.0: sqlite store ok (0.4 ms), 4 series tracked.',
+      message: 'Connected to LLM-Sentinel 0.1.0: sqlite store ok (0.4 ms), 4 active series.',
     });
   });
 
   it('reports a degraded backend as an error naming the store', () => {
     const result = healthToTestResult({ ...healthOk, status: 'degraded', store: { kind: 'qdrant', ok: false } });
     expect(result.status).toBe('error');
-    expect(result.message).toBe('LLM-Sentinel 0.1.0 is reachable but degraded: qdrant store DOWN, 4 series tracked.');
+    expect(result.message).toBe('LLM-Sentinel 0.1.0 is reachable but degraded: qdrant store DOWN, 4 active series.');
   });
 
   it("adds the backend's reason when it gives one (degraded with the store ok)", () => {
     const reason = 'the data directory (SENTINEL_DATA_DIR) was deleted while the service runs: what it writes is lost at the next start';
     const result = healthToTestResult({ ...healthOk, status: 'degraded', reason });
     expect(result.status).toBe('error');
-    expect(result.message).toBe(`LLM-Sentinel 0.1.0 is reachable but degraded: sqlite store ok (0.4 ms), 4 series tracked. ${reason}.`);
+    expect(result.message).toBe(`LLM-Sentinel 0.1.0 is reachable but degraded: sqlite store ok (0.4 ms), 4 active series. ${reason}.`);
   });
 });
 

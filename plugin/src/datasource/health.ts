@@ -11,7 +11,7 @@ export function healthToTestResult(health: HealthResponse): TestDataSourceRespon
         typeof health.store.latencyMs === 'number' ? ` (${health.store.latencyMs.toFixed(1)} ms)` : ''
       }`
     : 'store status unknown';
-  const series = typeof health.series === 'number' ? `, ${health.series} series tracked` : '';
+  const series = typeof health.series === 'number' ? `, ${health.series} active series` : '';
   if (health.status === 'ok' && health.store?.ok !== false) {
     return { status: 'success', message: `Connected to LLM-Sentinel${version}: ${store}${series}.` };
   }

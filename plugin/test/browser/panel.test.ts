@@ -105,7 +105,7 @@ describe('LLM-Sentinel panel and query editor in chromium against a running back
     const page = await openPage('dark');
     const health = await page.evaluate(() => window.sentinelPage!.health());
     assert.equal(health.status, 'success', health.message);
-    assert.match(health.message, /^Connected to LLM-Sentinel .*: sqlite store ok .*, 2 series tracked\.$/);
+    assert.match(health.message, /^Connected to LLM-Sentinel .*: sqlite store ok .*, 2 active series\.$/);
     assert.ok(server!.proxied.some((p) => p.startsWith('GET /api/v1/scores?')));
     assert.ok(server!.proxied.some((p) => p.startsWith('GET /api/v1/anomalies?')));
     await page.close();
