@@ -326,7 +326,13 @@ export class Pipeline {
   /** Queues one point for scoring; what was wrong with it otherwise (counted in sentinel_events_rejected_total). */
   private admitPoint(p: SeriesPoint, now: number): Omit<Rejection, 'index'> | null {
     const obs = this.pointObservation(p);
-    const known = this.pointSeries.get(obs.seriesKey) ?? this.revivePoints(obs.seriesKey, now);
+    let known = this.pointSeries.get(obs.seriesKey);
+    // Back from a silence: stale (the sweep saw it quiet), or dormant (its state was on disk).
+    let resumed = known?.stale === true;
+    if (!known) {
+      known = this.revivePoints(obs.seriesKey, now);
+      resumed = known !== undefined;
+    }
     if (known !== undefined && obs.start <= known.last) {
       this.opts.metrics?.eventsRejected.inc({ reason: 'out_of_order' });
       return { field: 'timestamp', message: 'not after the previous point of this series' };
@@ -337,7 +343,7 @@ export class Pipeline {
     }
     if (known) heard(known, obs.start, now);
     else this.pointSeries.set(obs.seriesKey, { last: obs.start, at: now, intervalMs: NaN, stale: false });
-    this.queue.push({ obs, queuedAt: now });
+    this.queue.push({ obs: resumed ? { ...obs, resumed: true } : obs, queuedAt: now });
     return null;
   }
 
@@ -836,6 +842,8 @@ export class Pipeline {
 
   /** A normal window becomes a pattern, unless a near-identical one is already stored. */
   private learn(d: Detection): void {
+    // A subsequence across a silence is the join of two stretches, not a shape the series has.
+    if (d.acrossGap) return;
     const nearest = d.neighbours[0]?.distance ?? Infinity;
     if (nearest < 1e-3) return;
     this.addPattern(d.state.key, d.observation.start, d.vector);

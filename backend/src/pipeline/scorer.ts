@@ -3,6 +3,7 @@ import type { AnomalyType, Attribution, Neighbour, SeriesLabels, Severity } from
 import { ScoreReservoir, featureKey } from '../detectors/calibration';
 import { DetectorRunner, type DetectorScore } from '../detectors/runner';
 import type { Detector, DetectionInput, FeatureBaseline } from '../detectors/types';
+import { knnDetector } from '../detectors/knn';
 import { robustZDetector } from '../detectors/robust-z';
 import type { Logger } from '../logger';
 import type { VectorStore } from '../store/vector-store';
@@ -43,6 +44,8 @@ export interface Observation {
   end: number;
   features: Float64Array;
   extras?: WindowExtras;
+  /** A plain series' first point after it was stale or dormant (see SeriesState.resumedAt). */
+  resumed?: true;
 }
 
 /** An event window without a single request (its silence is the finding; see commit and the traffic-stopped rule). */
@@ -88,6 +91,8 @@ export interface Detection {
   zThresholds: Float64Array;
   /** Held although not anomalous: far out while nothing could judge it (see {@link unjudgedOutlier}). */
   outlier?: true;
+  /** A plain series' point whose subsequence spans a silence: not judged by kNN, not learnt as a pattern. */
+  acrossGap?: true;
 }
 
 /** Options of the {@link Scorer}. */
@@ -297,7 +302,13 @@ export class Scorer {
       store: this.opts.store,
       ...(this.opts.fits ? { fits: this.opts.fits } : {}),
     };
-    const scores = await this.runner.run(input);
+    let scores = await this.runner.run(input);
+    // The subsequence of a point just after a plain series came back from a silence holds points from
+    // before it: its shape is the join, not anything the series did (QA: a spike just before the silence
+    // made the first normal point after it score 1.21 on kNN alone and open an incident). kNN says nothing
+    // on those points, and the value detectors judge them as when kNN abstains: two must agree.
+    const acrossGap = spansGap(obs, state);
+    if (acrossGap) scores = scores.filter((s) => s.name !== knnDetector.name);
     const combined = combine(scores, state.kind);
     const { winner } = combined;
     // Plain series: a recent average score the series has not reached in a long while counts too.
@@ -347,6 +358,7 @@ export class Scorer {
       ...(dismissed ? { dismissedBy: dismissed } : {}),
       ...(routine ? { usualAtThisHour: true } : {}),
       ...(outlier ? { outlier: true } : {}),
+      ...(acrossGap ? { acrossGap: true } : {}),
       vector,
       input,
       scores,
@@ -357,6 +369,7 @@ export class Scorer {
   /** Applies what the observation taught: history, detector state, calibration, timeline. */
   commit(d: Detection): void {
     const { state, observation: obs } = d;
+    if (obs.resumed) state.resumedAt = state.windowsSeen + 1;
     // Held windows of an event series do not move its EWMA either (see below).
     this.runner.update(d.input, state.kind === 'events' ? d.held : d.anomalous || d.outlier === true);
     // A window that is not held teaches calibration at once; a held one never does. Held are anomalous
@@ -472,6 +485,16 @@ export function unjudgedOutlier(scores: readonly DetectorScore[], warm: boolean)
     }
   }
   return false;
+}
+
+/**
+ * Whether a plain series' point has a subsequence (its last SUBSEQUENCE_LENGTH points) reaching back across
+ * the silence it came back from: it is the first point after it, or one of the next SUBSEQUENCE_LENGTH - 1.
+ */
+function spansGap(obs: Observation, state: SeriesState): boolean {
+  if (state.kind !== 'points') return false;
+  if (obs.resumed) return true;
+  return state.resumedAt !== undefined && state.windowsSeen + 1 - state.resumedAt < SUBSEQUENCE_LENGTH - 1;
 }
 
 /**

@@ -77,6 +77,12 @@ export class SeriesState {
    * (a plain series that alerted less than `realertPoints` points ago cannot alert again).
    */
   alertScore = 0;
+  /**
+   * Plain series: the windowsSeen (+1) of the first point after the series came back from being stale (or
+   * dormant): the subsequences of that point and the next ones span the silence, so kNN does not judge them
+   * (see Scorer.evaluate). Undefined until it first comes back (and in state saved before it existed).
+   */
+  resumedAt?: number;
   /** Plain series: their recent average score against its own record (see SustainedScore). */
   readonly sustained: SustainedScore | null;
   /** Anomalous windows waiting to become normal patterns, oldest first. */

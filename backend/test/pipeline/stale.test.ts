@@ -88,6 +88,30 @@ describe('plain series that stop reporting (SENTINEL_STALE_SECONDS)', () => {
     await s.store.close();
   });
 
+  test('back from a silence that followed a spike, its normal points do not alert: kNN does not judge a subsequence that spans the silence (QA)', async () => {
+    const s = await stoppedSeries();
+    const [spike] = (await s.store.listAnomalies({ limit: 10 })).items;
+    await s.after(20);
+    assert.equal((await s.store.getAnomaly(spike.id))?.resolution, 'stale');
+    // The first 16 points after it hold the spike in their subsequence; each is an ordinary value.
+    const r = rng(11);
+    const state = () => s.pipeline.scorer.states.get([...s.pipeline.scorer.states.keys()][0])!;
+    for (let i = 0; i < 20; i++) {
+      await s.point(321 + i, 100 + 10 * (r() - 0.5));
+      const detectors = Object.keys(state().lastDetectors);
+      if (i < 15) assert.ok(!detectors.includes('knn'), `point ${i} after the silence: kNN silent (${detectors.join(', ')})`);
+      else assert.ok(detectors.includes('knn'), `point ${i}: its subsequence is after the silence, kNN judges it again`);
+    }
+    const items = (await s.store.listAnomalies({ limit: 10 })).items;
+    assert.deepEqual(items.map((a) => a.id), [spike.id], 'no incident for ordinary points');
+    // A spike right after the silence still alerts: the value detectors agree on it.
+    await s.after(40);
+    await s.point(361, 100);
+    await s.point(362, 1500);
+    assert.equal((await s.store.listAnomalies({ limit: 10 })).items.length, 2);
+    await s.store.close();
+  });
+
   test('SENTINEL_STALE_SECONDS=0 keeps the incident open however long the series is silent', async () => {
     const s = await stoppedSeries({ SENTINEL_STALE_SECONDS: '0' });
     await s.after(24 * 60);
