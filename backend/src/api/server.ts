@@ -1,4 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyError, type FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Config } from '../config';
 import { SentinelError, ValidationError, RateLimitedError, UnavailableError } from '../errors';
 import type { Logger } from '../logger';
@@ -28,6 +30,28 @@ const SHUTDOWN_RETRY_AFTER_MS = 5_000;
 
 /** Request line and headers, in bytes: room for the longest series key in a query (see buildServer). */
 const MAX_HEADER_BYTES = 64 * 1024;
+
+/**
+ * Answers a request Node's HTTP parser refused (Fastify's clientErrorHandler), as Fastify's default does but
+ * in the API's error shape, then closes the connection.
+ */
+function clientError(this: FastifyInstance, err: Error & { code?: string }, socket: Duplex): void {
+  // A reset connection has nothing left to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message, field] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'headers_too_large', `the request line and headers exceed ${MAX_HEADER_BYTES / 1024} KB`, '(headers)']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'request_timeout', 'the request did not arrive in time', '(request)']
+        : [400, 'bad_request', 'the request is not valid HTTP', '(request)'];
+  // The code only: the parser's error carries the raw request (rawPacket), Authorization header included.
+  this.log.debug({ code: err.code }, 'client error refused');
+  const body = JSON.stringify({ error: { code, message, field } });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
+}
 
 /** Options of {@link buildServer}. */
 export interface ServerOptions {
@@ -68,6 +92,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       const r = reply as unknown as { code(n: number): { send(body: unknown): void } };
       r.code(status).send({ error: { code: status === 414 ? 'uri_too_long' : 'bad_url', message: err.message, field: '(url)' } });
     },
+    // What Node's HTTP parser refuses before Fastify sees a request (headers past MAX_HEADER_BYTES, a
+    // malformed request line, a request that took too long to arrive) also gets the API's error shape.
+    clientErrorHandler: clientError,
     // Requests that arrive while the server closes (on a kept-alive connection) are refused by the hook
     // below, in the API's error shape; Fastify's own 503 has a body of its own shape.
     return503OnClosing: false,

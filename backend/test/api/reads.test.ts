@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { StoreUnavailableError } from '../../src/errors';
@@ -84,5 +85,24 @@ describe('read APIs and the scrape', () => {
     }
     const scores = await (await fetch(`${s.url}/api/v1/scores?series=${encodeURIComponent(key)}`)).json();
     assert.equal(scores.items[0].seriesKey, key);
+  });
+
+  test('headers past the 64 KB limit are a 431 in the API error shape, naming them (QA: Fastify\'s own shape)', async () => {
+    const r = await fetch(`${s.url}/api/v1/series?x=${'a'.repeat(70 * 1024)}`);
+    assert.equal(r.status, 431);
+    assert.deepEqual(await r.json(), { error: { code: 'headers_too_large', message: 'the request line and headers exceed 64 KB', field: '(headers)' } });
+    // A request that is not HTTP at all: a 400 in the same shape.
+    const raw = await new Promise<string>((resolve, reject) => {
+      const u = new URL(s.url);
+      const socket = connect(Number(u.port), u.hostname, () => socket.write('NOT HTTP\r\n\r\n'));
+      let text = '';
+      socket.on('data', (b) => (text += b.toString()));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    assert.match(raw, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.deepEqual(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)), { error: { code: 'bad_request', message: 'the request is not valid HTTP', field: '(request)' } });
+    // The server goes on serving.
+    assert.equal((await fetch(`${s.url}/api/v1/health`)).status, 200);
   });
 });
