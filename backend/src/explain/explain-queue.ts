@@ -87,12 +87,33 @@ const EVIDENCE_DIVIDER = '\n\n---\n\n#### Evidence\n\n';
  */
 const REUSE_MAX_RATIO = 1.5;
 
+/**
+ * After an automatic explanation of an incident failed (the endpoint refused or timed out on it, or its
+ * answers were unusable twice), the incident's later windows ask again only when it changed as a cached
+ * answer would not cover (escalated, changed type, grew past REUSE_MAX_RATIO) or this long after the last
+ * attempt, doubling with each failure up to RETRY_MAX_MS. Before, every window of an open incident asked
+ * again: one call (two with the retry of unusable output) a minute for as long as the incident lasted,
+ * and unusable output or a prompt the endpoint refuses while it answers other incidents never opens the
+ * breaker. On-demand requests are not held back.
+ */
+const RETRY_BASE_MS = 5 * 60_000;
+const RETRY_MAX_MS = 60 * 60_000;
+
+/** The last failed automatic attempt at an incident's explanation. */
+interface FailedAttempt {
+  /** Severity, type and score of the record the attempt was for. */
+  explained: LlmFields['explained'];
+  at: number;
+  failures: number;
+}
+
 /** The bounded, breaker-guarded explanation queue. */
 export class ExplainQueue {
   readonly breaker: CircuitBreaker;
   private readonly waiting: Job[] = [];
   private readonly jobs = new Map<string, Job>();
   private readonly cache = new Map<string, LlmFields>();
+  private readonly failed = new Map<string, FailedAttempt>();
   private readonly running = new Set<Promise<void>>();
   private readonly abort = new AbortController();
   private readonly concurrency: number;
@@ -129,12 +150,14 @@ export class ExplainQueue {
     }
     if (event !== 'updated' || record.explanation.source === 'llm') return;
     const cached = this.cache.get(record.id);
-    if (cached && cached.explained.severity === record.severity && cached.explained.type === record.type && record.score <= REUSE_MAX_RATIO * cached.explained.score) {
+    if (cached && covers(cached.explained, record)) {
       // Runs inside the pipeline's listener call, so it is ordered with the pipeline's own writes.
       await this.opts.store.saveAnomaly({ ...record, explanation: compose(record.explanation, cached) });
       return;
     }
     this.cache.delete(record.id);
+    const failed = this.failed.get(record.id);
+    if (failed && covers(failed.explained, record) && this.now() - failed.at < retryDelay(failed.failures)) return;
     void ask();
   };
 
@@ -261,6 +284,7 @@ export class ExplainQueue {
       }
       this.breaker.failure(error);
       this.syncBreakerGauge();
+      this.noteFailure(id, record);
       log.warn({ err: error, anomalyId: id, breaker: this.breaker.state }, 'LLM explanation failed; the evidence explanation stands');
       return this.report(id, error instanceof LlmTimeoutError ? 'timeout' : 'error', { error });
     } finally {
@@ -270,6 +294,7 @@ export class ExplainQueue {
     this.breaker.success();
     this.syncBreakerGauge();
     if (!result.ok) {
+      this.noteFailure(id, record);
       log.warn({ anomalyId: id, problem: result.problem }, 'LLM output invalid after one retry; the evidence explanation stands');
       return this.report(id, 'invalid_output', { problem: result.problem });
     }
@@ -279,6 +304,7 @@ export class ExplainQueue {
       generatedAt: new Date(this.now()).toISOString(),
       explained: { severity: record.severity, type: record.type, score: record.score },
     };
+    this.failed.delete(id);
     this.touch(id, fields);
     const explanation = await this.apply(id, fields);
     return this.report(id, 'llm', { explanation });
@@ -314,6 +340,14 @@ export class ExplainQueue {
     return explanation;
   }
 
+  /** Remembers a failed attempt at `id` (bounded like the cache: the oldest falls out). */
+  private noteFailure(id: string, record: AnomalyRecord): void {
+    const failures = (this.failed.get(id)?.failures ?? 0) + 1;
+    this.failed.delete(id);
+    this.failed.set(id, { explained: { severity: record.severity, type: record.type, score: record.score }, at: this.now(), failures });
+    while (this.failed.size > this.cacheSize) this.failed.delete(this.failed.keys().next().value as string);
+  }
+
   /** LRU: a hit moves to the end; the oldest falls out beyond cacheSize. */
   private touch(id: string, fields: LlmFields): void {
     this.cache.delete(id);
@@ -334,6 +368,16 @@ export class ExplainQueue {
     this.opts.metrics?.explanations.inc({ outcome });
     return { anomalyId, outcome, ...extra };
   }
+}
+
+/** Whether what was explained (or attempted) still describes `record`: same severity and type, not much stronger. */
+function covers(explained: LlmFields['explained'], record: AnomalyRecord): boolean {
+  return explained.severity === record.severity && explained.type === record.type && record.score <= REUSE_MAX_RATIO * explained.score;
+}
+
+/** How long after its `failures`-th failed attempt an unchanged incident waits before asking again. */
+function retryDelay(failures: number): number {
+  return Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(failures - 1, 16));
 }
 
 /**

@@ -150,6 +150,47 @@ describe('ExplainQueue', () => {
     await q2.close();
   });
 
+  test('an incident whose explanation failed is not asked again on every window: only when it changed or after a doubling delay', async () => {
+    const rec = withVector('an_f', Date.UTC(2026, 10, 22, 10), { severity: 'medium', score: 2 });
+    await store.saveAnomaly(rec);
+    let clock = Date.UTC(2026, 10, 22, 10, 1);
+    const q = new ExplainQueue({ store, backend, log, now: () => clock });
+    // Unusable output (one call and its retry): it counts as the endpoint being up, so no breaker stops it.
+    llm.reply = () => ({ content: 'not an answer' });
+    const window = async (over: Partial<AnomalyRecord> = {}) => {
+      clock += 60_000;
+      const r: AnomalyRecord = { ...rec, windows: rec.windows + 1, ...over };
+      await store.saveAnomaly(r);
+      await q.listener('updated', r, null);
+      await q.idle();
+    };
+    await q.listener('opened', rec, null);
+    await q.idle();
+    assert.equal(llm.requests.length, 2);
+    for (let i = 0; i < 3; i++) await window({ score: 2.5 });
+    assert.equal(llm.requests.length, 2, 'three more windows of the same incident: not asked again');
+    clock += 5 * 60_000;
+    await window({ score: 2.5 });
+    assert.equal(llm.requests.length, 4, 'asked again 5 minutes after the failure');
+    await window({ score: 2.5 });
+    clock += 5 * 60_000;
+    await window({ score: 2.5 });
+    assert.equal(llm.requests.length, 4, 'the second failure waits 10 minutes');
+    await window({ severity: 'critical', score: 6 });
+    assert.equal(llm.requests.length, 6, 'an escalation is asked at once');
+    // The endpoint refuses this prompt (400) while it answers the others: each refusal waits longer too.
+    llm.reply = () => ({ status: 400, raw: '{"error":{"message":"maximum context length exceeded"}}' });
+    await window({ severity: 'critical', score: 20 });
+    assert.equal(llm.requests.length, 7);
+    await window({ severity: 'critical', score: 20 });
+    assert.equal(llm.requests.length, 7);
+    // On demand is never held back, and a success ends the waiting.
+    llm.reply = () => ({ content: validAnswer() });
+    assert.equal((await q.request('an_f', { force: true })).outcome, 'llm');
+    assert.equal(llm.requests.length, 8);
+    await q.close();
+  });
+
   test('breaker: opens after the threshold, refuses without calling, lets one probe through after the open period, closes on success', async () => {
     await store.saveAnomaly(withVector('an_b', Date.UTC(2026, 10, 22, 10)));
     llm.reply = () => ({ status: 503, raw: '{"error":{"message":"overloaded"}}' });
