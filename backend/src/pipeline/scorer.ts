@@ -354,7 +354,7 @@ export class Scorer {
       // The principal a rule past its boundary names (its reason, naming it, is in the explanation), even
       // when a statistical detector scored higher: the record's labels then carry it, so alert payloads
       // show it only as a fingerprint and a dashboard can filter by it.
-      culprit: winner?.output.culprit ?? scores.find((s) => s.score > 1 && s.output.culprit)?.output.culprit,
+      culprit: winner?.output.culprit ?? scores.find((s) => s.score > 1 && s.output.culprit)?.output.culprit ?? principalOf(type, obs.extras),
       ...(dismissed ? { dismissedBy: dismissed } : {}),
       ...(routine ? { usualAtThisHour: true } : {}),
       ...(outlier ? { outlier: true } : {}),
@@ -495,6 +495,19 @@ function spansGap(obs: Observation, state: SeriesState): boolean {
   if (state.kind !== 'points') return false;
   if (obs.resumed) return true;
   return state.resumedAt !== undefined && state.windowsSeen + 1 - state.resumedAt < SUBSEQUENCE_LENGTH - 1;
+}
+
+/**
+ * The principal a window of a type about one principal names when no rule past its boundary did: the
+ * sender of most security events of a security_pattern, the heaviest key of a token_abuse, both typed by
+ * their feature. The statistical detectors find them below the rules' boundaries (3 jailbreak verdicts in a
+ * window of a series that never had one score 1.5 on robust z; the security-burst rule needs more than 4.5;
+ * a new key holding 56 % of the tokens scored 2.2, the heaviest-key rule 0.73), and the record named nobody
+ * (QA, live).
+ */
+function principalOf(type: AnomalyType, extras: WindowExtras | undefined): Record<string, string> | undefined {
+  const p = type === 'security_pattern' ? extras?.topSecurityKey : type === 'token_abuse' ? extras?.topKey : undefined;
+  return p ? { [p.kind]: p.id } : undefined;
 }
 
 /**
