@@ -323,6 +323,12 @@ export function loadConfig(
   const twice = keys.find((k, i) => keys.findIndex((o) => o.key === k.key) !== i);
   // Which one should win is a guess (read-only did): say so, and never print the key.
   if (twice) throw new ConfigError('SENTINEL_API_KEYS', `key #${keys.findIndex((o) => o.key === twice.key) + 1} is listed twice (read-only and not, or the same twice)`);
+  // A known limit, said where the operator sets it (docs/DETECTION.md section 1): most such series are
+  // sparse, and their per-request features are judged against a baseline their empty windows froze.
+  const perPrincipal = p.SENTINEL_SERIES_KEY.filter((d) => d === 'user' || d === 'apiKeyId');
+  if (perPrincipal.length) {
+    warn(`SENTINEL_SERIES_KEY: a series per ${perPrincipal.join(' and ')} is not usable yet: sparse series page for ordinary requests (docs/DETECTION.md section 1); per-key abuse is found on the default key service,model`);
+  }
   return Object.freeze({
     host: p.SENTINEL_HOST,
     port: p.SENTINEL_PORT,

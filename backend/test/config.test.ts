@@ -76,6 +76,15 @@ test('a malformed tuning-only value warns and falls back', () => {
   assert.equal(loadConfig({ SENTINEL_LOG_LEVEL: 'DEBUG' }).logLevel, 'debug', 'levels in any case');
 });
 
+test('a series per user or API key warns that it is not usable yet (sparse series page for ordinary requests)', () => {
+  const warnings: string[] = [];
+  assert.deepEqual(loadConfig({ SENTINEL_SERIES_KEY: 'service,model,apiKeyId' }, (m) => warnings.push(m)).seriesKey, ['service', 'model', 'apiKeyId']);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /^SENTINEL_SERIES_KEY: a series per apiKeyId is not usable yet/);
+  loadConfig({ SENTINEL_SERIES_KEY: 'service,route' }, (m) => warnings.push(m));
+  assert.equal(warnings.length, 1, 'other dimensions: no warning');
+});
+
 test('durations and read-only keys', () => {
   assert.equal(parseDuration('30s'), 30_000);
   assert.equal(parseDuration('5m'), 300_000);
