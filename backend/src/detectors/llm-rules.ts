@@ -1,5 +1,5 @@
 import type { AnomalyType } from '../domain/types';
-import { ERROR_SUPPORT, FEATURE_INDEX as F } from '../windowing/features';
+import { ERROR_SUPPORT, FEATURE_INDEX as F, type WindowExtras } from '../windowing/features';
 import type { Detector, DetectionInput, DetectorOutput } from './types';
 import { judgeKey, learnKeys, newKeyUsage, type KeyUsage, type KeyVerdict } from './key-usage';
 
@@ -61,6 +61,36 @@ const KEY_STATE = 'llm_rules.keys';
 const keyUsage = (i: DetectionInput) => i.state.state<KeyUsage>(KEY_STATE, newKeyUsage);
 /** The window's total tokens, from the features the window observed. */
 const windowTokens = (i: DetectionInput) => (i.observed ?? i.features)[F.input_tokens_sum] + (i.observed ?? i.features)[F.output_tokens_sum];
+
+/**
+ * A slow security probe: one key or user sending a verdict or two a window, window after window. The burst
+ * rule below needs more than 4.5 events in one window of a series that never had any, and robust z / EWMA
+ * 3-4, so 1-2 prompt-injection verdicts a minute from one key for 10 minutes made no record (QA, live). The
+ * series keeps the top security sender of its last PROBE_WINDOWS - 1 windows (SeriesState.detectorState,
+ * saved with the series); a sender that has security events in this window and in at least
+ * PROBE_MIN_WINDOWS of the last PROBE_WINDOWS counts with all of its events there.
+ */
+const PROBE_WINDOWS = 10;
+const PROBE_MIN_WINDOWS = 3;
+const PROBE_STATE = 'llm_rules.security';
+type Sender = NonNullable<WindowExtras['topSecurityKey']>;
+const probeHistory = (i: DetectionInput) => i.state.state<(Sender | null)[]>(PROBE_STATE, () => []);
+
+/** The current window's top security sender, with its events over the last PROBE_WINDOWS windows. */
+function probe(i: DetectionInput): { sender: Sender; events: number; windows: number } | null {
+  const now = i.extras?.topSecurityKey;
+  if (!now || !(now.events > 0)) return null;
+  // A read-only look, as worstKey: POST /detect on a new series has no history.
+  const past = (i.state.detectorState.get(PROBE_STATE) as (Sender | null)[] | undefined) ?? [];
+  let events = now.events;
+  let windows = 1;
+  for (const w of past) {
+    if (!w || w.id !== now.id || w.kind !== now.kind) continue;
+    events += w.events;
+    windows++;
+  }
+  return windows >= PROBE_MIN_WINDOWS ? { sender: now, events, windows } : null;
+}
 
 /** Per input, the key furthest past its own bound (see key-usage.ts), computed once for the rule's parts. */
 const worstKeys = new WeakMap<DetectionInput, KeyVerdict | null>();
@@ -207,6 +237,23 @@ const RULES: Rule[] = [
     // Who sent the security events, not who used the most tokens (the heaviest ordinary user).
     culprit: (i) => (i.extras?.topSecurityKey ? { [i.extras.topSecurityKey.kind]: i.extras.topSecurityKey.id } : undefined),
   },
+  {
+    // A slow probe (see probe()): at least 6 security events from one sender over the last 10 windows, in 3
+    // of them and this one, and 3x what the series' usual rate (its mean events a window) gives 10 windows.
+    type: 'security_pattern',
+    ratio: 3,
+    minimum: 6,
+    value: (i) => probe(i)?.events ?? 0,
+    usual: (i) => Math.max(PROBE_WINDOWS * (i.baseline.mean?.[F.security_events] ?? center(i, F.security_events)), 1),
+    reason: (i) => {
+      const p = probe(i)!;
+      return `${p.sender.kind} ${p.sender.id} sent ${fmt(p.events)} security events in ${p.windows} of the last ${PROBE_WINDOWS} windows: ${byType(i.extras?.securityByType)} in this one`;
+    },
+    culprit: (i) => {
+      const p = probe(i)!;
+      return { [p.sender.kind]: p.sender.id };
+    },
+  },
 ];
 
 /**
@@ -233,8 +280,12 @@ export const llmRulesDetector: Detector = {
     }
     return best;
   },
-  /** Learns the keys' use of every window with traffic (key-usage.ts); a window without traffic counts for none. */
+  /** Keeps the window's top security sender (probe), and learns the keys' use of every window with traffic (key-usage.ts; a window without traffic counts for none). */
   update(input: DetectionInput): void {
+    // Every window, empty ones too: the probe counts the last PROBE_WINDOWS windows, not those with traffic.
+    const senders = probeHistory(input);
+    senders.push(input.extras?.topSecurityKey ?? null);
+    if (senders.length > PROBE_WINDOWS - 1) senders.splice(0, senders.length - (PROBE_WINDOWS - 1));
     const keys = input.extras?.keys;
     if (!keys || !(input.features[F.request_count] > 0)) return;
     learnKeys(keyUsage(input), keys, windowTokens(input), TOKEN_ABUSE_MINIMUM);
