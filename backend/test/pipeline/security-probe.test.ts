@@ -31,6 +31,7 @@ const verdict = (minute: number, second: number, apiKeyId: string): LlmEvent => 
   inputTokens: 900,
   outputTokens: 60,
   latencyMs: 800,
+  costUsd: 0.0024,
   status: 'ok',
   securityEvents: ['prompt_injection'],
 });
