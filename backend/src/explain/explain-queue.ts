@@ -262,7 +262,7 @@ export class ExplainQueue {
           answer: { summary: e.summary, rootCause: e.rootCause, immediateFix: e.immediateFix, longTermFix: e.longTermFix, confidence: e.confidence, evidenceRefs: e.evidenceRefs ?? [] },
           model: e.model ?? this.opts.backend.model,
           generatedAt: e.generatedAt ?? new Date(this.now()).toISOString(),
-          explained: { severity: record.severity, type: record.type, score: record.score },
+          explained: explainedOf(record),
         });
       }
       return this.report(id, 'cached', { explanation: e });
@@ -302,7 +302,7 @@ export class ExplainQueue {
       answer: result.answer,
       model: result.model,
       generatedAt: new Date(this.now()).toISOString(),
-      explained: { severity: record.severity, type: record.type, score: record.score },
+      explained: explainedOf(record),
     };
     this.failed.delete(id);
     this.touch(id, fields);
@@ -343,16 +343,12 @@ export class ExplainQueue {
   /** Remembers a failed attempt at `id` (bounded like the cache: the oldest falls out). */
   private noteFailure(id: string, record: AnomalyRecord): void {
     const failures = (this.failed.get(id)?.failures ?? 0) + 1;
-    this.failed.delete(id);
-    this.failed.set(id, { explained: { severity: record.severity, type: record.type, score: record.score }, at: this.now(), failures });
-    while (this.failed.size > this.cacheSize) this.failed.delete(this.failed.keys().next().value as string);
+    putNewest(this.failed, id, { explained: explainedOf(record), at: this.now(), failures }, this.cacheSize);
   }
 
   /** LRU: a hit moves to the end; the oldest falls out beyond cacheSize. */
   private touch(id: string, fields: LlmFields): void {
-    this.cache.delete(id);
-    this.cache.set(id, fields);
-    while (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
+    putNewest(this.cache, id, fields, this.cacheSize);
   }
 
   private syncBreakerGauge(): void {
@@ -368,6 +364,18 @@ export class ExplainQueue {
     this.opts.metrics?.explanations.inc({ outcome });
     return { anomalyId, outcome, ...extra };
   }
+}
+
+/** What an answer (or a failed attempt) was for: the record's severity, type and score then. */
+function explainedOf(record: AnomalyRecord): LlmFields['explained'] {
+  return { severity: record.severity, type: record.type, score: record.score };
+}
+
+/** Sets `key` as the newest entry of an insertion-ordered map, dropping the oldest beyond `max`. */
+function putNewest<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > max) map.delete(map.keys().next().value as string);
 }
 
 /** Whether what was explained (or attempted) still describes `record`: same severity and type, not much stronger. */

@@ -370,8 +370,9 @@ export class Scorer {
   commit(d: Detection): void {
     const { state, observation: obs } = d;
     if (obs.resumed) state.resumedAt = state.windowsSeen + 1;
-    // Held windows of an event series do not move its EWMA either (see below).
-    this.runner.update(d.input, state.kind === 'events' ? d.held : d.anomalous || d.outlier === true);
+    // Held windows do not move the EWMA either (see below); a plain series' held points are its anomalous
+    // ones and its unjudged outliers.
+    this.runner.update(d.input, d.held);
     // A window that is not held teaches calibration at once; a held one never does. Held are anomalous
     // windows, an event series' windows that still score above HOLD_LEVEL while it has an incident open, and
     // unjudged outliers (see unjudgedOutlier). Their embeddings wait in quarantine (see Pipeline) and become
