@@ -82,10 +82,10 @@ export const minutesAgo = (m: number) => Math.floor((Date.now() - m * 60_000) / 
  * on an in-memory store, in event time as `sentinel replay` does; returns the anomaly records, oldest first.
  * `listener` sees every incident change with the detection of the window that made it.
  */
-export async function replayMinutes(start: number, minutes: number, eventsAt: (m: number) => LlmEvent[], listener?: AnomalyListener): Promise<AnomalyRecord[]> {
+export async function replayMinutes(start: number, minutes: number, eventsAt: (m: number) => LlmEvent[], listener?: AnomalyListener, env: Record<string, string> = {}): Promise<AnomalyRecord[]> {
   const store = new SqliteStore(':memory:');
   await store.init();
-  const pipeline = new Pipeline({ config: loadConfig({}), store, log: createLogger('silent'), maxFutureMs: Infinity });
+  const pipeline = new Pipeline({ config: loadConfig(env, () => {}), store, log: createLogger('silent'), maxFutureMs: Infinity });
   if (listener) pipeline.onAnomaly(listener);
   for (let m = 0; m < minutes; m++) {
     pipeline.ingestEvents(eventsAt(m));

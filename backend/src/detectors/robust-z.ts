@@ -16,6 +16,8 @@ export const robustZDetector: Detector = {
     const z = new Float64Array(features.length);
     let max = 0;
     for (let j = 0; j < features.length; j++) {
+      // A feature observed in fewer windows (a sparse series' latency) has no opinion yet.
+      if (baseline.counts && baseline.counts[j] < MIN_SAMPLES) continue;
       z[j] = (features[j] - baseline.center[j]) / baseline.scale[j];
       const a = Math.abs(z[j]);
       if (a > max) max = a;

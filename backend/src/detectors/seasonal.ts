@@ -65,7 +65,7 @@ export const seasonalDetector: Detector = {
     const ys = cols.map((j) => {
       const y = new Float64Array(n);
       h.column(j, y, n);
-      return y;
+      return fillUnobserved(y);
     });
     const done = (forecast: SeasonalForecast[]) => {
       s!.forecast = forecast;
@@ -106,6 +106,22 @@ function score({ state, features }: DetectionInput, s: SeasonalState | null): De
     if (Math.abs(z[j]) > max) max = Math.abs(z[j]);
   });
   return { raw: max, featureZ: z };
+}
+
+/**
+ * A history column with each unobserved value (NaN: an event window without requests has no latency) read
+ * as the last observed one before it (the first observed one before any): the fit needs every step.
+ */
+function fillUnobserved(y: Float64Array): Float64Array {
+  let last = NaN;
+  for (let i = 0; i < y.length; i++) {
+    if (Number.isNaN(y[i])) y[i] = last;
+    else if (Number.isNaN(last)) {
+      y.fill(y[i], 0, i);
+      last = y[i];
+    } else last = y[i];
+  }
+  return Number.isNaN(last) ? y.fill(0) : y;
 }
 
 /** Spacing of a plain series: the median of its first 16 gaps (0 until known). */

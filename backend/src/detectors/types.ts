@@ -8,8 +8,14 @@ import type { MstlPool } from './augurs';
 export interface FeatureBaseline {
   center: Float64Array;
   scale: Float64Array;
-  /** How many past windows the baseline rests on. */
+  /** How many past windows the baseline rests on (the most of any feature). */
   samples: number;
+  /**
+   * How many past windows each feature's center and scale rest on (event series): a per-request feature is
+   * observed only in windows with requests (with latency, TTFT, cacheHit for those), so a sparse series has
+   * fewer of them than `samples`.
+   */
+  counts?: Float64Array;
   /** Mean of each feature over the same windows (event series; a rate's usual level where its median is 0). */
   mean?: Float64Array;
 }

@@ -128,9 +128,16 @@ export function outsideBand(a: Attribution): boolean {
 }
 
 /** Type from the winning detector, or from the most deviating feature. */
+/** The strongest rule past its boundary that names a type (a specific LLM failure), if any. */
+export function typedRule(scores: readonly DetectorScore[]): DetectorScore | undefined {
+  let top: DetectorScore | undefined;
+  for (const s of scores) if (s.output.calibrated && s.output.type && s.score > 1 && (!top || s.score > top.score)) top = s;
+  return top;
+}
+
 export function typeFor(winner: DetectorScore | undefined, attrs: readonly Attribution[], scores: readonly DetectorScore[] = []): AnomalyType {
   // A rule past its boundary names a specific LLM failure: more precise than the top-moving feature.
-  const rule = scores.filter((s) => s.output.calibrated && s.output.type && s.score > 1).sort((a, b) => b.score - a.score)[0];
+  const rule = typedRule(scores);
   if (rule) return rule.output.type!;
   if (winner?.output.type) return winner.output.type;
   if (!attrs.length) return 'other';

@@ -4,7 +4,8 @@ import { evidenceExplanation } from '../explain/evidence';
 import type { VectorStore } from '../store/vector-store';
 import type { DetectorScore } from '../detectors/runner';
 import type { Detection } from './scorer';
-import type { SeriesState } from './series-state';
+import type { OpenIncident, SeriesState } from './series-state';
+import { severityFor, typedRule } from './ensemble';
 
 /** What happened to an incident after one observation. */
 export type IncidentEvent = 'opened' | 'updated' | 'resolved';
@@ -99,9 +100,9 @@ export class IncidentTracker {
           end: new Date(obs.end).toISOString(),
           windows: rec.windows + 1,
           status: 'open',
-          ...(d.score > rec.score ? this.fromDetection(d, rec.id, rec.start) : {}),
+          ...(d.score > rec.score ? this.fromDetection(withRuleOf(d, open), rec.id, rec.start) : {}),
         };
-        state.incident = { anomalyId: rec.id, lastAnomalousEnd: obs.end, quietWindows: 0 };
+        state.incident = { anomalyId: rec.id, lastAnomalousEnd: obs.end, quietWindows: 0, ...ruleFound(d, open) };
         await this.store.saveAnomaly(updated);
         return joinId === open?.anomalyId ? { event: 'updated', record: updated } : { event: 'updated', record: updated, reopened: true };
       }
@@ -124,7 +125,7 @@ export class IncidentTracker {
         feedback: null,
         ...this.fromDetection(d, id, new Date(obs.start).toISOString()),
       };
-      state.incident = { anomalyId: id, lastAnomalousEnd: obs.end, quietWindows: 0 };
+      state.incident = { anomalyId: id, lastAnomalousEnd: obs.end, quietWindows: 0, ...ruleFound(d, null) };
       await this.store.saveAnomaly(record);
       return { event: 'opened', record };
     }
@@ -164,6 +165,31 @@ export class IncidentTracker {
       start,
     };
   }
+}
+
+/** The incident's rule finding after this window: the window's own typed rule past its boundary, else the one it had. */
+function ruleFound(d: Detection, open: OpenIncident | null): Pick<OpenIncident, 'rule'> {
+  const rule = typedRule(d.scores);
+  if (!rule) return open?.rule ? { rule: open.rule } : {};
+  return { rule: { type: rule.output.type!, ...(d.culprit ? { culprit: d.culprit } : {}), ...(rule.output.reason ? { reason: rule.output.reason } : {}) } };
+}
+
+/**
+ * The window as its incident's record shows it: a window that no rule typed, of an incident a rule typed,
+ * keeps the rule's type, the principal it named and its reason. The record takes its highest-scoring window,
+ * and a leaked key's token abuse (found by the heaviest-key rule at 1.01 in its first window) became a
+ * `cost_spike` naming no key when its third window scored 2.4 on cost and tokens alone, the rule at 0.87.
+ */
+function withRuleOf(d: Detection, open: OpenIncident | null): Detection {
+  const rule = open?.rule;
+  if (!rule || typedRule(d.scores)) return d;
+  return {
+    ...d,
+    type: rule.type,
+    severity: severityFor(d.score, rule.type),
+    culprit: rule.culprit ?? d.culprit,
+    reasons: rule.reason && !d.reasons.includes(rule.reason) ? [rule.reason, ...d.reasons] : d.reasons,
+  };
 }
 
 /** Marks an open incident's record resolved (with why) and saves it; null when the record is gone or not open. */

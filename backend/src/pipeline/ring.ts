@@ -51,16 +51,17 @@ export class RingMatrix {
   }
 
   /**
-   * Copies column j of the newest `count` rows whose tag is not in `skip` (oldest first) into `out`, looking
-   * as far back as the ring goes; returns how many were copied.
+   * Copies the newest `count` values of column j that are observed (not NaN) and whose row's tag is not in
+   * `skip` (oldest first) into `out`, looking as far back as the ring goes; returns how many were copied.
    */
-  columnSkipping(j: number, out: Float64Array, count: number, skip: ReadonlySet<number>): number {
+  columnSkipping(j: number, out: Float64Array, count: number, skip: ReadonlySet<number> | null): number {
     const c = Math.min(count, out.length);
     let k = 0;
     for (let i = this.n - 1; i >= 0 && k < c; i--) {
       const slot = (this.head - this.n + i + this.capacity) % this.capacity;
-      if (this.tags && skip.has(this.tags[slot])) continue;
-      out[k++] = this.data[slot * this.width + j];
+      if (skip && this.tags && skip.has(this.tags[slot])) continue;
+      const v = this.data[slot * this.width + j];
+      if (v === v) out[k++] = v;
     }
     out.subarray(0, k).reverse();
     return k;

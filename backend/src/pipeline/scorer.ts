@@ -7,7 +7,7 @@ import { knnDetector } from '../detectors/knn';
 import { robustZDetector } from '../detectors/robust-z';
 import type { Logger } from '../logger';
 import type { VectorStore } from '../store/vector-store';
-import { ERROR_SUPPORT, EVENT_FEATURE_MIN_SCALE, EVENT_FEATURE_NAMES, FEATURE_INDEX, type WindowExtras } from '../windowing/features';
+import { CACHE_SUPPORT, ERROR_SUPPORT, EVENT_FEATURE_MIN_SCALE, EVENT_FEATURE_NAMES, FEATURE_INDEX, RELATIVE_FLOOR, RELATIVE_SCALE_FEATURES, type WindowExtras } from '../windowing/features';
 import { MAX_GAP_WINDOWS } from '../windowing/windower';
 import { poolWindow, pooledErrors, withPooledFeatures } from '../windowing/latency-pool';
 import { learnDaily, newDailyProfile, usualAtThisHour } from './daily-profile';
@@ -19,11 +19,15 @@ import type { MstlPool } from '../detectors/augurs';
 function calibrationSamples(d: Detection): { keys: string[]; values: Float64Array } {
   const keys: string[] = [];
   const values: number[] = [];
+  const observed = d.input.observed;
   for (const s of d.scores) {
     if (s.output.calibrated) continue;
     const z = s.output.featureZ;
     if (z) {
       for (let j = 0; j < z.length; j++) {
+        // A feature the window did not observe scored 0 by construction (read as expected): a sparse
+        // series' empty windows filled its reservoirs with zeros, and their 98th percentile with them.
+        if (observed && Number.isNaN(observed[j])) continue;
         keys.push(featureKey(s.name, j));
         values.push(Math.abs(z[j]));
       }
@@ -136,6 +140,8 @@ const RANGE_FLOOR = 0.02;
 const RANGE_TRIM = 0.01;
 /** Last-resort floor of a plain series' scale, before any change has been seen. */
 const TINY = 1e-9;
+/** Windows an event series' normal window waits before its calibration samples are learnt; see commit. */
+const ONSET_WINDOWS = 5;
 /** Windows of a silence (no request at all) an event series' baseline learns; see commit. */
 const SILENCE_LEARNT = 5;
 /**
@@ -196,19 +202,24 @@ export class Scorer {
     const scale = new Float64Array(f);
     const rows = BASELINE_ROWS[state.kind];
     const held = this.heldRows(state, rows);
-    const mean = state.kind === 'events' ? new Float64Array(f) : undefined;
+    const events = state.kind === 'events';
+    const mean = events ? new Float64Array(f) : undefined;
+    const counts = events ? new Float64Array(f) : undefined;
     let samples = 0;
     for (let j = 0; j < f; j++) {
-      const n = held ? state.history.columnSkipping(j, this.scratch, rows, held) : state.history.column(j, this.scratch, rows);
+      // An event series' per-request features rest on the windows that observed them (NaN in the others,
+      // see commit); counts, sums and a plain series' values are observed in every row.
+      const n = events ? state.history.columnSkipping(j, this.scratch, rows, held) : state.history.column(j, this.scratch, rows);
+      if (counts) counts[j] = n;
       if (mean && n) {
         let sum = 0;
         for (let i = 0; i < n; i++) sum += this.scratch[i];
         mean[j] = sum / n;
       }
-      samples = n;
+      samples = Math.max(samples, n);
       const stats = robustStats(this.scratch.subarray(0, n), state.minScale[j], this.scratch2);
       center[j] = stats.center;
-      scale[j] = stats.scale;
+      scale[j] = events ? Math.max(stats.scale, zeroMadFallback(this.scratch, n, stats.center)) : stats.scale;
       if (state.kind === 'points' && n > 1) {
         // A plain series has no known unit, so its floor is its own resolution: the median non-zero step
         // between consecutive points. A flat or noise-free stretch otherwise has a scale near zero, and any
@@ -232,7 +243,8 @@ export class Scorer {
         scale[j] = Math.max(scale[j], RANGE_FLOOR * (hi - lo), resolution);
       }
     }
-    return { center, scale, samples, ...(mean ? { mean } : {}) };
+    if (events) for (const j of RELATIVE_SCALE_FEATURES) scale[j] = Math.max(scale[j], RELATIVE_FLOOR * Math.abs(center[j]));
+    return { center, scale, samples, ...(mean ? { mean } : {}), ...(counts ? { counts } : {}) };
   }
 
   /**
@@ -253,7 +265,8 @@ export class Scorer {
   /** Embedding of the observation with its recent past. */
   embed(state: SeriesState, features: Float64Array, baseline: FeatureBaseline): Float32Array {
     if (state.kind === 'events') {
-      const windows: ArrayLike<number>[] = state.history.recent(WINDOW_EMBED_LENGTH - 1);
+      // A past window's unobserved features (NaN in history) are read as expected, as the window's own are.
+      const windows: ArrayLike<number>[] = state.history.recent(WINDOW_EMBED_LENGTH - 1).map((row) => observedOrExpected(row, baseline.center));
       windows.push(features);
       return embedWindows(windows, baseline, { length: WINDOW_EMBED_LENGTH });
     }
@@ -288,6 +301,13 @@ export class Scorer {
     if (state.kind === 'events' && support && support.errors < ERROR_SUPPORT && features[e] > baseline.center[e]) {
       features = features === obs.features ? features.slice() : features;
       features[e] = baseline.center[e];
+    }
+    // Nor is a cache hit rate that differs from the usual by fewer than CACHE_SUPPORT requests.
+    const c = FEATURE_INDEX.cache_hit_rate;
+    const cache = obs.extras?.samples;
+    if (state.kind === 'events' && cache?.cacheKnown && Math.abs((cache.cacheHits ?? 0) - baseline.center[c] * cache.cacheKnown) < CACHE_SUPPORT && features[c] !== baseline.center[c]) {
+      features = features === obs.features ? features.slice() : features;
+      features[c] = baseline.center[c];
     }
     const vector = this.embed(state, features, baseline);
     const input: DetectionInput = {
@@ -389,21 +409,37 @@ export class Scorer {
     // normal. What recurs without lasting keeps alerting, unless it is what the series does at this hour
     // every day (usualAtThisHour) or an operator marked it a false positive (dismissedBy). A plain series
     // never kept samples of its anomalous points (NAB: 69.26 -> 70.16, docs/BENCHMARKS.md step 15).
+    const seq = state.windowsSeen + 1;
     if (!d.held) {
       const { keys, values } = calibrationSamples(d);
-      this.addSamples(state, keys, values);
-    } else state.quarantine.push({ seq: state.windowsSeen + 1, start: obs.start, vector: d.vector, anomalyId: null });
-    // What the detectors saw (unobserved features read as expected). Of a silence, only its first
-    // SILENCE_LEARNT windows: a sparse series' short gaps are part of its normal, but an hour without
-    // traffic learnt in full made the baseline ~0, and the series' return read as a critical burst.
+      if (state.kind === 'events') (state.pendingSamples ??= []).push({ seq, keys, values });
+      else this.addSamples(state, keys, values);
+    } else state.quarantine.push({ seq, start: obs.start, vector: d.vector, anomalyId: null });
+    // An event series learns a normal window's calibration samples ONSET_WINDOWS windows late, and not at
+    // all when an anomaly follows within them: they were its onset. A latency shift on a quiet series
+    // scored 0.9 in its first windows (z 4-5 on robust z and EWMA, just under their thresholds), learnt at
+    // once those lifted the 98th percentile of a 60-sample reservoir, and the threshold rose from 4.7 to 11
+    // before the shift reached it: the incident was never reported (small-windows.test.ts).
+    if (state.pendingSamples?.length) {
+      const pending = state.pendingSamples;
+      if (d.anomalous) pending.length = 0;
+      while (pending.length && seq - pending[0].seq >= ONSET_WINDOWS) {
+        const w = pending.shift()!;
+        this.addSamples(state, w.keys, w.values);
+      }
+    }
+    // The history. Of a silence, only its first SILENCE_LEARNT windows: a sparse series' short gaps are part
+    // of its normal, but an hour without traffic learnt in full made the baseline ~0, and the series' return
+    // read as a critical burst.
     state.emptyRun = isEmptyEventWindow(obs) ? (state.emptyRun ?? 0) + 1 : 0;
     if (state.emptyRun <= SILENCE_LEARNT) {
-      // The error rate as it was, not as the detectors read it (ERROR_SUPPORT, evaluate): the series' usual
-      // rate counts every failure (the error-surge rule expects failures at its mean).
-      const e = FEATURE_INDEX.error_rate;
-      const learnt = state.kind === 'events' && d.input.features[e] !== d.input.observed?.[e] && !Number.isNaN(d.input.observed?.[e] ?? NaN) ? d.input.features.slice() : d.input.features;
-      if (learnt !== d.input.features) learnt[e] = d.input.observed![e];
-      state.history.push(learnt, state.windowsSeen + 1);
+      // An event series learns the window as observed, not as the detectors read it: a feature the window
+      // could not observe stays NaN (its baseline rests on the windows that observed it; a sparse series'
+      // empty windows read as expected and learnt so froze its baselines at their first value with a MAD
+      // of 0, and every ordinary request paged: docs/DETECTION.md, section 1), and the error rate counts
+      // every failure (ERROR_SUPPORT caps only what the detectors read; the error-surge rule expects
+      // failures at the usual rate).
+      state.history.push(state.kind === 'events' ? (d.input.observed ?? d.input.features) : d.input.features, state.windowsSeen + 1);
       state.learntWindows = learntWindows(state) + 1;
     }
     if (state.kind === 'events') poolWindow((state.latencyPool ??= []), obs.extras?.samples, state.windowsSeen + 1);
@@ -510,6 +546,26 @@ function principalOf(type: AnomalyType, extras: WindowExtras | undefined): Recor
   const p = type === 'security_pattern' ? extras?.topSecurityKey : type === 'token_abuse' ? extras?.topKey : undefined;
   return p ? { [p.kind]: p.id } : undefined;
 }
+
+/**
+ * Where more than half of the first n values equal their median (the MAD is 0), 1.2533 x their mean
+ * absolute deviation from it: the scale Iglewicz and Hoaglin's modified z-score falls back to. Else 0. A
+ * sparse series' sums are 0 in most windows: with the MAD alone the feature's floor (200 input tokens) was
+ * its scale, and one ordinary request of 3,000 tokens scored z 15.
+ */
+function zeroMadFallback(values: Float64Array, n: number, center: number): number {
+  let sum = 0;
+  let equal = 0;
+  for (let i = 0; i < n; i++) {
+    const d = Math.abs(values[i] - center);
+    sum += d;
+    if (d === 0) equal++;
+  }
+  return 2 * equal > n ? MEAN_AD_TO_SIGMA * (sum / n) : 0;
+}
+
+/** 1.2533 = sqrt(pi / 2): the mean absolute deviation of a normal distribution is sigma / 1.2533. */
+const MEAN_AD_TO_SIGMA = Math.sqrt(Math.PI / 2);
 
 /**
  * The features with each NaN (a feature the window could not observe, see PER_REQUEST_FEATURES) read as its

@@ -22,6 +22,12 @@ export interface OpenIncident {
   anomalyId: string;
   lastAnomalousEnd: number;
   quietWindows: number;
+  /**
+   * What a rule past its boundary found in the incident (its type, the principal it named, its reason): a
+   * later window that scores higher on the statistical detectors alone keeps them (IncidentTracker). Absent
+   * while no rule fired (and in state saved before it existed).
+   */
+  rule?: { type: AnomalyType; culprit?: Record<string, string>; reason?: string };
 }
 
 /**
@@ -41,6 +47,14 @@ export interface QuarantinedWindow {
  * Everything the service keeps in memory about one series: its recent feature history (the baselines),
  * per-detector state and calibration, the open incident and the score timeline.
  */
+/** The calibration samples of one normal window of an event series, waiting to be learnt. */
+export interface PendingSamples {
+  /** windowsSeen of the series when the window was scored (1-based). */
+  seq: number;
+  keys: string[];
+  values: Float64Array;
+}
+
 export class SeriesState {
   readonly history: RingMatrix;
   windowsSeen = 0;
@@ -64,6 +78,11 @@ export class SeriesState {
    * borrows (see windowing/latency-pool.ts). State saved before it existed: undefined, read as empty.
    */
   latencyPool: PooledSamples[] = [];
+  /**
+   * Event series: the calibration samples of their last normal windows, learnt ONSET_WINDOWS windows late
+   * (see Scorer.commit). State saved before it existed: undefined, read as empty.
+   */
+  pendingSamples?: PendingSamples[];
   /** Event series: what they do at each hour of the day (created with the first window; see daily-profile.ts). */
   daily: DailyProfile | null = null;
   /**

@@ -42,6 +42,20 @@ export const PER_REQUEST_FEATURES: readonly number[] = (
   ['input_tokens_mean', 'output_tokens_mean', 'output_input_ratio', 'latency_p50_ms', 'latency_p95_ms', 'latency_p99_ms', 'ttft_p95_ms', 'error_rate', 'cache_hit_rate', 'top_key_token_share'] as const
 ).map((name) => FEATURE_INDEX[name]);
 
+/**
+ * Per-request magnitudes (token means, latency and TTFT quantiles) whose robust scale is at least
+ * RELATIVE_FLOOR of their usual level. A quiet series' windows take these over pooled samples
+ * (windowing/latency-pool.ts), so consecutive windows share most of their 20 requests and read nearly the
+ * same value: the MAD of a baseline of them collapsed to the feature's fixed floor (20 ms on a 500 ms p50),
+ * the next pool scored |z| 5 for no reason, and those scores set robust z's threshold at 16-18 for as long
+ * as they stayed in its reservoir, which hid a 3x latency shift (backend/test/pipeline/small-windows.test.ts).
+ */
+export const RELATIVE_SCALE_FEATURES: readonly number[] = (
+  ['input_tokens_mean', 'output_tokens_mean', 'latency_p50_ms', 'latency_p95_ms', 'latency_p99_ms', 'ttft_p95_ms'] as const
+).map((name) => FEATURE_INDEX[name]);
+/** A tenth of the usual level: a change smaller than that in latency or tokens per request is not news. */
+export const RELATIVE_FLOOR = 0.1;
+
 /** Bounds on per-window maps so a hostile label set cannot grow memory without limit. */
 const MAX_USERS = 4096;
 const MAX_KEYS = 4096;
@@ -71,6 +85,12 @@ export const POOL_MIN = 20;
  * the 3-8 of a quiet minute (a 12-33 % "rate") paged an error incident (docs/DETECTION.md, "Small windows").
  */
 export const ERROR_SUPPORT = 3;
+/**
+ * Requests a cache hit rate must differ from the series' usual rate by before it reads as a change: the
+ * rate of a 1-request window is 0 or 1 whatever the cache does. Before, a key that hits the cache 9 times in
+ * 10 paged a cache incident for each miss of a window holding one request (docs/DETECTION.md, section 1).
+ */
+export const CACHE_SUPPORT = 3;
 
 /** Facts of a window that are not features but serve rules and explanations. */
 export interface WindowExtras {
@@ -119,6 +139,9 @@ export interface WindowSamples {
   output?: Float64Array;
   requests?: number;
   errors?: number;
+  /** Requests that reported cacheHit, and the hits among them (absent in windows made before they existed). */
+  cacheKnown?: number;
+  cacheHits?: number;
 }
 
 /**
@@ -329,6 +352,8 @@ export class WindowAccumulator {
         output: thinSorted(this.outputs.slice(0, this.tokenN).sort()),
         requests: this.count,
         errors: this.errors,
+        cacheKnown: this.cacheKnown,
+        cacheHits: this.cacheHits,
       },
     };
   }
