@@ -73,18 +73,34 @@ export function spreadFor(sensitivity: number): number {
 }
 
 /**
+ * Samples below which an event series' own reservoir sets no threshold lower than the pooled one of all
+ * series of its kind. With 8-63 samples the 98th percentile is about the maximum: a sparse series (a key
+ * sending a request a minute, whose per-request features are heavy-tailed) set its threshold from its
+ * first few requests and paged whenever a later one went past them. On 80 minutes of clean traffic with a
+ * series per API key (`npm run bench:series-key`, 400 series) that was 412 records; with this floor, 79. A
+ * busy series reaches 64 samples within about an hour of 1-minute windows. Plain series keep their own
+ * reservoir from 8 samples (NAB was measured so).
+ */
+export const YOUNG_OWN_SAMPLES = 64;
+
+/**
  * The calibrated threshold of one detector (or one feature of it) on one series, or undefined while
  * neither the series nor the pool has seen enough normal scores: without a distribution there is no
- * calibrated opinion, and the detector abstains (its raw scores still feed the reservoirs).
+ * calibrated opinion, and the detector abstains (its raw scores still feed the reservoirs). While the own
+ * reservoir holds fewer than `youngUntil` samples the threshold is no lower than the pooled one.
  */
 export function calibratedThreshold(
   own: ScoreReservoir | undefined,
   pooled: ScoreReservoir | undefined,
   floor: number,
   sensitivity: number,
+  youngUntil = 0,
 ): number | undefined {
   const spread = spreadFor(sensitivity);
-  if (own && own.size >= MIN_OWN_SAMPLES) return own.threshold(floor, spread);
+  if (own && own.size >= MIN_OWN_SAMPLES) {
+    const t = own.threshold(floor, spread);
+    return own.size < youngUntil && pooled && pooled.size >= MIN_OWN_SAMPLES ? Math.max(t, pooled.threshold(floor, spread)) : t;
+  }
   if (pooled && pooled.size >= MIN_OWN_SAMPLES) return pooled.threshold(floor, spread);
   return undefined;
 }

@@ -1,6 +1,6 @@
 import type { Logger } from '../logger';
 import type { AnomalyType } from '../domain/types';
-import { calibratedThreshold, featureKey, type ScoreReservoir } from './calibration';
+import { YOUNG_OWN_SAMPLES, calibratedThreshold, featureKey, type ScoreReservoir } from './calibration';
 import type { Detector, DetectionInput, DetectorOutput } from './types';
 
 /**
@@ -8,6 +8,9 @@ import type { Detector, DetectionInput, DetectorOutput } from './types';
  * series from outranking every real anomaly elsewhere.
  */
 const MAX_Z = 1000;
+
+/** Own samples below which a series' threshold is no lower than the pooled one (event series only). */
+const youngUntil = (kind: 'events' | 'points') => (kind === 'events' ? YOUNG_OWN_SAMPLES : 0);
 
 /** One detector's contribution after calibration. */
 export interface DetectorScore {
@@ -57,7 +60,7 @@ export class DetectorRunner {
       }
       const threshold = output.calibrated
         ? 1
-        : calibratedThreshold(input.state.calibration.get(d.name), this.pooled.get(`${input.state.kind}:${d.name}`), d.floor, this.sensitivity);
+        : calibratedThreshold(input.state.calibration.get(d.name), this.pooled.get(`${input.state.kind}:${d.name}`), d.floor, this.sensitivity, youngUntil(input.state.kind));
       // Uncalibrated: keep the raw score (it feeds calibration) but give no opinion (score 0).
       out.push({ name: d.name, output, score: threshold === undefined ? 0 : output.raw / threshold, threshold: threshold ?? NaN });
     }
@@ -73,7 +76,7 @@ export class DetectorRunner {
     let calibrated = false;
     for (let j = 0; j < z.length; j++) {
       const key = featureKey(d.name, j);
-      const t = calibratedThreshold(state.calibration.get(key), this.pooled.get(`${state.kind}:${key}`), d.floor, this.sensitivity);
+      const t = calibratedThreshold(state.calibration.get(key), this.pooled.get(`${state.kind}:${key}`), d.floor, this.sensitivity, youngUntil(state.kind));
       thresholds[j] = t ?? NaN;
       if (t === undefined) continue;
       calibrated = true;

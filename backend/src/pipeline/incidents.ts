@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { AnomalyRecord, Resolution } from '../domain/types';
+import type { AnomalyRecord, AnomalyType, Resolution } from '../domain/types';
 import { evidenceExplanation } from '../explain/evidence';
 import type { VectorStore } from '../store/vector-store';
 import type { DetectorScore } from '../detectors/runner';
-import type { Detection } from './scorer';
+import { isEmptyEventWindow, type Detection } from './scorer';
 import type { OpenIncident, SeriesState } from './series-state';
 import { severityFor, typedRule } from './ensemble';
 
@@ -102,7 +102,7 @@ export class IncidentTracker {
           status: 'open',
           ...(d.score > rec.score ? this.fromDetection(withRuleOf(d, open), rec.id, rec.start) : {}),
         };
-        state.incident = { anomalyId: rec.id, lastAnomalousEnd: obs.end, quietWindows: 0, ...ruleFound(d, open) };
+        state.incident = { anomalyId: rec.id, lastAnomalousEnd: obs.end, quietWindows: 0, type: updated.type, ...ruleFound(d, open) };
         await this.store.saveAnomaly(updated);
         return joinId === open?.anomalyId ? { event: 'updated', record: updated } : { event: 'updated', record: updated, reopened: true };
       }
@@ -125,11 +125,16 @@ export class IncidentTracker {
         feedback: null,
         ...this.fromDetection(d, id, new Date(obs.start).toISOString()),
       };
-      state.incident = { anomalyId: id, lastAnomalousEnd: obs.end, quietWindows: 0, ...ruleFound(d, null) };
+      state.incident = { anomalyId: id, lastAnomalousEnd: obs.end, quietWindows: 0, type: record.type, ...ruleFound(d, null) };
       await this.store.saveAnomaly(record);
       return { event: 'opened', record };
     }
     if (!open) return null;
+    // A window without requests says nothing about the latency, tokens per request or errors an incident is
+    // about: only a volume incident (a burst, a key's token abuse) is over when the traffic is. A key sending
+    // a request a minute had a latency incident resolved by 3 empty minutes inside it, and a second one opened
+    // when its requests came back still slow (QA, a series per API key).
+    if (isEmptyEventWindow(obs) && open.type !== undefined && !VOLUME_TYPES.has(open.type)) return null;
     open.quietWindows++;
     if (open.quietWindows < this.cooldownWindows) return null;
     state.incident = null;
@@ -166,6 +171,9 @@ export class IncidentTracker {
     };
   }
 }
+
+/** Incident types about traffic volume, which a window without requests shows over. */
+const VOLUME_TYPES: ReadonlySet<AnomalyType> = new Set(['traffic_spike', 'token_abuse', 'cost_spike', 'security_pattern']);
 
 /** The incident's rule finding after this window: the window's own typed rule past its boundary, else the one it had. */
 function ruleFound(d: Detection, open: OpenIncident | null): Pick<OpenIncident, 'rule'> {

@@ -22,6 +22,8 @@ export interface OpenIncident {
   anomalyId: string;
   lastAnomalousEnd: number;
   quietWindows: number;
+  /** The type its record shows (absent in state saved before it existed). */
+  type?: AnomalyType;
   /**
    * What a rule past its boundary found in the incident (its type, the principal it named, its reason): a
    * later window that scores higher on the statistical detectors alone keeps them (IncidentTracker). Absent
