@@ -66,6 +66,38 @@ export function redactSecrets(text: string): string {
   return s;
 }
 
+/**
+ * The handle that stands for a credential found in telemetry: `sha256:` and the first 12 hex digits of its
+ * SHA-256. Unsalted on purpose: the same key gives the same handle in every process, across restarts and on
+ * every instance (series keys, saved state and patterns depend on it), and an operator can compute it for a
+ * key they hold (`printf %s "$KEY" | sha256sum | cut -c1-12`). Only credential-shaped (high-entropy) values
+ * get it, so the hash cannot be reversed by guessing candidates.
+ */
+export function credentialFingerprint(secret: string): string {
+  return 'sha256:' + createHash('sha256').update(secret).digest('hex').slice(0, 12);
+}
+
+/**
+ * Replaces every credential inside `text` by its {@link credentialFingerprint}, keeping what names it
+ * (`Bearer `, `api_key=`, `scheme://...@`): the spans {@link redactSecrets} removes, except long opaque
+ * tokens, which in a label value are as often a commit hash or a digest as a key (principal fields check
+ * those on their own, see ingest/credentials.ts). The text is returned unchanged (same string) when it
+ * holds none.
+ */
+export function fingerprintCredentials(text: string): string {
+  let s = text;
+  s = s.replace(URL_CREDENTIALS, (m, scheme: string) => `${scheme}${credentialFingerprint(m.slice(scheme.length, -1))}@`);
+  s = s.replace(AUTH_SCHEME, (m, scheme: string) => `${scheme} ${credentialFingerprint(m.slice(scheme.length).trim())}`);
+  s = s.replace(KEY_VALUE, (m, name: string, sep: string, value: string) => (FINGERPRINT.test(value) || /^(?:Bearer|Basic)$/i.test(value) ? m : `${name}${sep}${credentialFingerprint(value)}`));
+  for (const p of CREDENTIAL_PATTERNS) s = s.replace(p, (m) => credentialFingerprint(m));
+  return s === text ? text : s;
+}
+
+/** A value that is already a fingerprint (fingerprinting is idempotent). */
+const FINGERPRINT = /^sha256:[0-9a-f]{12}$/;
+/** The specific key and token shapes of SECRET_PATTERNS (all but the last, generic one). */
+const CREDENTIAL_PATTERNS = SECRET_PATTERNS.slice(0, -1);
+
 /** Redacts emails, API keys and tokens, phone numbers and IPv4/IPv6 addresses in one string. */
 export function redactText(text: string): string {
   let s = redactSecrets(text);

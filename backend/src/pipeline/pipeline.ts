@@ -15,6 +15,7 @@ import { BandExport } from './band-export';
 import { IncidentTracker, resolveRecord, type IncidentEvent } from './incidents';
 import { PatternWriter } from './pattern-writer';
 import { Scorer, type Detection, type Observation } from './scorer';
+import { CredentialScrubber } from '../ingest/credentials';
 import { isWarm, type SeriesState } from './series-state';
 import type { DormantSummary, SeriesStateStore } from './state-store';
 
@@ -137,6 +138,8 @@ export class Pipeline {
   private readonly incidents: IncidentTracker;
   private readonly writer: PatternWriter;
   private readonly listeners: AnomalyListener[] = [];
+  /** Credentials in ingested telemetry become fingerprints before anything keeps them (ingest/credentials.ts). */
+  private readonly credentials = new CredentialScrubber();
   /** Windows to score, in order; a closed window's features are computed when it is scored (LazyWindow). */
   private queue: QueueItem[] = [];
   /**
@@ -238,7 +241,8 @@ export class Pipeline {
   }
 
   /** Places validated events into windows; closed windows are queued for scoring. */
-  ingestEvents(events: readonly LlmEvent[], indexes?: readonly number[]): IngestResult {
+  ingestEvents(raw: readonly LlmEvent[], indexes?: readonly number[]): IngestResult {
+    const events = this.credentials.events(raw);
     const rejected: Rejection[] = [];
     const limit = this.now() + this.maxFutureMs;
     let accepted = 0;
@@ -273,7 +277,8 @@ export class Pipeline {
    * what was refused, like ingestEvents; a verdict's `model` may be absent (then it joins the series with
    * no model label when model is a key dimension).
    */
-  ingestSecurityEvents(events: readonly SecurityEvent[]): IngestResult {
+  ingestSecurityEvents(raw: readonly SecurityEvent[]): IngestResult {
+    const events = this.credentials.events(raw);
     const rejected: Rejection[] = [];
     let accepted = 0;
     const limit = this.now() + this.maxFutureMs;
@@ -294,7 +299,8 @@ export class Pipeline {
    * and waits until the clock reaches it (see {@link tick}), as an early event waits in its own window:
    * taken at once, it made every on-time point of its series "not after the previous point" for minutes (QA).
    */
-  ingestPoints(points: readonly SeriesPoint[], indexes?: readonly number[]): IngestResult {
+  ingestPoints(raw: readonly SeriesPoint[], indexes?: readonly number[]): IngestResult {
+    const points = this.credentials.points(raw);
     const rejected: Rejection[] = [];
     let accepted = 0;
     const now = this.now();
@@ -954,7 +960,8 @@ export class Pipeline {
    * POST /detect: scores events as one window (or one point) against the history of their series,
    * without storing or learning anything.
    */
-  async detectEvents(events: readonly LlmEvent[]): Promise<Detection> {
+  async detectEvents(raw: readonly LlmEvent[]): Promise<Detection> {
+    const events = this.credentials.events(raw);
     if (events.length === 0) throw new ValidationError('events must hold at least one event', { field: 'events' });
     const { key, labels } = eventSeriesKey(events[0], this.opts.config.seriesKey);
     const acc = new WindowAccumulator();
@@ -981,8 +988,8 @@ export class Pipeline {
     return this.scorer.evaluate(obs, this.peekState(key) ?? this.scorer.newState(obs));
   }
 
-  async detectPoint(p: SeriesPoint): Promise<Detection> {
-    const obs = this.pointObservation(p);
+  async detectPoint(raw: SeriesPoint): Promise<Detection> {
+    const obs = this.pointObservation(this.credentials.point(raw));
     await this.idle();
     return this.scorer.evaluate(obs, this.peekState(obs.seriesKey) ?? this.scorer.newState(obs));
   }
