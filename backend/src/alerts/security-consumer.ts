@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { SecurityEvent } from '../domain/types';
+import { jsonSyntaxMessage } from '../ingest/parse';
 import { timestampSchema } from '../ingest/schema';
 import type { Logger } from '../logger';
 import type { SentinelMetrics } from '../metrics';
@@ -134,7 +135,7 @@ export class SecurityEventConsumer {
       try {
         json = JSON.parse(m.content.toString('utf8'));
       } catch (err) {
-        return await this.deadLetter(ch, m, 'invalid_json', (err as Error).message);
+        return await this.deadLetter(ch, m, 'invalid_json', jsonSyntaxMessage(err));
       }
       const parsed = Array.isArray(json) ? verdictsSchema.safeParse(json) : securityEventSchema.safeParse(json);
       if (!parsed.success) {

@@ -9,6 +9,7 @@ import type { Pipeline } from '../pipeline/pipeline';
 import { KeyChecker, RateLimiter, presentedKey } from './auth';
 import { registerRoutes } from './routes';
 import { inflate } from '../otlp/receiver';
+import { jsonSyntaxMessage } from '../ingest/parse';
 import { OtlpDecodeError, OtlpPayloadTooLargeError, OtlpUnsupportedMediaTypeError } from '../otlp/errors';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -109,7 +110,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     try {
       return t.trim() === '' ? undefined : JSON.parse(t);
     } catch (err) {
-      throw new ValidationError(`body is not valid JSON: ${(err as Error).message}`, { field: '(body)' });
+      throw new ValidationError(`body is not valid JSON: ${jsonSyntaxMessage(err)}`, { field: '(body)' });
     }
   });
   // NDJSON only under its own names: text/plain (what a fetch of a bare string sends) was read as NDJSON,

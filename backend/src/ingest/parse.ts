@@ -51,6 +51,16 @@ export function splitBody(body: unknown): { items: unknown[]; rejected: Rejectio
   return { items, rejected, lines };
 }
 
+/**
+ * JSON.parse's message without the excerpt of the text it quotes (`Unexpected token 's', "sk-proj-ab"... is
+ * not valid JSON`: up to 10 characters around the error, the whole text when it is short): a body or a
+ * message that is not JSON may hold a credential, and the 400 and the dead-letter log quoted it.
+ */
+export function jsonSyntaxMessage(err: unknown): string {
+  const m = err instanceof Error ? err.message : String(err);
+  return m.replace(/, ".*"(\.\.\.)? is not valid JSON$/s, ' (not valid JSON)');
+}
+
 /** Dotted path of a zod issue, "(record)" for the record itself. */
 export function issuePath(path: ReadonlyArray<PropertyKey>): string {
   return path.length ? path.map(String).join('.') : '(record)';

@@ -227,7 +227,10 @@ describe('credentials in telemetry and the service\'s own, through the whole ser
     assert.equal(r.json().error.field, 'status');
     r = await send([{ series: 'x', labels: { token: OPENAI_KEY.repeat(8) }, timestamp: ts, value: 1 }], auth(), '/api/v1/series');
     assert.equal(r.json().error.field, 'labels.token');
-    // Not JSON: the parser's message quotes the text around the error.
+    // Not JSON: the parser's message quoted the text around the error (all of a short body); no longer.
+    r = await send('sk-test-Abc123Def456');
+    assert.equal(r.json().error.field, '(body)');
+    assert.ok(!r.body.includes('Abc123'), r.body);
     await send(`{"apiKeyId": ${OPENAI_KEY}}`);
     await send(`${JWT}`);
     await send(`{"apiKeyId": "${OPENAI_KEY}"}\n{"user": ${AZURE_KEY}x}`, auth(), '/api/v1/events', 'application/x-ndjson');
