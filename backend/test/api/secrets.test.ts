@@ -5,6 +5,7 @@ import type { App } from '../../src/app';
 import type { AnomalyRecord } from '../../src/domain/types';
 import { FakeLlm, latencyTraffic, memoryLogger, startApp, trafficStart, validAnswer, waitFor } from '../explain/helpers';
 import { Receiver } from '../alerts/receiver';
+import { AZURE_KEY, GITHUB_TOKEN, JWT, OPENAI_KEY } from '../credential-samples';
 
 /**
  * "Secrets never appear in logs, metrics or alert payloads", black-box: credentials a careless client puts
@@ -16,10 +17,6 @@ import { Receiver } from '../alerts/receiver';
  */
 
 // Telemetry-borne credentials.
-const OPENAI_KEY = 'sk-proj-Zx8Qw2Lm4Nb6Vc1Rt7Yu9Io3Pa5Sd0FgHj';
-const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTcwMDAwMDAwMH0.c2lnbmF0dXJlLXNpZ25hdHVyZS1zaWc';
-const AZURE_KEY = '9f8e7d6c5b4a39281706f5e4d3c2b1a0'; // 32 hex: the shape of an Azure OpenAI key
-const GITHUB_TOKEN = 'ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8';
 // The service's own.
 const ADMIN_KEY = 'sentinel-admin-Q7w8E9r0T1y2U3';
 const READ_KEY = 'sentinel-reader-A1s2D3f4G5h6J7';

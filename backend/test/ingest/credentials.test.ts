@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { CredentialScrubber, scrubPrincipal, scrubText } from '../../src/ingest/credentials';
 import type { LlmEvent } from '../../src/domain/types';
+import { AZURE_KEY, GITHUB_TOKEN, JWT, OPENAI_KEY } from '../credential-samples';
 
 const fp = (s: string) => 'sha256:' + createHash('sha256').update(s).digest('hex').slice(0, 12);
 
-const OPENAI = 'sk-proj-Zx8Qw2Lm4Nb6Vc1Rt7Yu9Io3Pa5Sd0FgHj';
+const OPENAI = OPENAI_KEY;
 const ANTHROPIC = 'sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789';
-const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTcwMDAwMDAwMH0.c2lnbmF0dXJlLXNpZ25hdHVyZS1zaWc';
-const AZURE = '9f8e7d6c5b4a39281706f5e4d3c2b1a0';
-const GITHUB = 'ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8';
+const AZURE = AZURE_KEY;
+const GITHUB = GITHUB_TOKEN;
 const AWS = 'AKIAIOSFODNN7EXAMPLE';
 const GOOGLE = 'AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q';
 
