@@ -7,7 +7,7 @@ import { knnDetector } from '../detectors/knn';
 import { robustZDetector } from '../detectors/robust-z';
 import type { Logger } from '../logger';
 import type { VectorStore } from '../store/vector-store';
-import { CACHE_SUPPORT, ERROR_SUPPORT, EVENT_FEATURE_MIN_SCALE, EVENT_FEATURE_NAMES, FEATURE_INDEX, RELATIVE_FLOOR, RELATIVE_SCALE_FEATURES, type WindowExtras } from '../windowing/features';
+import { CACHE_SUPPORT, ERROR_SUPPORT, KEY_SUPPORT, EVENT_FEATURE_MIN_SCALE, EVENT_FEATURE_NAMES, FEATURE_INDEX, RELATIVE_FLOOR, RELATIVE_SCALE_FEATURES, type WindowExtras } from '../windowing/features';
 import { MAX_GAP_WINDOWS } from '../windowing/windower';
 import { poolWindow, pooledErrors, withPooledFeatures } from '../windowing/latency-pool';
 import { learnDaily, newDailyProfile, usualAtThisHour } from './daily-profile';
@@ -301,6 +301,14 @@ export class Scorer {
     if (state.kind === 'events' && support && support.errors < ERROR_SUPPORT && features[e] > baseline.center[e]) {
       features = features === obs.features ? features.slice() : features;
       features[e] = baseline.center[e];
+    }
+    // Nor is a top-key share above the usual whose key made fewer than KEY_SUPPORT requests in the window:
+    // one long prompt is not a key taking over.
+    const k = FEATURE_INDEX.top_key_token_share;
+    const top = obs.extras?.topKey;
+    if (state.kind === 'events' && top && top.requests < KEY_SUPPORT && features[k] > baseline.center[k]) {
+      features = features === obs.features ? features.slice() : features;
+      features[k] = baseline.center[k];
     }
     // Nor is a cache hit rate that differs from the usual by fewer than CACHE_SUPPORT requests.
     const c = FEATURE_INDEX.cache_hit_rate;

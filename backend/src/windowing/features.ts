@@ -91,6 +91,12 @@ export const ERROR_SUPPORT = 3;
  * 10 paged a cache incident for each miss of a window holding one request (docs/DETECTION.md, section 1).
  */
 export const CACHE_SUPPORT = 3;
+/**
+ * Requests the heaviest key of a window must have made for its share of the tokens to read above the
+ * series' usual share: on a quiet series one long prompt (30,000 tokens among ten ordinary requests) made
+ * its key hold 80 % of a window, and the series paged token abuse for one request.
+ */
+export const KEY_SUPPORT = 3;
 
 /** Facts of a window that are not features but serve rules and explanations. */
 export interface WindowExtras {

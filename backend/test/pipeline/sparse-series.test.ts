@@ -67,3 +67,22 @@ test('a key that hits the cache 9 times in 10 with one request a minute: a miss 
   const found = (await replayMinutes(T0, 90, byMinute(busy), undefined, perKey)).filter((x) => x.attributions.some((a) => a.feature === 'cache_hit_rate' && a.z < 0));
   assert.ok(found.some((x) => Date.parse(x.start) >= T0 + 70 * MINUTE && Date.parse(x.start) < T0 + 73 * MINUTE), 'the cache outage of minutes 70-80 is reported');
 });
+
+test('one long prompt on a quiet series (10 requests a minute over 20 keys) is no token abuse by its key; a key sending many is', async () => {
+  const r = rng(5);
+  const traffic = (abuse: (m: number) => LlmEvent[]) => {
+    const events: LlmEvent[] = [];
+    for (let m = 0; m < 70; m++) {
+      for (let i = 0; i < 10; i++) events.push(event(T0 + m * MINUTE + i * 5_900, { apiKeyId: `key-${Math.floor(r() * 20)}`, inputTokens: 400 + Math.floor(r() * 400), latencyMs: 800 + Math.floor(r() * 200) }));
+      events.push(...abuse(m));
+    }
+    return events;
+  };
+  const longPrompt = traffic((m) => (m === 50 ? [event(T0 + m * MINUTE + 30_000, { apiKeyId: 'key-3', inputTokens: 30_000, latencyMs: 2_000 })] : []));
+  const abuse = (await replayMinutes(T0, 70, byMinute(longPrompt))).filter((x) => x.type === 'token_abuse');
+  // Before: the key held 80 % of the window's tokens with one request, and the series paged token abuse.
+  assert.deepEqual(abuse.map((x) => x.explanation.summary), []);
+  const many = traffic((m) => (m >= 50 && m < 55 ? Array.from({ length: 6 }, (_, i) => event(T0 + m * MINUTE + 1_000 + i * 9_000, { apiKeyId: 'key-3', inputTokens: 6_000, latencyMs: 1_500 })) : []));
+  const found = (await replayMinutes(T0, 70, byMinute(many))).filter((x) => x.type === 'token_abuse' && x.labels.apiKeyId === 'key-3');
+  assert.ok(found.some((x) => Date.parse(x.start) <= T0 + 52 * MINUTE), 'six 6,000-token requests a minute from one key are token abuse naming it');
+});
