@@ -294,28 +294,11 @@ export class Scorer {
     }
     const baseline = this.baseline(state);
     let features = observedOrExpected(obs.features, baseline.center);
-    // An error rate resting on fewer than ERROR_SUPPORT failed requests is no evidence of more failures
-    // than usual: the detectors read it as at most the usual rate (the value served stays the rate).
-    const support = obs.extras?.errorSupport;
-    const e = FEATURE_INDEX.error_rate;
-    if (state.kind === 'events' && support && support.errors < ERROR_SUPPORT && features[e] > baseline.center[e]) {
+    // What the window's requests are too few to back is read as usual (the value served stays the window's).
+    const unbacked = state.kind === 'events' && obs.extras ? unsupported(obs.extras, features, baseline.center) : [];
+    if (unbacked.length) {
       features = features === obs.features ? features.slice() : features;
-      features[e] = baseline.center[e];
-    }
-    // Nor is a top-key share above the usual whose key made fewer than KEY_SUPPORT requests in the window:
-    // one long prompt is not a key taking over.
-    const k = FEATURE_INDEX.top_key_token_share;
-    const top = obs.extras?.topKey;
-    if (state.kind === 'events' && top && top.requests < KEY_SUPPORT && features[k] > baseline.center[k]) {
-      features = features === obs.features ? features.slice() : features;
-      features[k] = baseline.center[k];
-    }
-    // Nor is a cache hit rate that differs from the usual by fewer than CACHE_SUPPORT requests.
-    const c = FEATURE_INDEX.cache_hit_rate;
-    const cache = obs.extras?.samples;
-    if (state.kind === 'events' && cache?.cacheKnown && Math.abs((cache.cacheHits ?? 0) - baseline.center[c] * cache.cacheKnown) < CACHE_SUPPORT && features[c] !== baseline.center[c]) {
-      features = features === obs.features ? features.slice() : features;
-      features[c] = baseline.center[c];
+      for (const j of unbacked) features[j] = baseline.center[j];
     }
     const vector = this.embed(state, features, baseline);
     const input: DetectionInput = {
@@ -553,6 +536,28 @@ function spansGap(obs: Observation, state: SeriesState): boolean {
 function principalOf(type: AnomalyType, extras: WindowExtras | undefined): Record<string, string> | undefined {
   const p = type === 'security_pattern' ? extras?.topSecurityKey : type === 'token_abuse' ? extras?.topKey : undefined;
   return p ? { [p.kind]: p.id } : undefined;
+}
+
+/**
+ * The features of an event window that read as changed without enough requests behind the change, which the
+ * detectors then read as the usual value:
+ * - an error rate above the usual resting on fewer than ERROR_SUPPORT failed requests: no evidence of more
+ *   failures than usual;
+ * - a top-key share above the usual whose key made fewer than KEY_SUPPORT requests in the window: one long
+ *   prompt is not a key taking over;
+ * - a cache hit rate that differs from the usual by fewer than CACHE_SUPPORT requests: the rate of a
+ *   1-request window is 0 or 1 whatever the cache does.
+ */
+function unsupported(extras: WindowExtras, features: Float64Array, usual: Float64Array): number[] {
+  const out: number[] = [];
+  const e = FEATURE_INDEX.error_rate;
+  if (extras.errorSupport && extras.errorSupport.errors < ERROR_SUPPORT && features[e] > usual[e]) out.push(e);
+  const k = FEATURE_INDEX.top_key_token_share;
+  if (extras.topKey && extras.topKey.requests < KEY_SUPPORT && features[k] > usual[k]) out.push(k);
+  const c = FEATURE_INDEX.cache_hit_rate;
+  const cache = extras.samples;
+  if (cache?.cacheKnown && Math.abs((cache.cacheHits ?? 0) - usual[c] * cache.cacheKnown) < CACHE_SUPPORT && features[c] !== usual[c]) out.push(c);
+  return out;
 }
 
 /**
