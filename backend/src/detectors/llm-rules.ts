@@ -54,6 +54,14 @@ function silentBefore(i: DetectionInput): boolean {
   return false;
 }
 
+/** Requests and cost (USD) a window needs before the cost-per-token rule speaks: one odd request is no price change. */
+const COST_SUPPORT = 5;
+const COST_MINIMUM = 0.01;
+/** USD per 1,000 tokens (0 without tokens). */
+const costPerKiloToken = (cost: number, tokens: number) => (tokens > 0 ? (1000 * cost) / tokens : 0);
+/** A price: four significant digits, so $0.0025 reads as such. */
+const fmtUsd = (x: number) => `$${x.toPrecision(4).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '')}`;
+
 /** Tokens a key must use in a window before either token-abuse rule speaks. */
 const TOKEN_ABUSE_MINIMUM = 20_000;
 /** Where the series keeps its keys' usual use (SeriesState.detectorState; saved with the series). */
@@ -183,6 +191,19 @@ const RULES: Rule[] = [
     reason: (i, v) => `no requests in this window (normally at least ~${Math.round(v)}, median ${fmt(center(i, F.request_count))})`,
   },
   {
+    // Cost per token 3x the series' usual (its median cost over its median tokens, per 1,000 tokens): a price
+    // change, a deployment routed to a dearer model or tier, a billing bug. The cost itself follows the
+    // traffic, and a bursty series' cost band is wide (code-copilot: 0-0.9 USD a window around a median of
+    // 0.045), so every request costing 5x was inside it (QA); per token it is as steady as the price.
+    type: 'cost_spike',
+    ratio: 3,
+    minimum: Number.MIN_VALUE,
+    value: (i) => costPerKiloToken(i.features[F.cost_usd], i.features[F.input_tokens_sum] + i.features[F.output_tokens_sum]),
+    usual: (i) => costPerKiloToken(center(i, F.cost_usd), center(i, F.input_tokens_sum) + center(i, F.output_tokens_sum)),
+    when: (i) => i.features[F.request_count] >= COST_SUPPORT && i.features[F.cost_usd] >= COST_MINIMUM && center(i, F.cost_usd) > 0,
+    reason: (_i, v, u) => `cost of ${fmtUsd(v)} per 1,000 tokens, usually ~${fmtUsd(u)} (${fmt(v / u)}x)`,
+  },
+  {
     type: 'output_blowup',
     ratio: 3,
     minimum: 2_000,
@@ -259,7 +280,7 @@ const RULES: Rule[] = [
 /**
  * LLM-specific rules on event windows: token abuse by one key or user (the heaviest of the window, or any
  * key against its own usual, which the detector learns in `update`: key-usage.ts), request-rate spike, traffic
- * stopped, output blow-up, error burst and security-event burst. Already calibrated (1 = the rule's boundary); the
+ * stopped, cost per token, output blow-up, error burst and security-event burst. Already calibrated (1 = the rule's boundary); the
  * strongest rule decides the type.
  */
 export const llmRulesDetector: Detector = {
