@@ -127,7 +127,6 @@ export function outsideBand(a: Attribution): boolean {
   return a.actual < a.lower || a.actual > a.upper;
 }
 
-/** Type from the winning detector, or from the most deviating feature. */
 /** The strongest rule past its boundary that names a type (a specific LLM failure), if any. */
 export function typedRule(scores: readonly DetectorScore[]): DetectorScore | undefined {
   let top: DetectorScore | undefined;
@@ -135,6 +134,7 @@ export function typedRule(scores: readonly DetectorScore[]): DetectorScore | und
   return top;
 }
 
+/** Type from the winning detector, or from the most deviating feature. */
 export function typeFor(winner: DetectorScore | undefined, attrs: readonly Attribution[], scores: readonly DetectorScore[] = []): AnomalyType {
   // A rule past its boundary names a specific LLM failure: more precise than the top-moving feature.
   const rule = typedRule(scores);

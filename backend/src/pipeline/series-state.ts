@@ -45,10 +45,6 @@ export interface QuarantinedWindow {
   anomalyId: string | null;
 }
 
-/**
- * Everything the service keeps in memory about one series: its recent feature history (the baselines),
- * per-detector state and calibration, the open incident and the score timeline.
- */
 /** The calibration samples of one normal window of an event series, waiting to be learnt. */
 export interface PendingSamples {
   /** windowsSeen of the series when the window was scored (1-based). */
@@ -57,6 +53,10 @@ export interface PendingSamples {
   values: Float64Array;
 }
 
+/**
+ * Everything the service keeps in memory about one series: its recent feature history (the baselines),
+ * per-detector state and calibration, the open incident and the score timeline.
+ */
 export class SeriesState {
   readonly history: RingMatrix;
   windowsSeen = 0;
