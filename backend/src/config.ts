@@ -327,7 +327,7 @@ export function loadConfig(
   // sparse, and their per-request features are judged against a baseline their empty windows froze.
   const perPrincipal = p.SENTINEL_SERIES_KEY.filter((d) => d === 'user' || d === 'apiKeyId');
   if (perPrincipal.length) {
-    warn(`SENTINEL_SERIES_KEY: a series per ${perPrincipal.join(' and ')} is sparse: expect about one false alert per 3 to 7 such series an hour of ordinary traffic, mostly low or medium (docs/DETECTION.md section 1); per-key abuse is found on the default key service,model`);
+    warn(`SENTINEL_SERIES_KEY: a series per ${perPrincipal.join(' and ')} is sparse: expect about one false alert per 5 to 11 such series an hour of ordinary traffic, mostly low or medium (docs/DETECTION.md section 1); per-key abuse is found on the default key service,model`);
   }
   return Object.freeze({
     host: p.SENTINEL_HOST,

@@ -80,7 +80,7 @@ test('a series per user or API key warns what to expect of sparse series (false 
   const warnings: string[] = [];
   assert.deepEqual(loadConfig({ SENTINEL_SERIES_KEY: 'service,model,apiKeyId' }, (m) => warnings.push(m)).seriesKey, ['service', 'model', 'apiKeyId']);
   assert.equal(warnings.length, 1);
-  assert.match(warnings[0], /^SENTINEL_SERIES_KEY: a series per apiKeyId is sparse: expect about one false alert per 3 to 7 such series an hour/);
+  assert.match(warnings[0], /^SENTINEL_SERIES_KEY: a series per apiKeyId is sparse: expect about one false alert per 5 to 11 such series an hour/);
   loadConfig({ SENTINEL_SERIES_KEY: 'service,route' }, (m) => warnings.push(m));
   assert.equal(warnings.length, 1, 'other dimensions: no warning');
 });

@@ -97,6 +97,15 @@ export const CACHE_SUPPORT = 3;
  * its key hold 80 % of a window, and the series paged token abuse for one request.
  */
 export const KEY_SUPPORT = 3;
+/**
+ * Requests whose own output/input ratio must be above a level for the window's ratio to read above it: the
+ * window's ratio is never more than the RATIO_SUPPORT-th largest ratio of its requests, and not observed
+ * over fewer requests. One short prompt with a long answer (50 tokens in, 100 out) made a 1-request window
+ * of a key whose prompts are usually 2,000 tokens read 100x its usual ratio, and per-key series paged an
+ * output blow-up for it (28 of 69 false records in bench:series-key); a window where three requests answer
+ * long still reads as it is.
+ */
+export const RATIO_SUPPORT = 3;
 
 /** Facts of a window that are not features but serve rules and explanations. */
 export interface WindowExtras {
@@ -143,6 +152,8 @@ export interface WindowSamples {
   /** Input / output tokens per request (absent in windows made before they existed). */
   input?: Float64Array;
   output?: Float64Array;
+  /** Output/input ratio per request, sorted (absent in windows made before it existed). */
+  ratio?: Float64Array;
   requests?: number;
   errors?: number;
   /** Requests that reported cacheHit, and the hits among them (absent in windows made before they existed). */
@@ -288,6 +299,27 @@ export class WindowAccumulator {
     }
   }
 
+  /** The RATIO_SUPPORT-th largest output/input ratio among the window's (sampled) requests; NaN for fewer. */
+  private kthLargestRatio(): number {
+    if (this.tokenN < RATIO_SUPPORT) return NaN;
+    const top = new Float64Array(RATIO_SUPPORT).fill(-Infinity);
+    for (let i = 0; i < this.tokenN; i++) {
+      const r = requestRatio(this.inputs[i], this.outputs[i]);
+      if (r <= top[RATIO_SUPPORT - 1]) continue;
+      let j = RATIO_SUPPORT - 1;
+      for (; j > 0 && top[j - 1] < r; j--) top[j] = top[j - 1];
+      top[j] = r;
+    }
+    return top[RATIO_SUPPORT - 1];
+  }
+
+  /** Sorted output/input ratios of the window's (sampled) requests. */
+  private ratios(): Float64Array {
+    const out = new Float64Array(this.tokenN);
+    for (let i = 0; i < this.tokenN; i++) out[i] = requestRatio(this.inputs[i], this.outputs[i]);
+    return out.sort();
+  }
+
   /** Feature vector in EVENT_FEATURES order; NaN where the window could not observe a feature (PER_REQUEST_FEATURES). */
   features(): Float64Array {
     const f = new Float64Array(EVENT_FEATURES.length);
@@ -303,9 +335,12 @@ export class WindowAccumulator {
     f[FEATURE_INDEX.request_count] = n;
     f[FEATURE_INDEX.input_tokens_sum] = this.inputTokens;
     f[FEATURE_INDEX.output_tokens_sum] = this.outputTokens;
-    f[FEATURE_INDEX.input_tokens_mean] = this.inputTokens / n;
-    f[FEATURE_INDEX.output_tokens_mean] = this.outputTokens / n;
-    f[FEATURE_INDEX.output_input_ratio] = this.outputTokens / Math.max(1, this.inputTokens);
+    // A small window's means rest on LATENCY_SUPPORT requests (supportedMean), as when it borrows from the
+    // windows before it (latency-pool.ts); a window with nothing to borrow read one long answer as its mean.
+    const small = n < POOL_MIN;
+    f[FEATURE_INDEX.input_tokens_mean] = small ? supportedMean(this.inputs.slice(0, this.tokenN).sort()) : this.inputTokens / n;
+    f[FEATURE_INDEX.output_tokens_mean] = small ? supportedMean(this.outputs.slice(0, this.tokenN).sort()) : this.outputTokens / n;
+    f[FEATURE_INDEX.output_input_ratio] = supportedRatio(this.outputTokens / Math.max(1, this.inputTokens), this.kthLargestRatio());
     f[FEATURE_INDEX.latency_p50_ms] = supportedQuantile(lat, 0.5);
     f[FEATURE_INDEX.latency_p95_ms] = supportedQuantile(lat, 0.95);
     f[FEATURE_INDEX.latency_p99_ms] = supportedQuantile(lat, 0.99);
@@ -356,6 +391,7 @@ export class WindowAccumulator {
         ttft: thinSorted(this.ttfts.subarray(0, this.ttftN).sort()),
         input: thinSorted(this.inputs.slice(0, this.tokenN).sort()),
         output: thinSorted(this.outputs.slice(0, this.tokenN).sort()),
+        ratio: thinSorted(this.ratios()),
         requests: this.count,
         errors: this.errors,
         cacheKnown: this.cacheKnown,
@@ -363,6 +399,19 @@ export class WindowAccumulator {
       },
     };
   }
+}
+
+/** One request's output tokens over its input tokens (at least 1), as the window's ratio is over its sums. */
+export function requestRatio(input: number, output: number): number {
+  return output / Math.max(1, input);
+}
+
+/**
+ * A window's output/input ratio (of its sums, or of its per-request means), but not above the
+ * RATIO_SUPPORT-th largest ratio of its requests; NaN when that is NaN (too few requests).
+ */
+export function supportedRatio(ratio: number, kthLargest: number): number {
+  return Number.isNaN(kthLargest) ? NaN : Math.min(ratio, kthLargest);
 }
 
 function bump(map: Map<string, number>, key: string, cap: number): void {
@@ -376,6 +425,23 @@ function grow(a: Float64Array): Float64Array {
   const b = new Float64Array(Math.min(a.length * 2, MAX_SAMPLES));
   b.set(a);
   return b;
+}
+
+/**
+ * Mean of sorted samples with each sample counted at most as the k-th largest and at least as the k-th
+ * smallest (LATENCY_SUPPORT): one or two extreme requests, long or short, do not make the mean. Over fewer
+ * than 2k - 1 samples the two bounds meet at the median. NaN for fewer than k samples: no mean rests on k
+ * requests (one 50-token prompt with one ordinary one read as a mean prompt of 50 tokens, a drop of z -10).
+ */
+export function supportedMean(sorted: Float64Array, k = LATENCY_SUPPORT): number {
+  const n = sorted.length;
+  if (n < Math.max(1, k)) return NaN;
+  const mid = (n - 1) >> 1;
+  const lo = sorted[Math.min(k - 1, mid)];
+  const hi = sorted[Math.max(n - k, mid)];
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += Math.min(Math.max(sorted[i], lo), hi);
+  return sum / n;
 }
 
 /**

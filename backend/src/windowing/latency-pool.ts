@@ -24,7 +24,7 @@
  * Evaluated read-only (Scorer.evaluate, also for POST /detect); the window's samples join its series' pool
  * when it is committed.
  */
-import { FEATURE_INDEX, LATENCY_SUPPORT, POOL_MIN, supportedQuantile, type WindowSamples } from './features';
+import { FEATURE_INDEX, LATENCY_SUPPORT, POOL_MIN, RATIO_SUPPORT, supportedMean, supportedQuantile, supportedRatio, type WindowSamples } from './features';
 
 /**
  * Windows back a small window borrows latency samples from: the pool is the recent past, not the series'
@@ -74,19 +74,6 @@ const LATENCY_QUANTILES = [
 ] as const;
 
 /**
- * Mean of sorted samples with each sample counted at most as the k-th largest (LATENCY_SUPPORT): one or two
- * extreme requests do not make the mean. NaN for no samples.
- */
-export function supportedMean(sorted: Float64Array, k = LATENCY_SUPPORT): number {
-  const n = sorted.length;
-  if (n === 0) return NaN;
-  const cap = n >= k ? sorted[n - k] : sorted[0];
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += Math.min(sorted[i], cap);
-  return sum / n;
-}
-
-/**
  * The requests and failed requests a window's error rate is taken over: its own when it has POOL_MIN
  * requests, else with those of the windows before it (newest first, whole windows, POOL_LOOKBACK windows
  * back) until POOL_MIN; its own alone when it has no failed request (the windows after an error storm).
@@ -120,6 +107,7 @@ export function withPooledFeatures(features: Float64Array, own: WindowSamples | 
   const empty = new Float64Array(0);
   const output = small && own.output ? pooledSample(own.output, pool, seq, (p) => p.output ?? empty) : undefined;
   const input = small && own.input ? pooledSample(own.input, pool, seq, (p) => p.input ?? empty) : undefined;
+  const ratio = small && own.ratio ? pooledSample(own.ratio, pool, seq, (p) => p.ratio ?? empty) : undefined;
   const errors = small ? pooledErrors(own, pool, seq) : null;
   const tokens = output !== undefined && output !== own.output && input !== undefined;
   // Only a window with a failure of its own borrows (pooledErrors): after a storm, the windows that no
@@ -134,8 +122,10 @@ export function withPooledFeatures(features: Float64Array, own: WindowSamples | 
     const meanIn = supportedMean(input);
     out[FEATURE_INDEX.output_tokens_mean] = meanOut;
     out[FEATURE_INDEX.input_tokens_mean] = meanIn;
-    // As the window's own ratio is (its output sum / its input sum): the ratio of its per-request means.
-    out[FEATURE_INDEX.output_input_ratio] = meanOut / Math.max(1, meanIn);
+    // As the window's own ratio is (its output sum / its input sum): the ratio of its per-request means,
+    // resting on RATIO_SUPPORT requests of the pooled sample like the window's own.
+    const kth = ratio && ratio.length >= RATIO_SUPPORT ? ratio[ratio.length - RATIO_SUPPORT] : NaN;
+    out[FEATURE_INDEX.output_input_ratio] = ratio ? supportedRatio(meanOut / Math.max(1, meanIn), kth) : meanOut / Math.max(1, meanIn);
   }
   if (rate) out[FEATURE_INDEX.error_rate] = errors.errors / errors.requests;
   return out;
@@ -151,6 +141,7 @@ export function poolWindow(pool: PooledSamples[], own: WindowSamples | undefined
       ...(own.requests !== undefined ? { requests: own.requests, errors: own.errors ?? 0 } : {}),
       ...(own.input ? { input: own.input } : {}),
       ...(own.output ? { output: own.output } : {}),
+      ...(own.ratio ? { ratio: own.ratio } : {}),
     });
   }
   // Keep the newest windows while they are within reach and not yet POOL_MIN samples of each kind (and

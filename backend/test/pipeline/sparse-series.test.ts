@@ -29,7 +29,8 @@ test('a series per API key on an hour of the real code trace (200 keys, nothing 
   const events = traceTraffic({ file: 'code.csv', start: T0, minutes: 60, seed: 6 });
   const records = await replayMinutes(T0, 60, byMinute(events), undefined, perKey);
   // Before: 418 records, 238 of them high or critical (empty windows were learnt as the expected value, so
-  // a sparse key's baselines froze with a MAD of 0 and every request was far out). Now 60, 15.
+  // a sparse key's baselines froze with a MAD of 0 and every request was far out). 54 (13) before the
+  // output/input ratio and the token means of small windows rested on 3 requests; now 38 (2).
   assert.ok(records.length < 100, `${records.length} records for 200 keys in an hour`);
   assert.ok(serious(records).length < 30, `${serious(records).length} high or critical`);
 });
@@ -85,4 +86,25 @@ test('one long prompt on a quiet series (10 requests a minute over 20 keys) is n
   const many = traffic((m) => (m >= 50 && m < 55 ? Array.from({ length: 6 }, (_, i) => event(T0 + m * MINUTE + 1_000 + i * 9_000, { apiKeyId: 'key-3', inputTokens: 6_000, latencyMs: 1_500 })) : []));
   const found = (await replayMinutes(T0, 70, byMinute(many))).filter((x) => x.type === 'token_abuse' && x.labels.apiKeyId === 'key-3');
   assert.ok(found.some((x) => Date.parse(x.start) <= T0 + 52 * MINUTE), 'six 6,000-token requests a minute from one key are token abuse naming it');
+});
+
+test('a short prompt with a long answer on a key (a request every 6 minutes, prompts of ~2,000 tokens) is no anomaly; every answer 10x longer is an output blow-up', async () => {
+  const r = rng(17);
+  const minutes = 240;
+  const traffic = (every: number, answer: (m: number) => Partial<LlmEvent>) => {
+    const events: LlmEvent[] = [];
+    for (let m = 0; m < minutes; m += every) {
+      events.push(event(T0 + m * MINUTE + Math.floor(r() * 50_000), { apiKeyId: 'k1', inputTokens: 1_800 + Math.floor(r() * 400), outputTokens: 15 + Math.floor(r() * 10), latencyMs: 800 + Math.floor(r() * 200), ...answer(m) }));
+    }
+    return events;
+  };
+  // Before: 50 tokens in and 100 out, pooled with the key's one request before it, read as a mean prompt of
+  // 50 tokens (z -10) and a ratio of 0.4 against a usual 0.01 (the smallest answer over the smallest prompt).
+  const short = traffic(6, (m) => (m === 180 ? { inputTokens: 50, outputTokens: 100 } : {}));
+  const quiet = await replayMinutes(T0, minutes, byMinute(short), undefined, perKey);
+  assert.deepEqual(quiet.map((x) => x.explanation.summary), []);
+  // A request every 2 minutes: three long answers within the pool's 10 windows are the key's ratio.
+  const longer = traffic(2, (m) => (m >= 180 && m < 210 ? { outputTokens: 200 + Math.floor(r() * 100) } : {}));
+  const found = (await replayMinutes(T0, minutes, byMinute(longer), undefined, perKey)).filter((x) => x.type === 'output_blowup');
+  assert.ok(found.some((x) => Date.parse(x.start) <= T0 + 190 * MINUTE), found.map((x) => `${x.type} ${x.start}`).join(' | ') || 'no output blow-up');
 });

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ERROR_SUPPORT, FEATURE_INDEX as F, LATENCY_SUPPORT, POOL_MIN, supportedQuantile, thinSorted } from '../../src/windowing/features';
+import { ERROR_SUPPORT, FEATURE_INDEX as F, LATENCY_SUPPORT, POOL_MIN, RATIO_SUPPORT, WindowAccumulator, supportedMean, supportedQuantile, thinSorted } from '../../src/windowing/features';
+import { event } from '../helpers';
 import { POOL_LOOKBACK, poolWindow, pooledErrors, pooledSample, withPooledFeatures, type PooledSamples } from '../../src/windowing/latency-pool';
 
 const sorted = (xs: number[]) => Float64Array.from(xs).sort();
@@ -99,4 +100,50 @@ test('a small window with a failure takes its error rate over the latest request
   // POOL_MIN requests of its own: its own.
   assert.deepEqual(pooledErrors(window(POOL_MIN, 2), pool, 7), { requests: POOL_MIN, errors: 2 });
   assert.equal(ERROR_SUPPORT, 3);
+});
+
+test('a mean rests on LATENCY_SUPPORT requests: none over fewer, one or two extreme requests either way do not make it', () => {
+  assert.ok(Number.isNaN(supportedMean(sorted([50, 2_000]))), 'two requests are no mean');
+  assert.equal(supportedMean(sorted([50, 1_900, 2_100])), 1_900, 'over 3 the median');
+  assert.equal(supportedMean(sorted([10, 20, 20, 20, 20, 20, 8_000])), 20, 'one short and one long answer among 7');
+  assert.equal(supportedMean(sorted([20, 20, 20, 20, 400, 400, 400])), 1_280 / 7, 'three long answers move it');
+  const busy = sorted(Array.from({ length: 100 }, (_, i) => 100 + i));
+  assert.equal(supportedMean(busy), busy.reduce((a, b) => a + b, 0) / 100, 'a busy window whose extremes are not alone: its plain mean');
+});
+
+test('property: a supported mean lies between the k-th smallest and the k-th largest sample (their median below 2k - 1)', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 100_000 }), { minLength: LATENCY_SUPPORT, maxLength: 40 }), (xs) => {
+      const s = sorted(xs);
+      const n = s.length;
+      const m = supportedMean(s);
+      const lo = Math.min(s[LATENCY_SUPPORT - 1], s[(n - 1) >> 1]);
+      const hi = Math.max(s[n - LATENCY_SUPPORT], s[(n - 1) >> 1]);
+      return m >= lo - 1e-9 && m <= hi + 1e-9;
+    }),
+  );
+});
+
+test('a window\'s output/input ratio rests on RATIO_SUPPORT requests, in its own window and pooled', () => {
+  assert.equal(RATIO_SUPPORT, 3);
+  const window = (reqs: [number, number][]) => {
+    const acc = new WindowAccumulator();
+    for (const [input, output] of reqs) acc.add(event(0, { inputTokens: input, outputTokens: output }));
+    return { f: acc.features(), samples: acc.extras().samples! };
+  };
+  // One short prompt with a long answer among long prompts: the sums say 0.05 (10x the usual 0.01), the
+  // third largest request ratio 0.01.
+  const one = window([[50, 2_000], ...Array.from({ length: 9 }, (): [number, number] => [2_000, 20])]);
+  assert.ok(Math.abs(one.f[F.output_input_ratio] - 0.01) < 1e-12, String(one.f[F.output_input_ratio]));
+  assert.ok(Number.isNaN(window([[50, 100], [2_000, 20]]).f[F.output_input_ratio]), 'two requests are no ratio');
+  const three = window([[2_000, 2_000], [2_000, 2_000], [2_000, 2_000], [2_000, 20]]);
+  assert.ok(Math.abs(three.f[F.output_input_ratio] - 6_020 / 8_000) < 1e-12, 'three long answers are the window\'s ratio');
+  // Pooled: the short prompt's window (1 request) with two ordinary windows before it reads the usual ratio.
+  const pool: PooledSamples[] = [
+    { seq: 1, ...window([[2_000, 20]]).samples },
+    { seq: 2, ...window([[1_900, 20]]).samples },
+  ];
+  const small = window([[50, 100]]);
+  const pooled = withPooledFeatures(small.f, small.samples, pool, 3);
+  assert.ok(pooled[F.output_input_ratio] <= 20 / 1_900 + 1e-12, String(pooled[F.output_input_ratio]));
 });
