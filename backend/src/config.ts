@@ -40,7 +40,8 @@ export interface Config {
   sensitivity: number;
   /**
    * Points a plain metric series that opened an incident opens no new one for; anomalous points in between
-   * rejoin that incident (re-opening it if it had resolved). @default 100 (SENTINEL_REALERT_POINTS; 0: off)
+   * rejoin that incident (re-opening it if it had resolved); a point anomalous on its statistical point score
+   * alone waits three times as long (see inHoldOff). @default 100 (SENTINEL_REALERT_POINTS; 0: off)
    */
   realertPoints: number;
   /**

@@ -71,7 +71,7 @@ export function replayVariant(j: Dump, cadCol: string, variant: string, warmup: 
     const score = Math.max(point, sus);
     const anomalous = i >= warmup && score > 1;
     const f = anomalous && ruleScore > 1 ? finding : null;
-    const held = inHoldOff(last, i + 1, realert, f);
+    const held = inHoldOff(last, i + 1, realert, f, anomalous && !(sus > point));
     alert[i] = held ? 0 : score;
     if (anomalous && !held) last = { seq: i + 1, finding: f };
     sustained.push(level);

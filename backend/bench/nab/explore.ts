@@ -104,11 +104,12 @@ export function replayAlerts(j: Dump, warmupWindows: number, realertPoints: numb
       return { name: c.name, score, threshold: score < 0 ? NaN : 1, output: { raw: score, calibrated: c.calibrated } };
     });
     const combined = combine(scores, 'points');
-    const score = Math.max(combined.score, sustained.evaluate(combined.level));
+    const sus = sustained.evaluate(combined.level);
+    const score = Math.max(combined.score, sus);
     const anomalous = i >= warmupWindows && score > 1;
     const finding = anomalous ? j.findings[i] : null;
     // IncidentTracker sees the point after the scorer counted it: windowsSeen = i + 1.
-    const held = inHoldOff(last, i + 1, realertPoints, finding);
+    const held = inHoldOff(last, i + 1, realertPoints, finding, anomalous && !(sus > combined.score));
     alert[i] = held ? 0 : score;
     if (anomalous && !held) last = { seq: i + 1, finding };
     sustained.push(combined.level);

@@ -35,13 +35,35 @@ export function ruleFinding(scores: readonly DetectorScore[]): string | null {
 
 /**
  * Whether point `seq` of a plain series is held back by the re-alert hold-off of its last alert `last`:
- * within `realertPoints` of it, unless a rule's `finding` (of an anomalous point) is news to that alert.
+ * within `realertPoints` of it, unless a rule's `finding` (of an anomalous point) is news to that alert;
+ * within STATISTICAL_REALERT x `realertPoints` when the point is a `statistical` alert (anomalous by its own
+ * point score, the value and shape detectors, with no rule past its boundary and not by the sustained score).
  * Saved state of an earlier version has no `finding` on `last`: read as a statistical alert.
  */
-export function inHoldOff(last: { seq: number; finding?: string | null } | null, seq: number, realertPoints: number, finding: string | null): boolean {
-  if (last === null || seq - last.seq > realertPoints) return false;
+export function inHoldOff(
+  last: { seq: number; finding?: string | null } | null,
+  seq: number,
+  realertPoints: number,
+  finding: string | null,
+  statistical = false,
+): boolean {
+  if (last === null) return false;
+  const span = statistical && finding === null ? STATISTICAL_REALERT * realertPoints : realertPoints;
+  if (seq - last.seq > span) return false;
   return finding === null || finding === (last.finding ?? null);
 }
+
+/**
+ * A plain series' statistical point alert waits this many hold-offs after the series' last alert (rules and
+ * the sustained score wait one). After an incident a series is still settling: its recent subsequences hold
+ * the disturbance (kNN), its baselines are moving to the new level, and the first point alerts that come
+ * once the hold-off ends are mostly that aftermath, not a new incident. On NAB (docs/BENCHMARKS.md, step 30),
+ * 52 of the false-positive rows were point-score alerts, 29 of them 101-300 points after an alert, against
+ * 2 of the 16 windows whose first detection was a point-score alert; a sustained alert that soon after is
+ * more often a real onset (7 first detections, 18 false rows), so it keeps the plain hold-off. The held
+ * points are still anomalous (they rejoin the incident, are not learnt), so only what pages changes.
+ */
+const STATISTICAL_REALERT = 3;
 
 /**
  * Merges anomalous observations of a series into one open incident while they keep coming, and resolves it
@@ -63,7 +85,7 @@ export function inHoldOff(last: { seq: number; finding?: string | null } | null,
  * swallow the series then leaving its range, and a page for "higher than ever" says nothing about the
  * "lower than ever" that follows. The same finding again is held. (NAB: any rule after a statistical alert
  * 68.65 -> 69.26; different findings after a rule's alert too 72.00 -> 72.76 offline; letting every rule
- * through, also the same finding again, 68.31.)
+ * through, also the same finding again, 68.31.) A statistical point alert waits longer (STATISTICAL_REALERT).
  */
 export class IncidentTracker {
   constructor(
@@ -76,7 +98,7 @@ export class IncidentTracker {
     const { state } = d;
     const last = state.lastOpened;
     const finding = d.anomalous ? ruleFinding(d.scores) : null;
-    const held = state.kind === 'points' && inHoldOff(last, state.windowsSeen, this.realertPoints, finding);
+    const held = state.kind === 'points' && inHoldOff(last, state.windowsSeen, this.realertPoints, finding, d.anomalous && !d.sustained);
     state.alertScore = held ? 0 : d.score;
     const change = await this.apply(d, held ? last : null);
     // An anomalous point outside the hold-off alerts (as a new incident, or as news on one still open):

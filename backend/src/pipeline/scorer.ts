@@ -97,6 +97,8 @@ export interface Detection {
   outlier?: true;
   /** A plain series' point whose subsequence spans a silence: not judged by kNN, not learnt as a pattern. */
   acrossGap?: true;
+  /** A plain series' point whose score is its sustained score (above the point's own): see SustainedScore. */
+  sustained?: true;
 }
 
 /** Options of the {@link Scorer}. */
@@ -370,6 +372,7 @@ export class Scorer {
       ...(routine ? { usualAtThisHour: true } : {}),
       ...(outlier ? { outlier: true } : {}),
       ...(acrossGap ? { acrossGap: true } : {}),
+      ...(sustained > combined.score ? { sustained: true } : {}),
       vector,
       input,
       scores,

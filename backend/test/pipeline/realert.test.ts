@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config';
 import { rng } from '../../src/demo/traffic';
 import { createLogger } from '../../src/logger';
+import { inHoldOff } from '../../src/pipeline/incidents';
 import { Pipeline } from '../../src/pipeline/pipeline';
 import { SqliteStore } from '../../src/store/sqlite-store';
 
@@ -70,5 +71,15 @@ describe('re-alert hold-off of plain series (SENTINEL_REALERT_POINTS)', () => {
     assert.ok(alert.slice(561, 661).every((s) => s === 0), 'the hold-off runs from the new finding');
     const reasons = anomalies.map((a) => a.explanation.markdown).join('\n');
     assert.match(reasons, /below everything/);
+  });
+
+  test('a statistical point alert waits three hold-offs; a sustained alert or a rule with news waits one or none', () => {
+    const last = { seq: 100, finding: null };
+    assert.equal(inHoldOff(last, 250, 100, null, true), true, 'statistical, 150 points after');
+    assert.equal(inHoldOff(last, 400, 100, null, true), true);
+    assert.equal(inHoldOff(last, 401, 100, null, true), false);
+    assert.equal(inHoldOff(last, 250, 100, null, false), false, 'sustained (or not anomalous), 150 points after');
+    assert.equal(inHoldOff(last, 150, 100, 'range:above', true), false, 'a rule is news to a statistical alert');
+    assert.equal(inHoldOff(last, 250, 0, null, true), false, 'hold-off off');
   });
 });
