@@ -184,6 +184,8 @@ export class WindowAccumulator {
   private inputs: Float64Array = new Float64Array(128);
   private outputs: Float64Array = new Float64Array(128);
   private tokenN = 0;
+  /** The sampled requests' tokens and ratios, sorted (sortedTokens); dropped when a request is added. */
+  private sorted: SortedTokens | undefined;
   /** Separate from `rng` so that token sampling leaves latency sampling as it was. */
   private tokenRng = 0x85ebca6b;
   private users = new Set<string>();
@@ -268,6 +270,7 @@ export class WindowAccumulator {
 
   /** Tokens of one request (input and output kept as a pair, so both reservoirs drop the same requests). */
   private addTokens(input: number, output: number): void {
+    this.sorted = undefined;
     let j = this.tokenN;
     if (this.tokenN < MAX_SAMPLES) {
       if (this.tokenN === this.inputs.length) {
@@ -299,25 +302,14 @@ export class WindowAccumulator {
     }
   }
 
-  /** The RATIO_SUPPORT-th largest output/input ratio among the window's (sampled) requests; NaN for fewer. */
-  private kthLargestRatio(): number {
-    if (this.tokenN < RATIO_SUPPORT) return NaN;
-    const top = new Float64Array(RATIO_SUPPORT).fill(-Infinity);
-    for (let i = 0; i < this.tokenN; i++) {
-      const r = requestRatio(this.inputs[i], this.outputs[i]);
-      if (r <= top[RATIO_SUPPORT - 1]) continue;
-      let j = RATIO_SUPPORT - 1;
-      for (; j > 0 && top[j - 1] < r; j--) top[j] = top[j - 1];
-      top[j] = r;
-    }
-    return top[RATIO_SUPPORT - 1];
-  }
-
-  /** Sorted output/input ratios of the window's (sampled) requests. */
-  private ratios(): Float64Array {
-    const out = new Float64Array(this.tokenN);
-    for (let i = 0; i < this.tokenN; i++) out[i] = requestRatio(this.inputs[i], this.outputs[i]);
-    return out.sort();
+  /** Input and output tokens and output/input ratio of the window's (sampled) requests, each sorted: once for its features and its samples. */
+  private sortedTokens(): SortedTokens {
+    if (this.sorted) return this.sorted;
+    const n = this.tokenN;
+    const ratio = new Float64Array(n);
+    for (let i = 0; i < n; i++) ratio[i] = requestRatio(this.inputs[i], this.outputs[i]);
+    this.sorted = { input: this.inputs.slice(0, n).sort(), output: this.outputs.slice(0, n).sort(), ratio: ratio.sort() };
+    return this.sorted;
   }
 
   /** Feature vector in EVENT_FEATURES order; NaN where the window could not observe a feature (PER_REQUEST_FEATURES). */
@@ -338,9 +330,10 @@ export class WindowAccumulator {
     // A small window's means rest on LATENCY_SUPPORT requests (supportedMean), as when it borrows from the
     // windows before it (latency-pool.ts); a window with nothing to borrow read one long answer as its mean.
     const small = n < POOL_MIN;
-    f[FEATURE_INDEX.input_tokens_mean] = small ? supportedMean(this.inputs.slice(0, this.tokenN).sort()) : this.inputTokens / n;
-    f[FEATURE_INDEX.output_tokens_mean] = small ? supportedMean(this.outputs.slice(0, this.tokenN).sort()) : this.outputTokens / n;
-    f[FEATURE_INDEX.output_input_ratio] = supportedRatio(this.outputTokens / Math.max(1, this.inputTokens), this.kthLargestRatio());
+    const tokens = this.sortedTokens();
+    f[FEATURE_INDEX.input_tokens_mean] = small ? supportedMean(tokens.input) : this.inputTokens / n;
+    f[FEATURE_INDEX.output_tokens_mean] = small ? supportedMean(tokens.output) : this.outputTokens / n;
+    f[FEATURE_INDEX.output_input_ratio] = supportedRatio(this.outputTokens / Math.max(1, this.inputTokens), tokens.ratio);
     f[FEATURE_INDEX.latency_p50_ms] = supportedQuantile(lat, 0.5);
     f[FEATURE_INDEX.latency_p95_ms] = supportedQuantile(lat, 0.95);
     f[FEATURE_INDEX.latency_p99_ms] = supportedQuantile(lat, 0.99);
@@ -376,6 +369,7 @@ export class WindowAccumulator {
 
   extras(): WindowExtras {
     const top = this.topSecurityKey();
+    const tokens = this.sortedTokens();
     const keys: KeyUse[] = [];
     for (const [id, v] of this.keyTokens) if (v.requests > 0) keys.push({ id, kind: v.kind, tokens: v.tokens, requests: v.requests });
     return {
@@ -389,9 +383,9 @@ export class WindowAccumulator {
       samples: {
         latency: thinSorted(this.latencies.subarray(0, this.latencyN).sort()),
         ttft: thinSorted(this.ttfts.subarray(0, this.ttftN).sort()),
-        input: thinSorted(this.inputs.slice(0, this.tokenN).sort()),
-        output: thinSorted(this.outputs.slice(0, this.tokenN).sort()),
-        ratio: thinSorted(this.ratios()),
+        input: thinSorted(tokens.input),
+        output: thinSorted(tokens.output),
+        ratio: thinSorted(tokens.ratio),
         requests: this.count,
         errors: this.errors,
         cacheKnown: this.cacheKnown,
@@ -408,10 +402,17 @@ export function requestRatio(input: number, output: number): number {
 
 /**
  * A window's output/input ratio (of its sums, or of its per-request means), but not above the
- * RATIO_SUPPORT-th largest ratio of its requests; NaN when that is NaN (too few requests).
+ * RATIO_SUPPORT-th largest of its requests' sorted ratios; NaN over fewer than RATIO_SUPPORT requests.
  */
-export function supportedRatio(ratio: number, kthLargest: number): number {
-  return Number.isNaN(kthLargest) ? NaN : Math.min(ratio, kthLargest);
+export function supportedRatio(ratio: number, sortedRatios: Float64Array): number {
+  const n = sortedRatios.length;
+  return n < RATIO_SUPPORT ? NaN : Math.min(ratio, sortedRatios[n - RATIO_SUPPORT]);
+}
+
+interface SortedTokens {
+  input: Float64Array;
+  output: Float64Array;
+  ratio: Float64Array;
 }
 
 function bump(map: Map<string, number>, key: string, cap: number): void {

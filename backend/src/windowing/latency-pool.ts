@@ -24,7 +24,7 @@
  * Evaluated read-only (Scorer.evaluate, also for POST /detect); the window's samples join its series' pool
  * when it is committed.
  */
-import { FEATURE_INDEX, LATENCY_SUPPORT, POOL_MIN, RATIO_SUPPORT, supportedMean, supportedQuantile, supportedRatio, type WindowSamples } from './features';
+import { FEATURE_INDEX, LATENCY_SUPPORT, POOL_MIN, supportedMean, supportedQuantile, supportedRatio, type WindowSamples } from './features';
 
 /**
  * Windows back a small window borrows latency samples from: the pool is the recent past, not the series'
@@ -124,8 +124,8 @@ export function withPooledFeatures(features: Float64Array, own: WindowSamples | 
     out[FEATURE_INDEX.input_tokens_mean] = meanIn;
     // As the window's own ratio is (its output sum / its input sum): the ratio of its per-request means,
     // resting on RATIO_SUPPORT requests of the pooled sample like the window's own.
-    const kth = ratio && ratio.length >= RATIO_SUPPORT ? ratio[ratio.length - RATIO_SUPPORT] : NaN;
-    out[FEATURE_INDEX.output_input_ratio] = ratio ? supportedRatio(meanOut / Math.max(1, meanIn), kth) : meanOut / Math.max(1, meanIn);
+    const means = meanOut / Math.max(1, meanIn);
+    out[FEATURE_INDEX.output_input_ratio] = ratio ? supportedRatio(means, ratio) : means;
   }
   if (rate) out[FEATURE_INDEX.error_rate] = errors.errors / errors.requests;
   return out;
