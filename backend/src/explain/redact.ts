@@ -58,13 +58,25 @@ const digitCount = (s: string) => s.replace(/\D/g, '').length;
  * token shapes): what log lines need, where addresses and names help debugging.
  */
 export function redactSecrets(text: string): string {
+  return replaceCredentials(text, SECRET_PATTERNS, () => REDACTED.secret);
+}
+
+/**
+ * Replaces each credential span of `text` by `replace(credential)`, keeping what names it (`scheme://` and
+ * `@`, `Bearer `, `api_key=`); `patterns` are the bare key and token shapes to replace whole. A `key=value`
+ * whose value an earlier step already replaced (or is only the `Bearer` word left of one) is kept.
+ */
+function replaceCredentials(text: string, patterns: readonly RegExp[], replace: (credential: string) => string): string {
   let s = text;
-  s = s.replace(URL_CREDENTIALS, `$1${REDACTED.secret}@`);
-  s = s.replace(AUTH_SCHEME, `$1 ${REDACTED.secret}`);
-  s = s.replace(KEY_VALUE, `$1$2${REDACTED.secret}`);
-  for (const p of SECRET_PATTERNS) s = s.replace(p, REDACTED.secret);
+  s = s.replace(URL_CREDENTIALS, (m, scheme: string) => `${scheme}${replace(m.slice(scheme.length, -1))}@`);
+  s = s.replace(AUTH_SCHEME, (m, scheme: string) => `${scheme} ${replace(m.slice(scheme.length).trim())}`);
+  s = s.replace(KEY_VALUE, (m, name: string, sep: string, value: string) => (REPLACED.test(value) ? m : `${name}${sep}${replace(value)}`));
+  for (const p of patterns) s = s.replace(p, (m) => replace(m));
   return s;
 }
+
+/** A `key=value` value that is already a replacement (either kind), or the scheme word of one. */
+const REPLACED = /^(?:sha256:[0-9a-f]{12}|\[secret\]|Bearer|Basic)$/i;
 
 /**
  * The handle that stands for a credential found in telemetry: `sha256:` and the first 12 hex digits of its
@@ -85,16 +97,10 @@ export function credentialFingerprint(secret: string): string {
  * holds none.
  */
 export function fingerprintCredentials(text: string): string {
-  let s = text;
-  s = s.replace(URL_CREDENTIALS, (m, scheme: string) => `${scheme}${credentialFingerprint(m.slice(scheme.length, -1))}@`);
-  s = s.replace(AUTH_SCHEME, (m, scheme: string) => `${scheme} ${credentialFingerprint(m.slice(scheme.length).trim())}`);
-  s = s.replace(KEY_VALUE, (m, name: string, sep: string, value: string) => (FINGERPRINT.test(value) || /^(?:Bearer|Basic)$/i.test(value) ? m : `${name}${sep}${credentialFingerprint(value)}`));
-  for (const p of CREDENTIAL_PATTERNS) s = s.replace(p, (m) => credentialFingerprint(m));
+  const s = replaceCredentials(text, CREDENTIAL_PATTERNS, credentialFingerprint);
   return s === text ? text : s;
 }
 
-/** A value that is already a fingerprint (fingerprinting is idempotent). */
-const FINGERPRINT = /^sha256:[0-9a-f]{12}$/;
 /** The specific key and token shapes of SECRET_PATTERNS (all but the last, generic one). */
 const CREDENTIAL_PATTERNS = SECRET_PATTERNS.slice(0, -1);
 
