@@ -1,6 +1,6 @@
 /**
  * Offline variants of the plain-series ensemble with a CAD column (docs/BENCHMARKS.md, step 29): replays a
- * dump's detector columns with the production rules (ensemble, sustained score, hold-off) plus one change that
+ * dump's detector columns with the production rules (ensemble, sustained score and its daily envelope, hold-off) plus one change that
  * lets the contextual anomaly detector's score speak, and scores each variant with NAB. Not part of the
  * benchmark's result.
  *
@@ -17,6 +17,7 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config';
 import { inHoldOff } from '../../src/pipeline/incidents';
 import { SustainedScore } from '../../src/pipeline/sustained';
+import { DailyEnvelope } from '../../src/pipeline/envelope';
 import type { Dump } from './explore';
 import { loadProfiles, loadWindows, readSeries, resolveNabDir } from './nab-data';
 import { prepareSeries, scoreCorpus } from './scorer';
@@ -24,7 +25,7 @@ import { prepareSeries, scoreCorpus } from './scorer';
 const GATE = 0.8;
 const CAP = 0.99;
 
-export function replayVariant(j: Dump, cadCol: string, variant: string, warmup: number, realert: number): Float64Array {
+export function replayVariant(j: Dump, cadCol: string, variant: string, warmup: number, realert: number, points: { timestampsMs: ArrayLike<number>; values: ArrayLike<number> }): Float64Array {
   const [kind, p] = variant.split(':');
   const t = Number(p);
   const col = (n: string) => j.data[j.cols.indexOf(n)];
@@ -35,8 +36,12 @@ export function replayVariant(j: Dump, cadCol: string, variant: string, warmup: 
   const n = knn.length;
   const alert = new Float64Array(n);
   const sustained = new SustainedScore();
+  const envelope = new DailyEnvelope();
   let last: { seq: number; finding: string | null } | null = null;
+  let time = -Infinity;
   for (let i = 0; i < n; i++) {
+    // The benchmark's feed: a repeated timestamp goes 1 ms after its predecessor.
+    time = points.timestampsMs[i] > time ? points.timestampsMs[i] : time + 1;
     const c = cad ? Math.max(0, cad[i]) : 0;
     let rule = -1;
     for (const r of rules) if (r[i] >= 0 && r[i] > rule) rule = r[i];
@@ -67,6 +72,7 @@ export function replayVariant(j: Dump, cadCol: string, variant: string, warmup: 
     level = Math.max(level, ruleScore);
     const point = Math.max(ruleScore, stat);
     let sus = sustained.evaluate(level);
+    if (sus > 1 && sus > point && envelope.runWith(time, points.values[i]) >= sustained.window) sus = CAP;
     if (kind === 'votesus' && c < t) sus = Math.min(sus, CAP);
     const score = Math.max(point, sus);
     const anomalous = i >= warmup && score > 1;
@@ -75,6 +81,7 @@ export function replayVariant(j: Dump, cadCol: string, variant: string, warmup: 
     alert[i] = held ? 0 : score;
     if (anomalous && !held) last = { seq: i + 1, finding: f };
     sustained.push(level);
+    envelope.push(time, points.values[i]);
   }
   return alert;
 }
@@ -85,15 +92,19 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.met
   const nabDir = resolveNabDir();
   const windows = loadWindows(nabDir);
   const profiles = loadProfiles(nabDir);
-  const files = [...windows.keys()].map((fileId) => ({
-    fileId,
-    j: JSON.parse(readFileSync(path.join(dir, `${fileId.replace('/', '__')}.json`), 'utf8')) as Dump,
-    series: prepareSeries(fileId, readSeries(nabDir, fileId).timestampsMs, windows.get(fileId) ?? []),
-  }));
+  const files = [...windows.keys()].map((fileId) => {
+    const points = readSeries(nabDir, fileId);
+    return {
+      fileId,
+      j: JSON.parse(readFileSync(path.join(dir, `${fileId.replace('/', '__')}.json`), 'utf8')) as Dump,
+      points,
+      series: prepareSeries(fileId, points.timestampsMs, windows.get(fileId) ?? []),
+    };
+  });
   for (const v of variants) {
     let mismatches = 0;
-    const inputs = files.map(({ j, series }) => {
-      const scores = replayVariant(j, cadCol, v, config.warmupWindows, config.realertPoints);
+    const inputs = files.map(({ j, points, series }) => {
+      const scores = replayVariant(j, cadCol, v, config.warmupWindows, config.realertPoints, points);
       if (v === 'none') {
         const dumped = j.data[j.cols.indexOf('alert')];
         for (let i = 0; i < scores.length; i++) if (Math.abs(scores[i] - dumped[i]) > 1e-9) mismatches++;

@@ -25,9 +25,10 @@ import path from 'node:path';
 import { nabPipeline } from '../../src/bench/nab-bench';
 import { loadConfig } from '../../src/config';
 import type { DetectorScore } from '../../src/detectors/runner';
-import { combine } from '../../src/pipeline/ensemble';
+import { BELOW_BOUNDARY, combine } from '../../src/pipeline/ensemble';
 import { inHoldOff, ruleFinding } from '../../src/pipeline/incidents';
 import { SustainedScore } from '../../src/pipeline/sustained';
+import { DailyEnvelope } from '../../src/pipeline/envelope';
 import { loadProfiles, loadWindows, readSeries, resolveNabDir } from './nab-data';
 import { prepareSeries, scoreCorpus } from './scorer';
 
@@ -88,23 +89,30 @@ export interface Dump {
 }
 
 /**
- * The alert score of every row of one dump, rebuilt from its detector columns the way Pipeline and
- * IncidentTracker compute it for a plain series (ensemble, sustained score, warm-up, re-alert hold-off).
+ * The alert score of every row of one dump, rebuilt from its detector columns and the series' own points the
+ * way Pipeline and IncidentTracker compute it for a plain series (ensemble, sustained score and its daily
+ * envelope, warm-up, re-alert hold-off).
  */
-export function replayAlerts(j: Dump, warmupWindows: number, realertPoints: number): Float64Array {
+export function replayAlerts(j: Dump, warmupWindows: number, realertPoints: number, series: { timestampsMs: ArrayLike<number>; values: ArrayLike<number> }): Float64Array {
   const fixed = new Set(['score', 'combined', 'alert']);
   const detectors = j.cols.map((name, k) => ({ name, k, calibrated: j.rules.includes(name) })).filter((c) => !fixed.has(c.name));
   const rows = j.data[0].length;
   const alert = new Float64Array(rows);
   const sustained = new SustainedScore();
+  const envelope = new DailyEnvelope();
   let last: { seq: number; finding: string | null } | null = null;
+  let t = -Infinity;
   for (let i = 0; i < rows; i++) {
+    // The benchmark's feed: a repeated timestamp goes 1 ms after its predecessor.
+    t = series.timestampsMs[i] > t ? series.timestampsMs[i] : t + 1;
+    const value = series.values[i];
     const scores: DetectorScore[] = detectors.map((c) => {
       const score = j.data[c.k][i];
       return { name: c.name, score, threshold: score < 0 ? NaN : 1, output: { raw: score, calibrated: c.calibrated } };
     });
     const combined = combine(scores, 'points');
-    const sus = sustained.evaluate(combined.level);
+    let sus = sustained.evaluate(combined.level);
+    if (sus > 1 && sus > combined.score && envelope.runWith(t, value) >= sustained.window) sus = BELOW_BOUNDARY;
     const score = Math.max(combined.score, sus);
     const anomalous = i >= warmupWindows && score > 1;
     const finding = anomalous ? j.findings[i] : null;
@@ -113,6 +121,7 @@ export function replayAlerts(j: Dump, warmupWindows: number, realertPoints: numb
     alert[i] = held ? 0 : score;
     if (anomalous && !held) last = { seq: i + 1, finding };
     sustained.push(combined.level);
+    envelope.push(t, value);
   }
   return alert;
 }
@@ -124,7 +133,7 @@ export function replay(dir: string): { mismatches: number; scores: Record<string
   const files = [...loadWindows(resolveNabDir()).keys()].map((fileId) => {
     const j = readDumpFile(dir, fileId);
     const dumped = j.data[j.cols.indexOf('alert')];
-    const scores = replayAlerts(j, config.warmupWindows, config.realertPoints);
+    const scores = replayAlerts(j, config.warmupWindows, config.realertPoints, readSeries(resolveNabDir(), fileId));
     for (let i = 0; i < scores.length; i++) if (Math.abs(scores[i] - dumped[i]) > 1e-9) mismatches++;
     return { fileId, scores };
   });

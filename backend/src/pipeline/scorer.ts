@@ -12,6 +12,7 @@ import { MAX_GAP_WINDOWS } from '../windowing/windower';
 import { poolWindow, pooledErrors, withPooledFeatures } from '../windowing/latency-pool';
 import { learnDaily, newDailyProfile, usualAtThisHour } from './daily-profile';
 import { BELOW_BOUNDARY, attributions, combine, outsideBand, severityFor, typeFor } from './ensemble';
+import { DailyEnvelope } from './envelope';
 import { SeriesState, isWarm, learntWindows, type QuarantinedWindow, type SeriesKind } from './series-state';
 import type { MstlPool } from '../detectors/augurs';
 
@@ -86,7 +87,11 @@ export interface Detection {
   culprit?: Record<string, string>;
   /** The anomaly whose false-positive verdict this window matched: its score was capped below the boundary. */
   dismissedBy?: string;
-  /** The window was anomalous but is what the series does at this hour every day: capped below the boundary. */
+  /**
+   * The window was anomalous but is what the series does at this hour every day (an event series' daily
+   * profile; a plain series' sustained score whose last values all lie in its daily envelope): capped below
+   * the boundary.
+   */
   usualAtThisHour?: true;
   vector: Float32Array;
   input: DetectionInput;
@@ -324,8 +329,13 @@ export class Scorer {
     if (acrossGap) scores = scores.filter((s) => s.name !== knnDetector.name);
     const combined = combine(scores, state.kind);
     const { winner } = combined;
-    // Plain series: a recent average score the series has not reached in a long while counts too.
-    const sustained = state.sustained?.evaluate(combined.level) ?? 0;
+    // Plain series: a recent average score the series has not reached in a long while counts too, unless
+    // every value of that average lies where the series has been at this time of day on an earlier day
+    // (see DailyEnvelope): then it is below the boundary and the point usual at this hour.
+    let sustained = state.sustained?.evaluate(combined.level) ?? 0;
+    const usualLevel =
+      sustained > 1 && sustained > combined.score && state.sustained != null && state.envelope != null && state.envelope.runWith(obs.start, obs.features[0]) >= state.sustained.window;
+    if (usualLevel) sustained = BELOW_BOUNDARY;
     const knn = scores.find((s) => s.name === 'knn');
     const unDismissed = Math.max(combined.score, sustained);
     const z = scores.find((s) => s.name === robustZDetector.name);
@@ -369,7 +379,7 @@ export class Scorer {
       // show it only as a fingerprint and a dashboard can filter by it.
       culprit: winner?.output.culprit ?? scores.find((s) => s.score > 1 && s.output.culprit)?.output.culprit ?? principalOf(type, obs.extras),
       ...(dismissed ? { dismissedBy: dismissed } : {}),
-      ...(routine ? { usualAtThisHour: true } : {}),
+      ...(routine || usualLevel ? { usualAtThisHour: true } : {}),
       ...(outlier ? { outlier: true } : {}),
       ...(acrossGap ? { acrossGap: true } : {}),
       ...(sustained > combined.score ? { sustained: true } : {}),
@@ -439,6 +449,7 @@ export class Scorer {
     if (state.kind === 'events') poolWindow((state.latencyPool ??= []), obs.extras?.samples, state.windowsSeen + 1);
     if (state.kind === 'events') learnDaily((state.daily ??= newDailyProfile(obs.features.length)), obs.start, obs.features);
     state.sustained?.push(d.combinedScore);
+    if (state.kind === 'points') (state.envelope ??= new DailyEnvelope()).push(obs.start, obs.features[0]);
     state.windowsSeen++;
     state.lastSeen = obs.end;
     state.lastScore = d.score;

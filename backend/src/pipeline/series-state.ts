@@ -4,6 +4,7 @@ import type { PooledSamples } from '../windowing/latency-pool';
 import { ScoreReservoir } from '../detectors/calibration';
 import { RingMatrix } from './ring';
 import { SustainedScore } from './sustained';
+import { DailyEnvelope } from './envelope';
 
 /** Event windows or plain metric points. */
 export type SeriesKind = 'events' | 'points';
@@ -106,6 +107,11 @@ export class SeriesState {
   resumedAt?: number;
   /** Plain series: their recent average score against its own record (see SustainedScore). */
   readonly sustained: SustainedScore | null;
+  /**
+   * Plain series: what their values did around each time of day on their last days, which a sustained alert
+   * must leave (see DailyEnvelope). State saved before it existed: undefined, created at the next point.
+   */
+  envelope?: DailyEnvelope | null;
   /** Anomalous windows waiting to become normal patterns, oldest first. */
   readonly quarantine: QuarantinedWindow[] = [];
   /** Opaque per-detector state (EWMA moments, seasonal model...), keyed by detector name. */
@@ -135,6 +141,7 @@ export class SeriesState {
   ) {
     this.history = new RingMatrix(historyCapacity, featureNames.length);
     this.sustained = kind === 'points' ? new SustainedScore() : null;
+    this.envelope = kind === 'points' ? new DailyEnvelope() : null;
   }
 
   reservoir(detector: string): ScoreReservoir {

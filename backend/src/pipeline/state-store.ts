@@ -9,6 +9,7 @@ import type { OpenWindow } from '../windowing/windower';
 import { RingMatrix } from './ring';
 import { SeriesState, learntWindows } from './series-state';
 import { SustainedScore } from './sustained';
+import { DailyEnvelope } from './envelope';
 
 /**
  * Format of a saved series state. Bump it when SeriesState (or anything it holds) changes shape: a row of
@@ -38,6 +39,7 @@ export function decodeSeriesState(bytes: Buffer): SeriesState | null {
   const s = Object.setPrototypeOf(saved.state, SeriesState.prototype) as SeriesState;
   Object.setPrototypeOf(s.history, RingMatrix.prototype);
   if (s.sustained) Object.setPrototypeOf(s.sustained, SustainedScore.prototype);
+  if (s.envelope) Object.setPrototypeOf(s.envelope, DailyEnvelope.prototype);
   for (const r of s.calibration.values()) Object.setPrototypeOf(r, ScoreReservoir.prototype);
   return s;
 }

@@ -11,6 +11,8 @@
  * `REFRESH` points once `MIN_HISTORY` points have been seen (before that there is no record to beat).
  * Measured on NAB (docs/BENCHMARKS.md, offline on step 7's scores): 46.97 -> 55.74 standard with 20 and
  * 1,000 points; 15-50 and 1,000-4,000 all gave 52-56.
+ * A sustained alert whose last `window` values all lie in the series' daily envelope is routine, not an
+ * incident (see DailyEnvelope and Scorer.evaluate).
  */
 export class SustainedScore {
   private readonly recent: Float64Array;

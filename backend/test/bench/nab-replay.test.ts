@@ -15,7 +15,7 @@ test('replaying a dump reproduces the pipeline alert score of every row', async 
   const data = readSeries(resolveNabDir(), file);
   const dump = await dumpSeries(file, data.timestampsMs, data.values);
   const config = loadConfig({});
-  const replayed = replayAlerts(dump, config.warmupWindows, config.realertPoints);
+  const replayed = replayAlerts(dump, config.warmupWindows, config.realertPoints, data);
   const col = (name: string) => dump.data[dump.cols.indexOf(name)];
   assert.deepEqual(Array.from(replayed), col('alert'));
   // Not trivially equal: the file alerts, holds points back and has rules with different findings.
