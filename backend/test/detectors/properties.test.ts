@@ -69,14 +69,17 @@ test('ensemble: monotone in every detector score, and <= the largest one', () =>
 
 test('ensemble of a plain series: a high value in a familiar shape stays below the boundary; its level does not', () => {
   const mk = (name: string, score: number, calibrated = false) => ({ name, output: { raw: score, ...(calibrated ? { calibrated: true } : {}) }, score, threshold: 1 });
-  // robust z says 9, kNN 0.5: the geometric mean is 2.1, but the shape has been seen before.
-  const familiar = combine([mk('robust_z', 9), mk('knn', 0.5)], 'points');
+  // robust z says 9, EWMA 3, kNN 0.5: the geometric mean is 2.1, but the shape has been seen before.
+  const familiar = combine([mk('robust_z', 9), mk('ewma', 3), mk('knn', 0.5)], 'points');
   assert.ok(familiar.score < 1);
   assert.ok(Math.abs(familiar.level - Math.sqrt(4.5)) < 1e-12);
+  // ... unless every value detector is six times past its boundary: news in any shape.
+  assert.ok(Math.abs(combine([mk('robust_z', 9), mk('ewma', 6), mk('knn', 0.5)], 'points').score - Math.sqrt(4.5)) < 1e-12);
+  assert.ok(combine([mk('robust_z', 9), mk('ewma', 5.9), mk('seasonal', 9), mk('knn', 0.5)], 'points').score < 1);
   const novel = combine([mk('robust_z', 9), mk('knn', 0.9)], 'points');
   assert.ok(Math.abs(novel.score - Math.sqrt(8.1)) < 1e-12);
   // A rule counts on its own whatever the shape.
-  assert.equal(combine([mk('robust_z', 9), mk('knn', 0.5), mk('range', 2, true)], 'points').score, 2);
+  assert.equal(combine([mk('robust_z', 9), mk('ewma', 3), mk('knn', 0.5), mk('range', 2, true)], 'points').score, 2);
   // Event windows have no gate.
   assert.ok(combine([mk('robust_z', 9), mk('knn', 0.5), mk('ewma', 3)], 'events').score > 1);
   fc.assert(
