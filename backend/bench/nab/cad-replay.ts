@@ -14,10 +14,11 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { feedTime } from '../../src/bench/nab-bench';
 import { loadConfig } from '../../src/config';
 import { inHoldOff } from '../../src/pipeline/incidents';
 import { SustainedScore } from '../../src/pipeline/sustained';
-import { DailyEnvelope } from '../../src/pipeline/envelope';
+import { DailyEnvelope, routineSustained } from '../../src/pipeline/envelope';
 import type { Dump } from './explore';
 import { loadProfiles, loadWindows, readSeries, resolveNabDir } from './nab-data';
 import { prepareSeries, scoreCorpus } from './scorer';
@@ -40,8 +41,7 @@ export function replayVariant(j: Dump, cadCol: string, variant: string, warmup: 
   let last: { seq: number; finding: string | null } | null = null;
   let time = -Infinity;
   for (let i = 0; i < n; i++) {
-    // The benchmark's feed: a repeated timestamp goes 1 ms after its predecessor.
-    time = points.timestampsMs[i] > time ? points.timestampsMs[i] : time + 1;
+    time = feedTime(points.timestampsMs[i], time);
     const c = cad ? Math.max(0, cad[i]) : 0;
     let rule = -1;
     for (const r of rules) if (r[i] >= 0 && r[i] > rule) rule = r[i];
@@ -72,7 +72,7 @@ export function replayVariant(j: Dump, cadCol: string, variant: string, warmup: 
     level = Math.max(level, ruleScore);
     const point = Math.max(ruleScore, stat);
     let sus = sustained.evaluate(level);
-    if (sus > 1 && sus > point && envelope.runWith(time, points.values[i]) >= sustained.window) sus = CAP;
+    if (routineSustained(sus, point, sustained.window, envelope, time, points.values[i])) sus = CAP;
     if (kind === 'votesus' && c < t) sus = Math.min(sus, CAP);
     const score = Math.max(point, sus);
     const anomalous = i >= warmup && score > 1;

@@ -22,13 +22,13 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { nabPipeline } from '../../src/bench/nab-bench';
+import { feedTime, nabPipeline } from '../../src/bench/nab-bench';
 import { loadConfig } from '../../src/config';
 import type { DetectorScore } from '../../src/detectors/runner';
 import { BELOW_BOUNDARY, combine } from '../../src/pipeline/ensemble';
 import { inHoldOff, ruleFinding } from '../../src/pipeline/incidents';
 import { SustainedScore } from '../../src/pipeline/sustained';
-import { DailyEnvelope } from '../../src/pipeline/envelope';
+import { DailyEnvelope, routineSustained } from '../../src/pipeline/envelope';
 import { loadProfiles, loadWindows, readSeries, resolveNabDir } from './nab-data';
 import { prepareSeries, scoreCorpus } from './scorer';
 
@@ -103,8 +103,7 @@ export function replayAlerts(j: Dump, warmupWindows: number, realertPoints: numb
   let last: { seq: number; finding: string | null } | null = null;
   let t = -Infinity;
   for (let i = 0; i < rows; i++) {
-    // The benchmark's feed: a repeated timestamp goes 1 ms after its predecessor.
-    t = series.timestampsMs[i] > t ? series.timestampsMs[i] : t + 1;
+    t = feedTime(series.timestampsMs[i], t);
     const value = series.values[i];
     const scores: DetectorScore[] = detectors.map((c) => {
       const score = j.data[c.k][i];
@@ -112,7 +111,7 @@ export function replayAlerts(j: Dump, warmupWindows: number, realertPoints: numb
     });
     const combined = combine(scores, 'points');
     let sus = sustained.evaluate(combined.level);
-    if (sus > 1 && sus > combined.score && envelope.runWith(t, value) >= sustained.window) sus = BELOW_BOUNDARY;
+    if (routineSustained(sus, combined.score, sustained.window, envelope, t, value)) sus = BELOW_BOUNDARY;
     const score = Math.max(combined.score, sus);
     const anomalous = i >= warmupWindows && score > 1;
     const finding = anomalous ? j.findings[i] : null;

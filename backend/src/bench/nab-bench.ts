@@ -26,6 +26,14 @@ export const pipelineNabFactory: StreamingDetectorFactory = (fileId) => {
   };
 };
 
+/**
+ * The time a NAB row is fed at: its own timestamp, or 1 ms after the previous row's feed time when the file
+ * repeats (or goes back on) a timestamp, since a plain series takes only points after its last one.
+ */
+export function feedTime(timestampMs: number, previous: number): number {
+  return timestampMs > previous ? timestampMs : previous + 1;
+}
+
 /** One NAB file's production pipeline, fed the way the benchmark feeds it (also used by bench/nab/explore.ts). */
 export function nabPipeline(series: string): { pipeline: Pipeline; feed(timestampMs: number, value: number): Promise<SeriesState>; close(): Promise<void> } {
   const log = createLogger('silent');
@@ -42,7 +50,7 @@ export function nabPipeline(series: string): { pipeline: Pipeline; feed(timestam
         await ready;
         ready = null;
       }
-      const t = timestampMs > last ? timestampMs : last + 1;
+      const t = feedTime(timestampMs, last);
       last = t;
       pipeline.ingestPoints([{ series, labels: {}, timestamp: t, value }]);
       await pipeline.idle();

@@ -80,6 +80,15 @@ export class DailyEnvelope {
   }
 }
 
+/**
+ * Whether a plain series' sustained score is routine at this hour: it is what would make the point anomalous
+ * (above 1 and above the point's own score) and the last `window` values, the point's (`t`, `value`) included,
+ * were all inside the envelope. Scorer.evaluate then caps it just below the boundary.
+ */
+export function routineSustained(sustained: number, pointScore: number, window: number, envelope: DailyEnvelope, t: number, value: number): boolean {
+  return sustained > 1 && sustained > pointScore && envelope.runWith(t, value) >= window;
+}
+
 const DAY_MS = 86_400_000;
 /**
  * Days of memory: two weeks, so a weekly rhythm (a quieter weekend) is in it twice. NAB (docs/BENCHMARKS.md,

@@ -12,7 +12,7 @@ import { MAX_GAP_WINDOWS } from '../windowing/windower';
 import { poolWindow, pooledErrors, withPooledFeatures } from '../windowing/latency-pool';
 import { learnDaily, newDailyProfile, usualAtThisHour } from './daily-profile';
 import { BELOW_BOUNDARY, attributions, combine, outsideBand, severityFor, typeFor } from './ensemble';
-import { DailyEnvelope } from './envelope';
+import { DailyEnvelope, routineSustained } from './envelope';
 import { SeriesState, isWarm, learntWindows, type QuarantinedWindow, type SeriesKind } from './series-state';
 import type { MstlPool } from '../detectors/augurs';
 
@@ -334,7 +334,7 @@ export class Scorer {
     // (see DailyEnvelope): then it is below the boundary and the point usual at this hour.
     let sustained = state.sustained?.evaluate(combined.level) ?? 0;
     const usualLevel =
-      sustained > 1 && sustained > combined.score && state.sustained != null && state.envelope != null && state.envelope.runWith(obs.start, obs.features[0]) >= state.sustained.window;
+      state.sustained != null && state.envelope != null && routineSustained(sustained, combined.score, state.sustained.window, state.envelope, obs.start, obs.features[0]);
     if (usualLevel) sustained = BELOW_BOUNDARY;
     const knn = scores.find((s) => s.name === 'knn');
     const unDismissed = Math.max(combined.score, sustained);
